@@ -1,0 +1,147 @@
+"""The ``release`` command line. The only place that prints errors and picks exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from release import __version__
+from release.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, Problem, ReleaseError
+
+# Each module has register(subparsers); a parser's `handler(args)` returns a result object.
+COMMANDS = (
+    "release.commands.validate",
+    "release.commands.render",
+)
+OPTIONAL_COMMANDS = (
+    "release.commands.local",
+)
+
+
+def find_root(start: Path) -> Path:
+    """The nearest directory at or above ``start`` holding release.yaml (else ``start``)."""
+    for candidate in (start, *start.parents):
+        if (candidate / "release.yaml").is_file():
+            return candidate
+    return start
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every command registered."""
+    parser = argparse.ArgumentParser(
+        prog="release",
+        description="Build container services once, push them, and deploy them to ECS, "
+                    "Lambda and Azure.",
+    )
+    parser.add_argument("--version", action="version", version=f"release {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=None,
+                        help="repository root (default: nearest directory with release.yaml)")
+    common.add_argument("--output", choices=("text", "json"), default="text",
+                        help="result format on stdout (default: text)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=_parser_with(common))
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    for name in OPTIONAL_COMMANDS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def _parser_with(common: argparse.ArgumentParser) -> type[argparse.ArgumentParser]:
+    class Parser(argparse.ArgumentParser):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs.setdefault("parents", [common])
+            super().__init__(*args, **kwargs)
+
+    return Parser
+
+
+def _escape_annotation(text: str, *, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if prop:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def annotation(problem: Problem) -> str:
+    """A GitHub Actions ``::error`` workflow command for one problem."""
+    props = [f"file={_escape_annotation(problem.file, prop=True)}"]
+    if problem.line:
+        props.append(f"line={problem.line}")
+    if problem.field:
+        props.append(f"title={_escape_annotation(problem.field, prop=True)}")
+    message = problem.message + (f"\nhint: {problem.hint}" if problem.hint else "")
+    return f"::error {','.join(props)}::{_escape_annotation(message)}"
+
+
+def report(error: ReleaseError, stream: TextIO, *, github: bool) -> None:
+    """Print an error for people (and, under GitHub Actions, as annotations)."""
+    if isinstance(error, ConfigError):
+        for problem in error.problems:
+            print(f"ERROR {problem.render()}", file=stream)
+            if problem.hint:
+                for i, line in enumerate(problem.hint.splitlines()):
+                    print(f"  {'hint: ' if i == 0 else '      '}{line}", file=stream)
+            if github:
+                print(annotation(problem), file=stream)
+        print(f"ERROR {error.message}", file=stream)
+        return
+    print(f"ERROR {error.message}", file=stream)
+    if error.hint:
+        for i, line in enumerate(error.hint.splitlines()):
+            print(f"{'hint: ' if i == 0 else '      '}{line}", file=stream)
+    if github:
+        print(f"::error title=release::{_escape_annotation(error.message)}", file=stream)
+
+
+def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
+    """Run one command; return its exit code."""
+    env = os.environ if environ is None else environ
+    github = env.get("GITHUB_ACTIONS") == "true"
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help, --version and usage errors
+        return EXIT_CONFIG if exc.code not in (0, None) else EXIT_OK
+    if getattr(args, "root", None) is None:
+        args.root = find_root(Path.cwd())
+    args.root = args.root.resolve()
+    try:
+        result = args.handler(args)
+    except ReleaseError as exc:
+        report(exc, sys.stderr, github=github)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("ERROR interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say what to report
+        if env.get("RELEASE_DEBUG"):
+            traceback.print_exc()
+        print(f"ERROR internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("hint: this is a bug in release; rerun with RELEASE_DEBUG=1 and report the "
+              "traceback", file=sys.stderr)
+        return EXIT_FAILED
+    if isinstance(result, int):
+        return result
+    text = result.to_json() if args.output == "json" else result.to_text()
+    if text:
+        print(text)
+    return int(getattr(result, "exit_code", EXIT_OK))
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

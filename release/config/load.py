@@ -1,0 +1,357 @@
+"""Load ``release.yaml`` and ``environments/*.yaml``: parse, validate, fill defaults, cross-check.
+
+Every problem in every file is collected and raised together as one ``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from release.config import template
+from release.config.credentials import looks_secret, secrets_hint
+from release.config.model import (
+    DEFAULT_ALIAS,
+    DEFAULT_DEADLINE_SECONDS,
+    DEFAULT_PLATFORM,
+    AwsAccount,
+    AzureAccount,
+    AzureAppDeployment,
+    Config,
+    EcsDeployment,
+    EcsTarget,
+    Environment,
+    LambdaDeployment,
+    Registry,
+    S3Deployment,
+    S3File,
+    Service,
+    ServiceDeployment,
+    StepFunctionsDeployment,
+)
+from release.config.schema import ENVIRONMENT_SCHEMA, RELEASE_SCHEMA, validate
+from release.config.source import PathKey, Source, SourceError, dotted, read_source
+from release.errors import ConfigError, Problem, UsageError
+
+RELEASE_FILE = "release.yaml"
+ENVIRONMENTS_DIR = "environments"
+
+
+def environment_files(root: Path) -> dict[str, Path]:
+    """Environment name -> file, for every ``environments/*.yaml`` (or ``.yml``)."""
+    folder = root / ENVIRONMENTS_DIR
+    if not folder.is_dir():
+        return {}
+    found = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    return {path.stem: path for path in found}
+
+
+def load_config(root: Path, only: Sequence[str] = ()) -> Config:
+    """Load and validate the configuration under ``root``; environments limited to ``only``."""
+    files = environment_files(root)
+    for name in only:
+        if name not in files:
+            close = difflib.get_close_matches(name, list(files), n=1)
+            hint = (f"did you mean '{close[0]}'?" if close else
+                    f"known environments: {', '.join(files) or 'none'}; "
+                    f"add {ENVIRONMENTS_DIR}/{name}.yaml to create it")
+            raise UsageError(f"unknown environment '{name}'", hint)
+    chosen = {name: files[name] for name in (only or files)}
+    loader = _Loader(root)
+    services = loader.load_release()
+    environments = {name: loader.load_environment(name, path, services)
+                    for name, path in chosen.items()}
+    if loader.problems:
+        raise ConfigError(loader.problems)
+    return Config(
+        root=root,
+        services=services or {},
+        environments={k: v for k, v in environments.items() if v is not None},
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class _Loader:
+    """Collects problems while building the model; never stops at the first one."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def _read(self, path: Path, schema: str) -> Source | None:
+        display = self._display(path)
+        try:
+            source = read_source(path, display)
+        except SourceError as exc:
+            hint = exc.problem.hint
+            if exc.problem.message == "file not found" and path.name == RELEASE_FILE:
+                hint = "create release.yaml at the repository root (see README.md)"
+            self.problems.append(Problem(exc.problem.file, exc.problem.line, exc.problem.field,
+                                         exc.problem.message, hint))
+            return None
+        found = validate(source, schema)
+        self.problems.extend(found)
+        return None if found else source
+
+    def _display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    def _at(self, source: Source, path: PathKey, message: str, hint: str | None = None) -> None:
+        self.problems.append(Problem(source.path, source.line(path), dotted(path), message, hint))
+
+    # release.yaml ---------------------------------------------------------------------------
+
+    def load_release(self) -> dict[str, Service] | None:
+        source = self._read(self.root / RELEASE_FILE, RELEASE_SCHEMA)
+        if source is None:
+            return None
+        defaults = source.data.get("defaults", {})
+        services = {}
+        for name, raw in source.data["services"].items():
+            services[name] = self._service(source, name, raw, defaults)
+        return services
+
+    def _service(self, source: Source, name: str, raw: dict[str, Any],
+                 defaults: dict[str, Any]) -> Service:
+        at: PathKey = ("services", name)
+        context = raw["context"].rstrip("/") or "."
+        dockerfile = raw.get("dockerfile") or (
+            "Dockerfile" if context == "." else f"{context}/Dockerfile")
+        watch = tuple(dict.fromkeys([*defaults.get("watch", []), *raw.get("watch", [])]))
+        self._exists(source, (*at, "context"), context, want_dir=True)
+        if raw.get("ecs") or raw.get("lambda") is not None or "azure_container_app" in raw:
+            self._exists(source, (*at, "dockerfile") if "dockerfile" in raw else (*at, "context"),
+                         dockerfile, want_dir=False, what="Dockerfile")
+        for index, path in enumerate(watch):
+            where = (*at, "watch", index) if path in raw.get("watch", []) else ("defaults", "watch")
+            self._exists(source, where, path, want_dir=None)
+        ecs = None
+        if "ecs" in raw:
+            ecs = EcsTarget(raw["ecs"]["task_definition"], raw["ecs"].get("container"))
+            self._check_template(source, (*at, "ecs", "task_definition"), ecs)
+        step_functions = None
+        if "step_functions" in raw:
+            step_functions = raw["step_functions"]["definition"]
+            self._check_json_file(source, (*at, "step_functions", "definition"), step_functions,
+                                  (*template.TEMPLATE_PLACEHOLDERS, "function_arn"))
+        s3_files = tuple(S3File(item["source"], item["key"]) for item in raw.get("s3_files", []))
+        for index, item in enumerate(s3_files):
+            self._exists(source, (*at, "s3_files", index, "source"), item.source, want_dir=None)
+        azure = raw.get("azure_container_app")
+        return Service(
+            name=name,
+            context=context,
+            dockerfile=dockerfile,
+            repository=raw.get("repository", name),
+            platform=raw.get("platform") or defaults.get("platform") or DEFAULT_PLATFORM,
+            watch=watch,
+            build_args=dict(sorted({**defaults.get("build_args", {}),
+                                    **raw.get("build_args", {})}.items())),
+            ecs=ecs,
+            lambda_="lambda" in raw,
+            step_functions=step_functions,
+            s3_files=s3_files,
+            azure_container_app=None if azure is None else azure.get("container", ""),
+        )
+
+    def _exists(self, source: Source, at: PathKey, rel: str, *, want_dir: bool | None,
+                what: str = "path") -> bool:
+        path = self.root / rel
+        if not path.exists():
+            self._at(source, at, f"{what} '{rel}' does not exist",
+                     "paths are relative to the repository root")
+            return False
+        if want_dir is True and not path.is_dir():
+            self._at(source, at, f"'{rel}' is a file; a build context must be a directory")
+            return False
+        if want_dir is False and not path.is_file():
+            self._at(source, at, f"{what} '{rel}' is a directory, not a file")
+            return False
+        return True
+
+    def _check_template(self, source: Source, at: PathKey, ecs: EcsTarget) -> None:
+        if not self._exists(source, at, ecs.task_definition, want_dir=False,
+                            what="task definition"):
+            return
+        path = self.root / ecs.task_definition
+        try:
+            tpl = read_source(path, self._display(path))
+        except SourceError as exc:
+            self.problems.append(exc.problem)
+            return
+        self.problems.extend(template.check_task_template(tpl, ecs.container))
+        self.problems.extend(template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS))
+
+    def _check_json_file(self, source: Source, at: PathKey, rel: str,
+                         known: tuple[str, ...]) -> None:
+        if not self._exists(source, at, rel, want_dir=False, what="definition"):
+            return
+        path = self.root / rel
+        try:
+            parsed = read_source(path, self._display(path))
+        except SourceError as exc:
+            self.problems.append(exc.problem)
+            return
+        if not isinstance(parsed.data, dict):
+            self._at(parsed, (), "must be a JSON object")
+            return
+        self.problems.extend(template.check_placeholders(parsed, known))
+
+    # environments/<name>.yaml ---------------------------------------------------------------
+
+    def load_environment(self, name: str, path: Path,
+                         services: dict[str, Service] | None) -> Environment | None:
+        source = self._read(path, ENVIRONMENT_SCHEMA)
+        if source is None:
+            return None
+        data = source.data
+        if data["name"] != name:
+            self._at(source, ("name",), f"name '{data['name']}' does not match the file name",
+                     f"rename the file to {ENVIRONMENTS_DIR}/{data['name']}.yaml "
+                     f"or set name: {name}")
+        aws = AwsAccount(**data["aws"]) if "aws" in data else None
+        azure = AzureAccount(**data["azure"]) if "azure" in data else None
+        registry = self._registry(source, aws)
+        if services is None:  # release.yaml is broken: its problems are already reported
+            return None
+        deployments = {}
+        for service_name, raw in data["services"].items():
+            if service_name not in services:
+                close = difflib.get_close_matches(service_name, list(services), n=1)
+                self._at(source, ("services", service_name),
+                         f"service '{service_name}' is not in release.yaml",
+                         f"did you mean '{close[0]}'?" if close else
+                         f"services in release.yaml: {', '.join(services)}")
+                continue
+            deployments[service_name] = self._deployment(
+                source, services[service_name], raw, aws, azure)
+        return Environment(name=name, path=source.path, registry=registry,
+                           deployments=deployments, aws=aws, azure=azure)
+
+    def _registry(self, source: Source, aws: AwsAccount | None) -> Registry:
+        raw = source.data["registry"]
+        kind = raw["type"]
+        host = raw.get("host")
+        if kind == "ecr" and aws is None:
+            self._at(source, ("registry", "type"), "an ecr registry needs the aws block",
+                     "add aws: {region, account_id, role_arn}")
+        if kind == "acr" and "azure" not in source.data:
+            self._at(source, ("registry", "type"), "an acr registry needs the azure block",
+                     "add azure: {tenant_id, client_id, subscription_id}")
+        if host is None and aws is not None:
+            host = f"{aws.account_id}.dkr.ecr.{aws.region}.amazonaws.com"
+        return Registry(kind, host or "")
+
+    def _deployment(self, source: Source, service: Service, raw: dict[str, Any],
+                    aws: AwsAccount | None, azure: AzureAccount | None) -> ServiceDeployment:
+        env = source.data["name"]
+        at: PathKey = ("services", service.name)
+        for kind in raw:
+            if kind not in service.targets:
+                self._at(source, (*at, kind),
+                         f"'{service.name}' has no {kind} target in release.yaml",
+                         f"its targets: {', '.join(service.targets)}; remove this block "
+                         f"or add the target to release.yaml")
+        needs_aws = any(k in service.targets for k in ("ecs", "lambda", "step_functions",
+                                                       "s3_files"))
+        if needs_aws and aws is None:
+            self._at(source, at, f"'{service.name}' deploys to AWS but the environment has "
+                     "no aws block", "add aws: {region, account_id, role_arn}")
+        if service.azure_container_app is not None and azure is None:
+            self._at(source, at, f"'{service.name}' deploys to Azure but the environment has "
+                     "no azure block", "add azure: {tenant_id, client_id, subscription_id}")
+        default_name = f"{env}-{service.name}"
+        return ServiceDeployment(
+            service=service,
+            ecs=self._ecs(source, service, raw.get("ecs", {}), aws, default_name),
+            lambda_=LambdaDeployment(
+                function=raw.get("lambda", {}).get("function", default_name),
+                alias=raw.get("lambda", {}).get("alias", DEFAULT_ALIAS),
+                environment=self._plain_env(source, (*at, "lambda", "environment"),
+                                            raw.get("lambda", {}).get("environment", {}),
+                                            service.name, aws, "lambda"),
+            ) if service.lambda_ else None,
+            step_functions=StepFunctionsDeployment(
+                state_machine=raw.get("step_functions", {}).get("state_machine", default_name),
+                definition=service.step_functions,
+            ) if service.step_functions else None,
+            s3=self._s3(source, service, raw.get("s3_files", {})),
+            azure_container_app=AzureAppDeployment(
+                name=raw["azure_container_app"]["name"],
+                resource_group=raw["azure_container_app"]["resource_group"],
+                container=service.azure_container_app or None,
+            ) if "azure_container_app" in raw else self._missing_azure(source, service),
+        )
+
+    def _missing_azure(self, source: Source, service: Service) -> None:
+        if service.azure_container_app is not None:
+            self._at(source, ("services", service.name),
+                     f"'{service.name}' has an azure_container_app target; this environment "
+                     "must name the app", "add azure_container_app: {name, resource_group}")
+
+    def _s3(self, source: Source, service: Service, raw: dict[str, Any]) -> S3Deployment | None:
+        if not service.s3_files:
+            return None
+        bucket = raw.get("bucket") or source.data.get("s3", {}).get("bucket")
+        if bucket is None:
+            self._at(source, ("services", service.name),
+                     f"no bucket for the s3_files of '{service.name}'",
+                     "set s3.bucket for the environment or "
+                     f"services.{service.name}.s3_files.bucket")
+            return None
+        return S3Deployment(bucket=bucket, files=service.s3_files)
+
+    def _ecs(self, source: Source, service: Service, raw: dict[str, Any],
+             aws: AwsAccount | None, default_name: str) -> EcsDeployment | None:
+        if service.ecs is None:
+            return None
+        at: PathKey = ("services", service.name, "ecs")
+        cluster = raw.get("cluster") or source.data.get("ecs", {}).get("cluster")
+        if cluster is None:
+            self._at(source, ("services", service.name),
+                     f"no ECS cluster for '{service.name}'",
+                     f"set ecs.cluster for the environment or services.{service.name}.ecs.cluster")
+            cluster = ""
+        environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),
+                                      service.name, aws, "ecs")
+        return EcsDeployment(
+            cluster=cluster,
+            service=raw.get("service", service.name),
+            family=raw.get("family", default_name),
+            container=service.ecs.container,
+            cpu=raw.get("cpu"),
+            memory=raw.get("memory"),
+            execution_role_arn=raw.get("execution_role_arn"),
+            task_role_arn=raw.get("task_role_arn"),
+            environment=environment,
+            secrets=dict(raw.get("secrets", {})),
+            log_group=raw.get("log_group"),
+            desired_count=raw.get("desired_count"),
+            deadline_seconds=raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
+        )
+
+    def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], service: str,
+                   aws: AwsAccount | None, target: str) -> dict[str, str]:
+        values = {key: _text(value) for key, value in raw.items()}
+        for key, value in values.items():
+            why = looks_secret(key, value)
+            if why:
+                region = aws.region if aws else "eu-west-1"
+                account = aws.account_id if aws else "123456789012"
+                hint = secrets_hint(service, key, region, account, source.data["name"])
+                if target != "ecs":
+                    hint = ("read it at run time from SSM Parameter Store or Secrets Manager "
+                            "(the function's role needs ssm:GetParameter); never put it in "
+                            "the function's environment")
+                self._at(source, (*at, key), f"plaintext credential: {why}", hint)
+        return values

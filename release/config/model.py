@@ -1,0 +1,188 @@
+"""The validated configuration, as frozen dataclasses with every default filled in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+TargetKind = Literal["ecs", "lambda", "step_functions", "s3_files", "azure_container_app"]
+TARGET_KINDS: tuple[TargetKind, ...] = (
+    "ecs", "lambda", "step_functions", "s3_files", "azure_container_app",
+)
+DEFAULT_PLATFORM = "linux/amd64"
+DEFAULT_ALIAS = "live"
+DEFAULT_DEADLINE_SECONDS = 900
+
+
+@dataclass(frozen=True)
+class EcsTarget:
+    """The service runs on ECS from a base task definition kept in the repository."""
+
+    task_definition: str
+    container: str | None = None
+
+
+@dataclass(frozen=True)
+class S3File:
+    """A file or directory published to S3 under ``key`` (a prefix for directories)."""
+
+    source: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service of ``release.yaml``: how its image is built and which targets it has."""
+
+    name: str
+    context: str
+    dockerfile: str
+    repository: str
+    platform: str
+    watch: tuple[str, ...] = ()
+    build_args: Mapping[str, str] = field(default_factory=dict)
+    ecs: EcsTarget | None = None
+    lambda_: bool = False
+    step_functions: str | None = None
+    s3_files: tuple[S3File, ...] = ()
+    azure_container_app: str | None = None  # container name in the app ("" = the only one)
+
+    @property
+    def targets(self) -> tuple[TargetKind, ...]:
+        """The kinds of target this service deploys to, in a fixed order."""
+        present = {
+            "ecs": self.ecs is not None,
+            "lambda": self.lambda_,
+            "step_functions": self.step_functions is not None,
+            "s3_files": bool(self.s3_files),
+            "azure_container_app": self.azure_container_app is not None,
+        }
+        return tuple(kind for kind in TARGET_KINDS if present[kind])
+
+    @property
+    def needs_image(self) -> bool:
+        """True when a target runs the image (S3 files and state machines alone do not)."""
+        return self.ecs is not None or self.lambda_ or self.azure_container_app is not None
+
+
+@dataclass(frozen=True)
+class AwsAccount:
+    """Where AWS calls go and which role they run as."""
+
+    region: str
+    account_id: str
+    role_arn: str
+    endpoint_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AzureAccount:
+    """The Entra ID app and subscription used through GitHub OIDC."""
+
+    tenant_id: str
+    client_id: str
+    subscription_id: str
+    authority_url: str = "https://login.microsoftonline.com"
+    management_url: str = "https://management.azure.com"
+
+
+@dataclass(frozen=True)
+class Registry:
+    """Where images are pushed."""
+
+    type: Literal["ecr", "acr", "oci"]
+    host: str
+
+
+@dataclass(frozen=True)
+class EcsDeployment:
+    """One service's ECS values in one environment."""
+
+    cluster: str
+    service: str
+    family: str
+    container: str | None
+    cpu: str | None = None
+    memory: str | None = None
+    execution_role_arn: str | None = None
+    task_role_arn: str | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    log_group: str | None = None
+    desired_count: int | None = None
+    deadline_seconds: int = DEFAULT_DEADLINE_SECONDS
+
+
+@dataclass(frozen=True)
+class LambdaDeployment:
+    """One service's Lambda function in one environment."""
+
+    function: str
+    alias: str = DEFAULT_ALIAS
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepFunctionsDeployment:
+    """The state machine updated with the service."""
+
+    state_machine: str
+    definition: str
+
+
+@dataclass(frozen=True)
+class S3Deployment:
+    """Where the service's files are published."""
+
+    bucket: str
+    files: tuple[S3File, ...]
+
+
+@dataclass(frozen=True)
+class AzureAppDeployment:
+    """The Azure container app that runs the image."""
+
+    name: str
+    resource_group: str
+    container: str | None
+
+
+@dataclass(frozen=True)
+class ServiceDeployment:
+    """A service as deployed to one environment: every target with its values resolved."""
+
+    service: Service
+    ecs: EcsDeployment | None = None
+    lambda_: LambdaDeployment | None = None
+    step_functions: StepFunctionsDeployment | None = None
+    s3: S3Deployment | None = None
+    azure_container_app: AzureAppDeployment | None = None
+
+    @property
+    def name(self) -> str:
+        """The service name."""
+        return self.service.name
+
+
+@dataclass(frozen=True)
+class Environment:
+    """An environment file, resolved: account, registry and the services deployed there."""
+
+    name: str
+    path: str
+    registry: Registry
+    deployments: Mapping[str, ServiceDeployment]
+    aws: AwsAccount | None = None
+    azure: AzureAccount | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    """``release.yaml`` and the environment files, validated together."""
+
+    root: Path
+    services: Mapping[str, Service]
+    environments: Mapping[str, Environment]
+    release_path: str = "release.yaml"

@@ -1,0 +1,59 @@
+"""Build keys: an image's identity, computed from the git hashes of everything it is built from.
+
+Pure: the git object ids come in, the key goes out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from release.config.model import Service
+
+KEY_FORMAT = 1  # bump to force every image to be rebuilt when the key recipe changes
+KEY_HEX_CHARS = 20
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What an image is a function of."""
+
+    context: str
+    dockerfile: str
+    watch: Mapping[str, str]
+    build_args: Mapping[str, str]
+    platform: str
+
+
+def inputs_for(service: Service, object_ids: Mapping[str, str]) -> BuildInputs:
+    """The build inputs of ``service``, given git object ids by repository path."""
+    return BuildInputs(
+        context=object_ids[service.context],
+        dockerfile=object_ids[service.dockerfile],
+        watch={path: object_ids[path] for path in service.watch},
+        build_args=dict(service.build_args),
+        platform=service.platform,
+    )
+
+
+def paths_of(service: Service) -> tuple[str, ...]:
+    """The repository paths whose object ids make up ``service``'s key."""
+    return (service.context, service.dockerfile, *service.watch)
+
+
+def build_key(inputs: BuildInputs) -> str:
+    """A short, stable hex digest of the inputs; equal inputs give equal keys."""
+    canonical = json.dumps(
+        {
+            "format": KEY_FORMAT,
+            "context": inputs.context,
+            "dockerfile": inputs.dockerfile,
+            "watch": sorted(inputs.watch.items()),
+            "build_args": sorted(inputs.build_args.items()),
+            "platform": inputs.platform,
+        },
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_HEX_CHARS]
