@@ -18,6 +18,7 @@ from release.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, Probl
 COMMANDS = (
     "release.commands.validate",
     "release.commands.render",
+    "release.commands.deploy",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",

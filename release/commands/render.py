@@ -66,7 +66,7 @@ def render_for(config: Config, env: Environment, service: str, image: str,
     except taskdef.UnknownPlaceholderError as exc:
         raise ConfigError([Problem(
             source.path, None, "", f"{exc} has no value in {env.name}",
-            f"values known in {env.path}: " + ", ".join("${%s}" % k for k in exc.known),
+            f"values known in {env.path}: " + ", ".join(f"${{{k}}}" for k in exc.known),
         )]) from None
     return rendered, source
 

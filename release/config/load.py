@@ -128,12 +128,17 @@ class _Loader:
         dockerfile = raw.get("dockerfile") or (
             "Dockerfile" if context == "." else f"{context}/Dockerfile")
         watch = tuple(dict.fromkeys([*defaults.get("watch", []), *raw.get("watch", [])]))
-        self._exists(source, (*at, "context"), context, want_dir=True)
-        if raw.get("ecs") or raw.get("lambda") is not None or "azure_container_app" in raw:
+        context_ok = self._exists(source, (*at, "context"), context, want_dir=True)
+        builds = raw.get("ecs") or raw.get("lambda") is not None or "azure_container_app" in raw
+        # The default Dockerfile lives in the context: a missing context is reported once.
+        if builds and ("dockerfile" in raw or context_ok):
             self._exists(source, (*at, "dockerfile") if "dockerfile" in raw else (*at, "context"),
                          dockerfile, want_dir=False, what="Dockerfile")
-        for index, path in enumerate(watch):
-            where = (*at, "watch", index) if path in raw.get("watch", []) else ("defaults", "watch")
+        own_watch = list(raw.get("watch", []))
+        default_watch = list(defaults.get("watch", []))
+        for path in watch:
+            where: PathKey = ((*at, "watch", own_watch.index(path)) if path in own_watch else
+                              ("defaults", "watch", default_watch.index(path)))
             self._exists(source, where, path, want_dir=None)
         ecs = None
         if "ecs" in raw:
@@ -172,10 +177,12 @@ class _Loader:
                      "paths are relative to the repository root")
             return False
         if want_dir is True and not path.is_dir():
-            self._at(source, at, f"'{rel}' is a file; a build context must be a directory")
+            self._at(source, at, f"'{rel}' is a file; a build context must be a directory",
+                     "use the directory that holds the Dockerfile and what it copies")
             return False
         if want_dir is False and not path.is_file():
-            self._at(source, at, f"{what} '{rel}' is a directory, not a file")
+            self._at(source, at, f"{what} '{rel}' is a directory, not a file",
+                     "name the file itself, relative to the repository root")
             return False
         return True
 
@@ -279,7 +286,7 @@ class _Loader:
                 alias=raw.get("lambda", {}).get("alias", DEFAULT_ALIAS),
                 environment=self._plain_env(source, (*at, "lambda", "environment"),
                                             raw.get("lambda", {}).get("environment", {}),
-                                            service.name, aws, "lambda"),
+                                            service=service.name, aws=aws, target="lambda"),
             ) if service.lambda_ else None,
             step_functions=StepFunctionsDeployment(
                 state_machine=raw.get("step_functions", {}).get("state_machine", default_name),
@@ -293,11 +300,13 @@ class _Loader:
             ) if "azure_container_app" in raw else self._missing_azure(source, service),
         )
 
-    def _missing_azure(self, source: Source, service: Service) -> None:
+    def _missing_azure(self, source: Source, service: Service) -> AzureAppDeployment | None:
+        """None; reports the problem when the service needs an app named here."""
         if service.azure_container_app is not None:
             self._at(source, ("services", service.name),
                      f"'{service.name}' has an azure_container_app target; this environment "
                      "must name the app", "add azure_container_app: {name, resource_group}")
+        return None
 
     def _s3(self, source: Source, service: Service, raw: dict[str, Any]) -> S3Deployment | None:
         if not service.s3_files:
@@ -323,7 +332,7 @@ class _Loader:
                      f"set ecs.cluster for the environment or services.{service.name}.ecs.cluster")
             cluster = ""
         environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),
-                                      service.name, aws, "ecs")
+                                      service=service.name, aws=aws, target="ecs")
         return EcsDeployment(
             cluster=cluster,
             service=raw.get("service", service.name),
@@ -340,7 +349,7 @@ class _Loader:
             deadline_seconds=raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
         )
 
-    def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], service: str,
+    def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], *, service: str,
                    aws: AwsAccount | None, target: str) -> dict[str, str]:
         values = {key: _text(value) for key, value in raw.items()}
         for key, value in values.items():

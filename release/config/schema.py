@@ -6,7 +6,7 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
@@ -99,8 +99,10 @@ def _hint_from(schema: Any) -> str | None:
     return "; ".join(parts) or None
 
 
-def _explain(error: ValidationError, source: Source) -> list[Problem]:
+def _explain(error: ValidationError, source: Source) -> list[Problem]:  # noqa: PLR0912 - one branch per JSON Schema keyword
     path: PathKey = tuple(error.absolute_path)
+    instance: Any = error.instance
+    value: Any = error.validator_value
     kind = error.validator
     schema = error.schema if isinstance(error.schema, dict) else {}
 
@@ -109,58 +111,60 @@ def _explain(error: ValidationError, source: Source) -> list[Problem]:
 
     if "propertyNames" in error.absolute_schema_path:
         # The offending key is the instance; the path stops at the mapping that holds it.
-        at = (*path, str(error.instance))
-        return [problem(at, f"{_short(error.instance)} is not a valid name here",
+        at = (*path, str(instance))
+        return [problem(at, f"{_short(instance)} is not a valid name here",
                         _hint_from(schema) or f"names must match {schema.get('pattern')}")]
-    if kind == "additionalProperties" and isinstance(error.instance, dict):
+    if kind == "additionalProperties" and isinstance(instance, dict):
         known = sorted(schema.get("properties", {}))
         out = []
-        for key in error.instance:
+        for key in instance:
             if key in known:
                 continue
             close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else (
+            suggestion = f"did you mean '{close[0]}'?" if close else (
                 f"known fields here: {', '.join(known)}" if known else "remove it"
             )
-            out.append(problem((*path, key), f"unknown field '{key}'", hint))
+            out.append(problem((*path, key), f"unknown field '{key}'", suggestion))
         return out
     if kind == "required":
-        missing = [name for name in error.validator_value if name not in error.instance]
+        missing = [name for name in value if name not in instance]
         props = schema.get("properties", {})
+        # A conditional `then: {required: [...]}` has no properties of its own: say what to add.
         return [
-            problem(path, f"missing required field '{name}'", _hint_from(props.get(name)))
+            problem(path, f"missing required field '{name}'",
+                    _hint_from(props.get(name)) or f"add '{name}:' here")
             for name in missing
         ]
     if kind == "type":
-        expected = error.validator_value
+        expected = value
         names = [expected] if isinstance(expected, str) else list(expected)
         wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        hint = _hint_from(error.schema)
-        if "string" in names and isinstance(error.instance, (int, float, bool)):
-            hint = "quote the value so YAML reads it as a string, e.g. \"0123\" or \"on\""
-        return [problem(path, f"expected {wanted}, got {_describe(error.instance)}", hint)]
+        type_hint = _hint_from(error.schema)
+        if "string" in names and isinstance(instance, (int, float, bool)):
+            type_hint = "quote the value so YAML reads it as a string, e.g. \"0123\" or \"on\""
+        return [problem(path, f"expected {wanted}, got {_describe(instance)}", type_hint)]
     if kind in {"enum", "const"}:
-        allowed = error.validator_value if kind == "enum" else [error.validator_value]
+        allowed = value if kind == "enum" else [value]
         shown = ", ".join(json.dumps(a) for a in allowed)
-        close = difflib.get_close_matches(str(error.instance), [str(a) for a in allowed], n=1)
+        close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
         hint = f"did you mean {close[0]!r}?" if close else _hint_from(schema)
-        return [problem(path, f"{_short(error.instance)} is not allowed; use one of: {shown}",
+        return [problem(path, f"{_short(instance)} is not allowed; use one of: {shown}",
                         hint)]
     if kind == "pattern":
-        return [problem(path, f"{_short(error.instance)} is not a valid value here",
-                        _hint_from(_parent_schema(error)) or f"must match {error.validator_value}")]
+        return [problem(path, f"{_short(instance)} is not a valid value here",
+                        _hint_from(_parent_schema(error)) or f"must match {value}")]
     if kind in {"minProperties", "minItems", "minLength"}:
         return [problem(path, "must not be empty", _hint_from(schema))]
     if kind == "uniqueItems":
         return [problem(path, "has duplicate entries", "list each value once")]
     if kind in {"anyOf", "oneOf"} and _all_required(error):
-        options = sorted({n for sub in error.context for n in sub.validator_value})
+        options = sorted({n for sub in error.context for n in cast(Any, sub.validator_value)})
         return [problem(path, f"needs at least one of: {', '.join(options)}",
                         _hint_from(schema) or "add one of them")]
     if kind in {"minimum", "maximum"}:
         word = "at least" if kind == "minimum" else "at most"
-        return [problem(path, f"{_short(error.instance)} is out of range: must be "
-                        f"{word} {error.validator_value}", _hint_from(_parent_schema(error)))]
+        return [problem(path, f"{_short(instance)} is out of range: must be "
+                        f"{word} {value}", _hint_from(_parent_schema(error)))]
     return [problem(path, error.message, _hint_from(schema))]
 
 

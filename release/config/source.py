@@ -68,9 +68,11 @@ def read_source(path: Path, display: str) -> Source:
     except FileNotFoundError:
         raise SourceError(Problem(display, None, "", "file not found")) from None
     except IsADirectoryError:
-        raise SourceError(Problem(display, None, "", "is a directory, not a file")) from None
+        raise SourceError(Problem(display, None, "", "is a directory, not a file",
+                                  "point at a YAML file, or rename the directory")) from None
     except OSError as exc:
-        raise SourceError(Problem(display, None, "", f"cannot read: {exc.strerror}")) from None
+        raise SourceError(Problem(display, None, "", f"cannot read: {exc.strerror}",
+                                  "check the file's permissions")) from None
     return parse_source(raw, display)
 
 
@@ -104,28 +106,43 @@ def parse_source(raw: bytes, display: str) -> Source:
                 Problem(display, None, "", "file is empty", "see the example in README.md")
             )
         source = Source(display, None)
-        _record(node, (), source, display, [MAX_NODES])
+        _record(node, (), source, display, [MAX_NODES], open_nodes=set())
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
+        mark_line = mark.line + 1 if mark else None
         what = exc.problem or exc.context or "invalid YAML"
+        # The context says where the broken construct began (an unclosed quote is only
+        # noticed at the end of the file): name its line too.
+        if exc.problem and exc.context and exc.context_mark and exc.context_mark is not mark:
+            what += f" ({exc.context} that starts at line {exc.context_mark.line + 1})"
         raise SourceError(
-            Problem(display, line, "", f"YAML syntax error: {what}",
+            Problem(display, mark_line, "", f"YAML syntax error: {what}",
                     "check indentation (spaces, not tabs) and quoting around ':' and '#'")
         ) from None
     except yaml.YAMLError as exc:
-        raise SourceError(Problem(display, None, "", f"YAML error: {exc}")) from None
+        raise SourceError(Problem(display, None, "", f"YAML error: {exc}",
+                                  "check that the file is YAML")) from None
     except RecursionError:
-        raise SourceError(Problem(display, None, "", "nesting is too deep")) from None
+        raise SourceError(Problem(display, None, "",
+                                  "nesting is too deep (or an alias refers to itself)",
+                                  "flatten the structure; config files are a few levels deep"),
+                          ) from None
     finally:
         loader.dispose()
     return Source(display, data, source.key_lines, source.value_lines)
 
 
 def _record(
-    node: yaml.Node, path: PathKey, source: Source, display: str, budget: list[int]
+    node: yaml.Node, path: PathKey, source: Source, display: str, budget: list[int], *,
+    open_nodes: set[int],
 ) -> None:
+    if id(node) in open_nodes:  # `a: &a [*a]`: an alias inside the node it names
+        raise SourceError(
+            Problem(display, source.line(path), dotted(path),
+                    "an alias refers to the value that contains it",
+                    "write the value out; it cannot contain itself")
+        )
     budget[0] -= 1
     if budget[0] < 0:  # aliases can make a small file expand enormously ("billion laughs")
         raise SourceError(
@@ -134,6 +151,7 @@ def _record(
                     "write the values out; config files do not need deep alias chains")
         )
     source.value_lines[path] = node.start_mark.line + 1
+    open_nodes.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -149,7 +167,8 @@ def _record(
                 )
             seen[key] = line
             source.key_lines[(*path, key)] = line
-            _record(value_node, (*path, key), source, display, budget)
+            _record(value_node, (*path, key), source, display, budget, open_nodes=open_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record(item, (*path, index), source, display, budget)
+            _record(item, (*path, index), source, display, budget, open_nodes=open_nodes)
+    open_nodes.discard(id(node))

@@ -31,7 +31,7 @@ def check_placeholders(source: Source, known: tuple[str, ...]) -> list[Problem]:
                     problems.append(Problem(
                         source.path, source.line(path), dotted(path),
                         f"unknown placeholder '{match.group(0)}'",
-                        "known placeholders: " + ", ".join("${%s}" % k for k in known),
+                        "known placeholders: " + ", ".join(f"${{{k}}}" for k in known),
                     ))
         elif isinstance(node, dict):
             for key, value in node.items():
@@ -80,6 +80,14 @@ def check_task_template(source: Source, container: str | None) -> list[Problem]:
         ))
     for index, item in enumerate(containers):
         if not isinstance(item, dict):
+            problems.append(problem(("containerDefinitions", index),
+                                    "a container definition must be a JSON object",
+                                    'write {"name": ..., "image": ..., ...}'))
+            continue
+        shape = _shape_problems(item)
+        problems.extend(problem(("containerDefinitions", index, *at), message, hint)
+                        for at, message, hint in shape)
+        if shape:
             continue
         for entry_index, entry in enumerate(item.get("environment") or []):
             if not isinstance(entry, dict):
@@ -94,3 +102,26 @@ def check_task_template(source: Source, container: str | None) -> list[Problem]:
                     "ecs.secrets in each environment file, as an SSM or Secrets Manager ARN",
                 ))
     return problems
+
+
+def _shape_problems(container: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """Shapes rendering relies on: name/value lists and the log configuration's options."""
+    found: list[tuple[tuple[str | int, ...], str, str]] = []
+    for key, value_key in (("environment", "value"), ("secrets", "valueFrom")):
+        entries = container.get(key)
+        if entries is None:
+            continue
+        example = f'[{{"name": "LOG_LEVEL", "{value_key}": "..."}}]'
+        if not isinstance(entries, list):
+            found.append(((key,), f"'{key}' must be a list of name/{value_key} objects",
+                          f"write it as {example}"))
+            continue
+        found.extend(((key, i), f"each '{key}' entry must be a name/{value_key} object",
+                      f"write it as {example}")
+                     for i, entry in enumerate(entries) if not isinstance(entry, dict))
+    logs = container.get("logConfiguration")
+    if logs is not None and (not isinstance(logs, dict)
+                             or not isinstance(logs.get("options", {}), dict)):
+        found.append((("logConfiguration",), "must be an object whose 'options' is an object",
+                      'write {"logDriver": "awslogs", "options": {...}}'))
+    return found

@@ -57,7 +57,9 @@ def substitute(node: Any, values: Mapping[str, str]) -> Any:
 
 def strip_read_only(task_definition: Mapping[str, Any]) -> dict[str, Any]:
     """The register-task-definition input part of a described or templated definition."""
-    body = task_definition.get("taskDefinition", task_definition)
+    body = task_definition
+    if isinstance(task_definition.get("taskDefinition"), dict):
+        body = task_definition["taskDefinition"]
     return {k: copy.deepcopy(v) for k, v in body.items() if k not in READ_ONLY_FIELDS}
 
 
@@ -84,8 +86,12 @@ def _merge_named(entries: list[dict[str, Any]], updates: Mapping[str, str],
 def render(data: RenderInput) -> dict[str, Any]:
     """The RegisterTaskDefinition input for one service in one environment."""
     template = data.template
-    tags = list(template.get("tags", [])) if "taskDefinition" in template else []
-    body = substitute(strip_read_only(template), data.placeholders)
+    # describe-task-definition output keeps tags beside taskDefinition; a plain template
+    # keeps them in the body. Both are kept, and the release's own tags win.
+    wrapped = isinstance(template.get("taskDefinition"), dict)
+    body: dict[str, Any] = substitute(strip_read_only(template), data.placeholders)
+    tags = [*(substitute(template.get("tags") or [], data.placeholders) if wrapped else []),
+            *(body.get("tags") or [])]
     dep = data.deployment
     body["family"] = dep.family
     if dep.cpu is not None:
@@ -108,7 +114,8 @@ def render(data: RenderInput) -> dict[str, Any]:
     if secrets:
         container["secrets"] = sorted(secrets, key=lambda e: str(e["name"]))
     _apply_logs(container, dep, data.region)
-    merged_tags = {str(t["key"]): str(t["value"]) for t in tags if "key" in t}
+    merged_tags = {str(t["key"]): str(t.get("value", "")) for t in tags
+                   if isinstance(t, dict) and "key" in t}
     merged_tags.update(data.tags)
     if merged_tags:
         body["tags"] = [{"key": k, "value": v} for k, v in sorted(merged_tags.items())]
@@ -127,3 +134,57 @@ def _apply_logs(container: dict[str, Any], dep: EcsDeployment, region: str) -> N
     options.setdefault("awslogs-stream-prefix", "ecs")
     container["logConfiguration"] = {**(logs if uses_awslogs and isinstance(logs, dict) else {}),
                                      "logDriver": "awslogs", "options": options}
+
+
+# Tags that change with every commit but not the definition: a new commit that builds the
+# same image must not register a new revision.
+VOLATILE_TAGS = frozenset({"release:source-commit"})
+# Values ECS fills in on describe that mean the same as leaving them out.
+_CONTAINER_DEFAULTS = {"cpu": 0, "essential": True}
+
+
+def _prune(node: Any) -> Any:
+    if isinstance(node, dict):
+        pruned = {k: _prune(v) for k, v in node.items()}
+        return {k: v for k, v in pruned.items() if v not in ([], {}, None)}
+    if isinstance(node, list):
+        return [_prune(v) for v in node]
+    return node
+
+
+def comparable(task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> dict[str, Any]:
+    """A task definition reduced to what matters when deciding to register a new revision."""
+    body: dict[str, Any] = _prune(strip_read_only(task_definition))
+    body.pop("tags", None)
+    for container in body.get("containerDefinitions", []):
+        for key, default in _CONTAINER_DEFAULTS.items():
+            if container.get(key) == default:
+                container.pop(key)
+        for key in ("environment", "secrets"):
+            if key in container:
+                container[key] = sorted(container[key], key=lambda e: str(e.get("name")))
+    body["tags"] = {k: v for k, v in sorted(tags.items()) if k not in VOLATILE_TAGS}
+    return body
+
+
+def tags_of(task_definition: Mapping[str, Any]) -> dict[str, str]:
+    """The ``tags`` list of a RegisterTaskDefinition input, as a mapping."""
+    return {str(t["key"]): str(t["value"]) for t in task_definition.get("tags", [])}
+
+
+def changed_fields(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
+    """Dotted paths that differ between two comparable definitions (for the plan and logs)."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, path: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b)):
+                walk(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
+        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            for index, (x, y) in enumerate(zip(a, b, strict=True)):
+                walk(x, y, f"{path}[{index}]")
+        elif a != b:
+            out.append(path or "(all)")
+
+    walk(current, desired, "")
+    return out

@@ -43,10 +43,13 @@ def _split(path: str) -> tuple[str | int, ...]:
 
 def check(service: str, operation: str, params: dict[str, Any]) -> list[ShapeIssue]:
     """Every difference between ``params`` and the input model of ``service.operation``."""
-    report = ParamValidator().validate(params, _operation(service, operation).input_shape)
+    shape = _operation(service, operation).input_shape
+    if shape is None:
+        return []
+    report = ParamValidator().validate(params, shape)
     issues = []
     # botocore keeps structured errors only in this attribute; its text report loses paths.
-    for kind, where, details in report._errors:  # noqa: SLF001
+    for kind, where, details in report._errors:
         path = _split(where)
         if kind == "unknown field":
             unknown = details["unknown_param"]
@@ -56,17 +59,23 @@ def check(service: str, operation: str, params: dict[str, Any]) -> list[ShapeIss
             issues.append(ShapeIssue((*path, unknown), f"unknown field '{unknown}'", hint))
         elif kind == "missing required field":
             name = details["required_name"]
-            issues.append(ShapeIssue((*path, name), f"missing required field '{name}'"))
+            issues.append(ShapeIssue((*path, name), f"missing required field '{name}'",
+                                     f"add '{name}' to the file"))
         elif kind == "invalid type":
             types = ", ".join(t.replace("<class '", "").replace("'>", "")
                               for t in details["valid_types"])
             issues.append(ShapeIssue(path, f"wrong type {type(details['param']).__name__}; "
                                      f"the ECS API wants {types}",
                                      "quote numbers that the API takes as strings"
-                                     if "str" in types else None))
+                                     if "str" in types else f"write it as a {types.split(',')[0]}"))
         elif kind == "invalid enum":
+            close = difflib.get_close_matches(str(details["param"]), details["valid_values"], n=1)
             issues.append(ShapeIssue(path, f"{details['param']!r} is not one of "
-                                     f"{', '.join(details['valid_values'])}"))
+                                     f"{', '.join(details['valid_values'])}",
+                                     f"did you mean '{close[0]}'?" if close else
+                                     "use one of the values listed"))
         else:
-            issues.append(ShapeIssue(path, f"{kind}: {details}"))
+            issues.append(ShapeIssue(path, f"{kind}: {details}",
+                                     f"see the {operation} parameters in the "
+                                     f"{service.upper()} API reference"))
     return issues

@@ -1,0 +1,90 @@
+"""The one place AWS clients are made: standard retries, explicit timeouts, endpoint overrides."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from release.config.model import AwsAccount
+from release.errors import ReleaseError
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 30
+MAX_ATTEMPTS = 8
+# moto accepts any signature; a local endpoint needs some credentials to sign with, and
+# these name themselves so nobody mistakes them for real ones.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local-cloud", "aws_secret_access_key": "local-cloud"}
+
+
+@dataclass
+class AwsClients:
+    """Lazily made, shared clients for one account and region (botocore clients are thread-safe)."""
+
+    account: AwsAccount
+    session: Any = None
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: dict[str, Any] = {}
+
+    def _session(self) -> Any:
+        if self.session is None:
+            import boto3  # deferred: `release --version` and `validate` need no boto3
+
+            self.session = boto3.session.Session(region_name=self.account.region)
+            if self.account.endpoint_url and self.session.get_credentials() is None:
+                self.session = boto3.session.Session(
+                    region_name=self.account.region,
+                    aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
+                    aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
+                )
+        return self.session
+
+    def client(self, name: str) -> Any:
+        """The client for service ``name`` (``ecs``, ``lambda``, ...), made once."""
+        with self._lock:
+            if name not in self._clients:
+                from botocore.config import Config
+
+                config = Config(
+                    retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                    connect_timeout=CONNECT_TIMEOUT,
+                    read_timeout=READ_TIMEOUT,
+                    max_pool_connections=32,
+                )
+                self._clients[name] = self._session().client(
+                    name, endpoint_url=self.account.endpoint_url, config=config,
+                )
+            return self._clients[name]
+
+
+def explain(exc: Exception, doing: str) -> ReleaseError:
+    """Turn a botocore exception into a message that says what to do."""
+    from botocore.exceptions import (
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+
+    if isinstance(exc, NoCredentialsError):
+        return ReleaseError(f"{doing}: no AWS credentials",
+                            "run `release auth aws --env ENV` (GitHub OIDC) first, or set "
+                            "AWS_PROFILE locally")
+    if isinstance(exc, EndpointConnectionError):
+        return ReleaseError(f"{doing}: cannot reach {exc.kwargs.get('endpoint_url')}",
+                            "is the endpoint up? for the local cloud run `release local up`")
+    if isinstance(exc, ReadTimeoutError):
+        return ReleaseError(f"{doing}: AWS did not answer in {READ_TIMEOUT}s",
+                            "retry; if it persists check the AWS status page")
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        code, message = error.get("Code", "Error"), error.get("Message", "")
+        hint = None
+        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
+            hint = "the role lacks this permission: see `release iam trust-policy`"
+        elif code in {"ExpiredToken", "ExpiredTokenException"}:
+            hint = "credentials expired: authenticate again"
+        return ReleaseError(f"{doing}: {code}: {message}".rstrip(": "), hint)
+    return ReleaseError(f"{doing}: {type(exc).__name__}: {exc}")

@@ -1,0 +1,327 @@
+"""``release deploy``: build what is missing, then bring every target up to date.
+
+Plan first (build keys, registry, what runs now), print the plan, stop there on --dry-run;
+then build and push once per service and deploy its targets, services in parallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from release.adapters import git, registry
+from release.adapters.aws import ecr
+from release.adapters.aws.clients import AwsClients
+from release.adapters.docker_engine import BuildRequest, DockerEngine, connect
+from release.commands import targets
+from release.config import load_config
+from release.config.model import Environment, ServiceDeployment
+from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
+from release.output import envelope, table
+from release.planning import buildkey, plan
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to deploy where."""
+
+    root: Path
+    environment: str
+    services: tuple[str, ...] = ()
+    dry_run: bool = False
+    parallel: int = 8
+
+
+def _log(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+@dataclass
+class Deps:
+    """The outside world, made by the command line and replaced in tests."""
+
+    aws: Callable[[Environment], AwsClients] = lambda env: AwsClients(env.aws)  # type: ignore[arg-type]
+    docker: Callable[[], DockerEngine] = lambda: DockerEngine(connect(), _log)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] = _log
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one target of one service."""
+
+    service: str
+    target: str
+    build_key: str | None
+    digest: str | None
+    built: bool
+    registered: bool
+    updated: bool
+    status: str  # planned | unchanged | deployed | failed | skipped
+    reason: str = ""
+    detail: str = ""
+    message: str = ""
+    hint: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """Every target's outcome; exit code 1 when any failed."""
+
+    environment: str
+    commit: str
+    outcomes: tuple[Outcome, ...]
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """1 when any target failed."""
+        return EXIT_FAILED if any(o.status == "failed" for o in self.outcomes) else EXIT_OK
+
+    def to_text(self) -> str:
+        """A table for people, failures first, with each failure's message and hint."""
+        ordered = sorted(self.outcomes, key=lambda o: (o.status != "failed", o.service))
+        rows = [(o.service, o.target, (o.build_key or "")[:12],
+                 "built" if o.built else ("reused" if o.digest else ""),
+                 (o.digest or "")[7:19], o.detail, o.status,
+                 f"{o.seconds:.1f}s" if o.seconds else "") for o in ordered]
+        lines = [table(["SERVICE", "TARGET", "BUILD KEY", "IMAGE", "DIGEST", "REVISION/VERSION",
+                        "STATUS", "TIME"], rows)]
+        for o in ordered:
+            if o.status == "failed":
+                lines.append(f"\n{o.service} {o.target}: {o.message}")
+                if o.hint:
+                    lines.append(f"  hint: {o.hint}")
+        changed = sum(o.status == "deployed" for o in self.outcomes)
+        failed = sum(o.status == "failed" for o in self.outcomes)
+        if self.dry_run:
+            lines.append("\ndry run: nothing was built or changed")
+        elif failed:
+            lines.append(f"\n{failed} failed, {changed} deployed; rerun to retry the failed ones")
+        elif changed == 0:
+            lines.append("\nnothing to do: every target already runs this commit's build")
+        else:
+            lines.append(f"\n{changed} targets deployed to {self.environment}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """Versioned JSON: one entry per service and target."""
+        return envelope("deploy", {"environment": self.environment, "commit": self.commit,
+                                   "dry_run": self.dry_run,
+                                   "results": [asdict(o) for o in self.outcomes]})
+
+
+@dataclass
+class _Service:
+    """One service's progress through the deploy."""
+
+    dep: ServiceDeployment
+    image: plan.ImageStep | None
+    seen: targets.Observed | None = None
+    steps: list[plan.TargetStep] = field(default_factory=list)
+    error: ReleaseError | None = None
+    built: bool = False
+    started: float = 0.0
+    applied: list[tuple[plan.TargetStep, targets.Done | ReleaseError, float]] = field(
+        default_factory=list)
+
+
+def select(env: Environment, names: tuple[str, ...]) -> list[ServiceDeployment]:
+    """The deployments to release: those named (checked), or all of the environment."""
+    if not names:
+        return list(env.deployments.values())
+    unknown = [n for n in names if n not in env.deployments]
+    if unknown:
+        name = unknown[0]
+        close = difflib.get_close_matches(name, list(env.deployments), n=1)
+        raise UsageError(f"service '{name}' is not deployed to {env.name}",
+                         f"did you mean '{close[0]}'?" if close else
+                         f"services in {env.path}: {', '.join(env.deployments)}")
+    return [env.deployments[n] for n in names]
+
+
+def run(options: Options, deps: Deps | None = None) -> Result:
+    """Plan, print the plan, and (unless dry run) apply it."""
+    deps = deps or Deps()
+    config = load_config(options.root, (options.environment,))
+    env = config.environments[options.environment]
+    chosen = select(env, options.services)
+    if env.aws is None:
+        raise UsageError(f"{env.path} has no aws block", "deploy needs an AWS account")
+    snap = git.snapshot(config.root)
+    if snap.dirty:
+        deps.log("note: the work tree has uncommitted changes; build keys include them")
+    paths = [p for d in chosen if d.service.needs_image for p in buildkey.paths_of(d.service)]
+    ids = git.object_ids(config.root, snap.tree, paths)
+    aws = deps.aws(env)
+    ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log)
+    login = _login(env, aws)
+
+    services = [_Service(d, None) for d in chosen]
+    for svc in services:
+        svc.started = deps.clock()
+    with ThreadPoolExecutor(max_workers=options.parallel) as pool:
+        list(pool.map(lambda s: _plan_service(ctx, s, ids, login), services))
+    _print_plan(services, deps.log)
+    if options.dry_run:
+        return Result(env.name, snap.commit, _outcomes(services, deps.clock, planned=True), True)
+
+    docker: DockerEngine | None = None
+    for svc in services:
+        if svc.error is None and svc.image is not None and svc.image.digest is None:
+            docker = docker or deps.docker()
+            _build(ctx, svc, docker, login)
+    with ThreadPoolExecutor(max_workers=options.parallel) as pool:
+        list(pool.map(lambda s: _deploy_service(ctx, s), services))
+    return Result(env.name, snap.commit, _outcomes(services, deps.clock, planned=False))
+
+
+def _login(env: Environment, aws: AwsClients) -> registry.Login:
+    if env.registry.type == "ecr":
+        return ecr.login(aws.client("ecr"), env.registry.host)
+    if env.registry.type == "oci":
+        return registry.Login(env.registry.host, "", "")
+    raise ReleaseError("deploying to an acr registry needs Azure authentication",
+                       "run `release auth azure --env ENV` first")
+
+
+def _image_ref(env: Environment, svc: _Service) -> str | None:
+    if svc.image is None or svc.image.digest is None:
+        return None
+    return f"{env.registry.host}/{svc.image.repository}@{svc.image.digest}"
+
+
+def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
+                  login: registry.Login) -> None:
+    service = svc.dep.service
+    try:
+        if service.needs_image:
+            key = buildkey.build_key(buildkey.inputs_for(service, ids))
+            digest = registry.manifest_digest(login, service.repository, key)
+            svc.image = plan.ImageStep(service.name, service.repository, key, digest)
+        svc.seen = targets.observe(ctx, svc.dep)
+        svc.steps = targets.steps(ctx, svc.dep, svc.seen, image=_image_ref(ctx.env, svc),
+                                  build_key=svc.image.build_key if svc.image else "")
+    except ReleaseError as exc:
+        svc.error = exc
+
+
+def _print_plan(services: list[_Service], log: Callable[[str], None]) -> None:
+    rows = []
+    for svc in services:
+        image = svc.image.action if svc.image else "-"
+        if svc.error is not None:
+            rows.append((svc.dep.name, "-", image, "error", svc.error.message))
+        for step in svc.steps:
+            rows.append((svc.dep.name, step.target, image, step.action, step.reason))
+    log("plan:\n" + table(["SERVICE", "TARGET", "IMAGE", "ACTION", "WHY"], rows))
+
+
+def _build(ctx: targets.Context, svc: _Service, docker: DockerEngine,
+           login: registry.Login) -> None:
+    assert svc.image is not None  # noqa: S101
+    service = svc.dep.service
+    image = f"{ctx.env.registry.host}/{service.repository}"
+    ctx.log(f"{service.name}: building {image}:{svc.image.build_key}")
+    try:
+        docker.build(BuildRequest(
+            context=ctx.config.root / service.context,
+            dockerfile=ctx.config.root / service.dockerfile,
+            image=image, tag=svc.image.build_key, build_args=service.build_args,
+            platform=service.platform,
+            labels={"org.opencontainers.image.revision": ctx.commit,
+                    "dev.release.build-key": svc.image.build_key},
+        ))
+        digest = docker.push(image, svc.image.build_key, login)
+    except ReleaseError as exc:
+        svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
+        return
+    svc.built = True
+    svc.image = replace(svc.image, digest=digest)
+    ctx.log(f"{service.name}: pushed {image}@{digest}")
+    # The digest is known now: decide the targets against the real image reference.
+    try:
+        assert svc.seen is not None  # noqa: S101
+        svc.steps = targets.steps(ctx, svc.dep, svc.seen, image=_image_ref(ctx.env, svc),
+                                  build_key=svc.image.build_key)
+    except ReleaseError as exc:
+        svc.error = exc
+
+
+def _deploy_service(ctx: targets.Context, svc: _Service) -> None:
+    if svc.error is not None or svc.seen is None:
+        return
+    key = svc.image.build_key if svc.image else ""
+    for step in svc.steps:
+        began = ctx.clock()
+        try:
+            result: targets.Done | ReleaseError = targets.apply(
+                ctx, svc.dep, step, svc.seen, image=_image_ref(ctx.env, svc), build_key=key)
+        except ReleaseError as exc:
+            result = exc
+        svc.applied.append((step, result, ctx.clock() - began))
+        if isinstance(result, ReleaseError):
+            break  # later targets (state machine, files) depend on this one
+
+
+def _outcomes(services: list[_Service], clock: Callable[[], float], *,
+              planned: bool) -> tuple[Outcome, ...]:
+    out = []
+    for svc in services:
+        key = svc.image.build_key if svc.image else None
+        digest = svc.image.digest if svc.image else None
+        base = Outcome(svc.dep.name, "-", key, digest, svc.built, False, False, "planned")
+        if svc.error is not None:
+            out.append(replace(base, target=",".join(svc.dep.service.targets), status="failed",
+                               message=svc.error.message, hint=svc.error.hint,
+                               seconds=clock() - svc.started))
+            continue
+        if planned:
+            out.extend(replace(base, target=s.target, reason=s.reason,
+                               status="planned" if s.action != "none" else "unchanged")
+                       for s in svc.steps)
+            continue
+        applied = svc.applied
+        for step, result, seconds in applied:
+            if isinstance(result, ReleaseError):
+                out.append(replace(base, target=step.target, reason=step.reason,
+                                   status="failed", message=result.message, hint=result.hint,
+                                   seconds=seconds))
+            else:
+                out.append(replace(base, target=step.target, reason=step.reason,
+                                   registered=result.registered, updated=result.updated,
+                                   status="deployed" if result.updated else "unchanged",
+                                   detail=result.detail, seconds=seconds))
+        for step in svc.steps[len(applied):]:
+            out.append(replace(base, target=step.target, reason=step.reason, status="skipped",
+                               message="not attempted: an earlier target of this service "
+                                       "failed"))
+    return tuple(out)
+
+
+def register(sub: Any) -> None:
+    """Add ``deploy`` to the command line."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "deploy", help="build what changed and deploy it to an environment",
+        description="Plan from build keys and what runs now, build and push missing images "
+                    "once, then bring every ECS service, Lambda function, state machine and "
+                    "S3 file of the environment up to date.")
+    parser.add_argument("--env", required=True, metavar="NAME", help="environment name")
+    parser.add_argument("services", nargs="*", metavar="SERVICE",
+                        help="only these services (default: all of the environment)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the plan and stop: build nothing, change nothing")
+    parser.add_argument("--parallel", type=int, default=8, metavar="N",
+                        help="services deployed at once (default: 8)")
+    parser.set_defaults(handler=lambda args: run(Options(
+        args.root, args.env, tuple(args.services), args.dry_run, max(1, args.parallel))))

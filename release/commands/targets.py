@@ -1,0 +1,228 @@
+"""Per-target work of a deploy: observe what runs, decide with ``planning``, apply.
+
+Each ``observe_*`` reads the cloud; each ``apply_*`` changes it and returns what it did.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from release.adapters.aws import ecs, lambda_, s3, stepfunctions
+from release.adapters.aws.clients import AwsClients, explain
+from release.commands import render as render_cmd
+from release.config.model import Config, Environment, ServiceDeployment
+from release.errors import ReleaseError
+from release.planning import plan, taskdef
+
+BUILD_KEY_TAG = "release:build-key"
+SOURCE_COMMIT_TAG = "release:source-commit"
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything target work needs, shared by all services of one deploy."""
+
+    config: Config
+    env: Environment
+    aws: AwsClients
+    commit: str
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] = lambda _line: None
+
+
+@dataclass
+class Observed:
+    """What one service runs now, per target."""
+
+    ecs: ecs.ServiceState | None = None
+    ecs_latest: plan.Revision | None = None
+    function: lambda_.FunctionState | None = None
+    state_machine: dict[str, Any] | None = None
+    files: dict[str, str | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Done:
+    """What applying one target did."""
+
+    registered: bool = False
+    updated: bool = False
+    detail: str = ""
+
+
+def tags(build_key: str, commit: str) -> dict[str, str]:
+    """Tags recording what a deployment was built from."""
+    return {BUILD_KEY_TAG: build_key, SOURCE_COMMIT_TAG: commit}
+
+
+def local_files(ctx: Context, dep: ServiceDeployment) -> dict[str, Path]:
+    """S3 key -> local file, for every file the service publishes."""
+    if dep.s3 is None:
+        return {}
+    values = {"env": ctx.env.name, "service": dep.name}
+    out: dict[str, Path] = {}
+    for item in dep.s3.files:
+        source = ctx.config.root / item.source
+        key = taskdef.substitute(item.key, values)
+        if source.is_dir():
+            prefix = key if key.endswith("/") else key + "/"
+            for path in sorted(p for p in source.rglob("*") if p.is_file()):
+                out[prefix + path.relative_to(source).as_posix()] = path
+        else:
+            out[key] = source
+    return out
+
+
+def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
+    """Read every target of ``dep`` from the cloud."""
+    seen = Observed()
+    if dep.ecs is not None:
+        client = ctx.aws.client("ecs")
+        seen.ecs = ecs.describe(client, dep.ecs.cluster, dep.ecs.service)
+        seen.ecs_latest = _latest_revision(client, dep.ecs.family)
+    if dep.lambda_ is not None:
+        seen.function = lambda_.describe(ctx.aws.client("lambda"), dep.lambda_.function,
+                                         dep.lambda_.alias)
+    if dep.step_functions is not None:
+        seen.state_machine = stepfunctions.current_definition(
+            ctx.aws.client("stepfunctions"), _state_machine_arn(ctx, dep))
+    if dep.s3 is not None:
+        client = ctx.aws.client("s3")
+        seen.files = {key: s3.remote_sha256(client, dep.s3.bucket, key)
+                      for key in local_files(ctx, dep)}
+    return seen
+
+
+def _latest_revision(client: Any, family: str) -> plan.Revision | None:
+    try:
+        arns = client.list_task_definitions(familyPrefix=family, sort="DESC", maxResults=1)
+        if not arns.get("taskDefinitionArns"):
+            return None
+        arn = arns["taskDefinitionArns"][0]
+        found = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"list task definitions of {family}") from None
+    return plan.Revision(arn, found["taskDefinition"], taskdef.tags_of(found))
+
+
+def _state_machine_arn(ctx: Context, dep: ServiceDeployment) -> str:
+    assert dep.step_functions is not None  # noqa: S101 - callers check
+    aws = ctx.env.aws
+    if aws is None:
+        raise ReleaseError(f"{dep.name}: step_functions needs the aws block")
+    return stepfunctions.state_machine_arn(aws.region, aws.account_id,
+                                           dep.step_functions.state_machine)
+
+
+def desired_task_definition(ctx: Context, dep: ServiceDeployment, image: str,
+                            build_key: str) -> dict[str, Any]:
+    """The task definition to run ``image``, tagged with its build key and commit."""
+    body, _ = render_cmd.render_for(ctx.config, ctx.env, dep.name, image,
+                                    tags(build_key, ctx.commit))
+    return body
+
+
+def desired_definition(ctx: Context, dep: ServiceDeployment,
+                       seen: Observed) -> dict[str, Any] | None:
+    """The state machine definition, with ``${function_arn}`` pointing at our alias."""
+    assert dep.step_functions is not None  # noqa: S101
+    values = render_cmd.placeholders(ctx.env, dep.name)
+    if seen.function is not None and dep.lambda_ is not None:
+        values["function_arn"] = lambda_.alias_arn(seen.function.arn, dep.lambda_.alias)
+    raw = json.loads((ctx.config.root / dep.step_functions.definition).read_text("utf-8"))
+    try:
+        result: dict[str, Any] = taskdef.substitute(raw, values)
+    except taskdef.UnknownPlaceholderError as exc:
+        raise ReleaseError(f"{dep.step_functions.definition}: {exc}",
+                           "only services with a lambda target can use ${function_arn}") from None
+    return result
+
+
+def steps(ctx: Context, dep: ServiceDeployment, seen: Observed, *, image: str | None,
+          build_key: str) -> list[plan.TargetStep]:
+    """The plan for every target of one service (``image`` None: not built yet)."""
+    out = []
+    if dep.ecs is not None and seen.ecs is not None:
+        desired = (desired_task_definition(ctx, dep, image, build_key)
+                   if image is not None else None)
+        running = plan.Revision(seen.ecs.task_definition_arn, seen.ecs.task_definition,
+                                seen.ecs.tags)
+        out.append(plan.ecs_step(dep.name, desired, running, seen.ecs_latest))
+    if dep.lambda_ is not None and seen.function is not None:
+        out.append(plan.lambda_step(dep.name, image, seen.function.image_uri,
+                                    seen.function.alias_image_uri))
+    if dep.step_functions is not None and seen.state_machine is not None:
+        out.append(plan.definition_step(dep.name, desired_definition(ctx, dep, seen),
+                                        seen.state_machine))
+    if dep.s3 is not None:
+        local = {key: s3.sha256_of(path) for key, path in local_files(ctx, dep).items()}
+        out.append(plan.files_step(dep.name, local, seen.files))
+    return out
+
+
+def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Observed, *,
+          image: str | None, build_key: str) -> Done:
+    """Carry out one planned step."""
+    if step.action == "none":
+        return Done(detail=_current_detail(step.target, seen))
+    if step.target == "ecs":
+        return _apply_ecs(ctx, dep, step, seen, image=image, build_key=build_key)
+    if step.target == "lambda":
+        if dep.lambda_ is None or image is None:
+            raise ReleaseError(f"{dep.name}: no image to deploy to Lambda")
+        version = lambda_.deploy_image(ctx.aws.client("lambda"), dep.lambda_.function,
+                                       dep.lambda_.alias, image, tags(build_key, ctx.commit))
+        return Done(updated=True, detail=f"version {version}")
+    if step.target == "step_functions":
+        definition = desired_definition(ctx, dep, seen)
+        assert definition is not None  # noqa: S101
+        stepfunctions.update(ctx.aws.client("stepfunctions"), _state_machine_arn(ctx, dep),
+                             definition)
+        return Done(updated=True, detail="definition updated")
+    if step.target == "s3_files":
+        assert dep.s3 is not None  # noqa: S101
+        client = ctx.aws.client("s3")
+        sent = 0
+        for key, path in local_files(ctx, dep).items():
+            checksum = s3.sha256_of(path)
+            if seen.files.get(key) != checksum:
+                s3.upload(client, dep.s3.bucket, key, path, checksum)
+                sent += 1
+        return Done(updated=True, detail=f"{sent} files uploaded")
+    raise ReleaseError(f"{dep.name}: unknown target {step.target}")
+
+
+def _current_detail(target: str, seen: Observed) -> str:
+    if target == "ecs" and seen.ecs is not None:
+        return "revision " + seen.ecs.task_definition_arn.rsplit(":", 1)[-1]
+    if target == "lambda" and seen.function is not None:
+        return f"version {seen.function.alias_version}"
+    return ""
+
+
+def _apply_ecs(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Observed, *,
+               image: str | None, build_key: str) -> Done:
+    if dep.ecs is None or image is None:
+        raise ReleaseError(f"{dep.name}: no image to deploy to ECS")
+    client = ctx.aws.client("ecs")
+    registered = False
+    if step.action == "update" and seen.ecs_latest is not None:
+        arn = seen.ecs_latest.arn
+    else:
+        desired = desired_task_definition(ctx, dep, image, build_key)
+        arn = ecs.register(client, desired)
+        registered = True
+        ctx.log(f"{dep.name}: registered {arn.rsplit('/', 1)[-1]}")
+    rollout = ecs.start_rollout(client, dep.ecs.cluster, dep.ecs.service, arn,
+                                dep.ecs.desired_count)
+    ctx.log(f"{dep.name}: deployment {rollout.deployment_id} started, waiting for it")
+    ecs.wait_for_rollout(client, dep.ecs.cluster, dep.ecs.service, rollout,
+                         ecs.Wait(dep.ecs.deadline_seconds, ctx.clock, ctx.sleep))
+    return Done(registered=registered, updated=True,
+                detail="revision " + arn.rsplit(":", 1)[-1])

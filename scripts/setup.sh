@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine: system packages and a virtual environment with release installed.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pair in docker:docker.io docker-registry:docker-registry busybox:busybox-static \
+            htpasswd:apache2-utils git:git; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "setup: installing ${need[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check uv
+fi
+.venv/bin/python -m uv pip install -q --python .venv/bin/python -e ".[test]"
