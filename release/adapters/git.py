@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -79,4 +80,58 @@ def object_ids(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str]:
             "commit these paths or remove them from release.yaml; ignored files cannot be "
             "part of a build key",
         )
+    return ids
+
+
+def _dockerignore_patterns(text: str) -> list[str]:
+    lines = (line.strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def context_ids(root: Path, tree: str, contexts: Iterable[str]) -> dict[str, str]:
+    """An id per build context, for the files Docker would send: ``.dockerignore`` applied.
+
+    A context without a ``.dockerignore`` is just its git tree id. With one, the id is a
+    hash of the listing that survives the ignore rules, so files the image never sees
+    (a task definition, model files published to S3) do not change the build key.
+    """
+    from docker.utils.build import PatternMatcher  # the SDK's own matcher: same rules as the build
+
+    wanted = sorted(set(contexts))
+    ignores = {ctx: ("" if ctx == "." else ctx + "/") + ".dockerignore" for ctx in wanted}
+    found = _existing(root, tree, [*wanted, *ignores.values()])
+    out = {}
+    for ctx in wanted:
+        if ctx not in found:
+            continue
+        ignore = ignores[ctx]
+        if ignore not in found:
+            out[ctx] = found[ctx]
+            continue
+        matcher = PatternMatcher(_dockerignore_patterns(
+            _git(root, "cat-file", "blob", found[ignore])))
+        listing = _git(root, "ls-tree", "-r", "-z", found[ctx])
+        digest = hashlib.sha256()
+        for entry in listing.split("\0"):
+            if not entry:
+                continue
+            meta, _, path = entry.partition("\t")
+            if path == ".dockerignore" or not matcher.matches(path):
+                digest.update(f"{meta}\t{path}\n".encode())
+        out[ctx] = "ctx-" + digest.hexdigest()[:40]
+    return out
+
+
+def _existing(root: Path, tree: str, paths: list[str]) -> dict[str, str]:
+    lines = "".join(f"{tree}:{'' if p == '.' else p}\n" for p in paths)
+    out = _git(root, "cat-file", "--batch-check=%(objectname)", stdin=lines).splitlines()
+    return {p: line.strip() for p, line in zip(paths, out, strict=True)
+            if not line.endswith(" missing")}
+
+
+def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[str]
+              ) -> dict[str, str]:
+    """Object ids for build keys: every path, with contexts filtered by ``.dockerignore``."""
+    ids = object_ids(root, tree, paths)
+    ids.update(context_ids(root, tree, contexts))
     return ids

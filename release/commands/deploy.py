@@ -162,7 +162,8 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     if snap.dirty:
         deps.log("note: the work tree has uncommitted changes; build keys include them")
     paths = [p for d in chosen if d.service.needs_image for p in buildkey.paths_of(d.service)]
-    ids = git.object_ids(config.root, snap.tree, paths)
+    ids = git.build_ids(config.root, snap.tree, paths,
+                        [d.service.context for d in chosen if d.service.needs_image])
     aws = deps.aws(env)
     ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log)
     login = _login(env, aws)
