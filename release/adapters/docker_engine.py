@@ -58,6 +58,10 @@ class DockerEngine:
     client: Any
     log: Callable[[str], None] = lambda _line: None
 
+    def close(self) -> None:
+        """Close the connection to the engine."""
+        self.client.close()
+
     def build(self, request: BuildRequest) -> str:
         """Build and tag the image; return its image id."""
         try:

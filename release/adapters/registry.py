@@ -48,6 +48,7 @@ def manifest_digest(login: Login, repository: str, tag: str) -> str | None:
         with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
             digest: str | None = response.headers.get("Docker-Content-Digest")
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the response; close its socket
         if exc.code == 404:
             return None
         if exc.code in {401, 403}:

@@ -165,9 +165,17 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     ids = git.build_ids(config.root, snap.tree, paths,
                         [d.service.context for d in chosen if d.service.needs_image])
     aws = deps.aws(env)
-    ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log)
-    login = _login(env, aws)
+    try:
+        return _release(options, deps, targets.Context(
+            config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log), chosen, ids)
+    finally:
+        aws.close()
 
+
+def _release(options: Options, deps: Deps, ctx: targets.Context,
+             chosen: list[ServiceDeployment], ids: dict[str, str]) -> Result:
+    env = ctx.env
+    login = _login(env, ctx.aws)
     services = [_Service(d, None) for d in chosen]
     for svc in services:
         svc.started = deps.clock()
@@ -175,16 +183,25 @@ def run(options: Options, deps: Deps | None = None) -> Result:
         list(pool.map(lambda s: _plan_service(ctx, s, ids, login), services))
     _print_plan(services, deps.log)
     if options.dry_run:
-        return Result(env.name, snap.commit, _outcomes(services, deps.clock, planned=True), True)
+        return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=True), True)
 
     docker: DockerEngine | None = None
-    for svc in services:
-        if svc.error is None and svc.image is not None and svc.image.digest is None:
-            docker = docker or deps.docker()
-            _build(ctx, svc, docker, login)
+    try:
+        for svc in services:
+            if svc.error is None and svc.image is not None and svc.image.digest is None:
+                if docker is None:
+                    try:
+                        docker = deps.docker()
+                    except ReleaseError as exc:
+                        svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
+                        continue
+                _build(ctx, svc, docker, login)
+    finally:
+        if docker is not None:
+            docker.close()
     with ThreadPoolExecutor(max_workers=options.parallel) as pool:
         list(pool.map(lambda s: _deploy_service(ctx, s), services))
-    return Result(env.name, snap.commit, _outcomes(services, deps.clock, planned=False))
+    return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=False))
 
 
 def _login(env: Environment, aws: AwsClients) -> registry.Login:

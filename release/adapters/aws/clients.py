@@ -58,6 +58,13 @@ class AwsClients:
                 )
             return self._clients[name]
 
+    def close(self) -> None:
+        """Close every client's connection pool."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
 
 def explain(exc: Exception, doing: str) -> ReleaseError:
     """Turn a botocore exception into a message that says what to do."""

@@ -21,6 +21,7 @@ class FunctionState:
     alias_version: str | None
     alias_image_uri: str | None
     tags: dict[str, str]
+    environment: dict[str, str]
 
 
 def _missing(exc: Exception) -> bool:
@@ -53,7 +54,8 @@ def describe(lam: Any, function: str, alias: str) -> FunctionState:
         if not _missing(exc):
             raise explain(exc, f"read alias {alias} of {function}") from None
     return FunctionState(config["FunctionArn"], found.get("Code", {}).get("ImageUri"),
-                         alias_version, alias_image, dict(found.get("Tags", {})))
+                         alias_version, alias_image, dict(found.get("Tags", {})),
+                         dict(config.get("Environment", {}).get("Variables", {})))
 
 
 def _wait_updated(lam: Any, function: str) -> None:
@@ -72,12 +74,30 @@ def _wait_updated(lam: Any, function: str) -> None:
                            "the alias still points at the previous version") from None
 
 
-def deploy_image(lam: Any, function: str, alias: str, image_uri: str,
-                 tags: dict[str, str]) -> str:
-    """Point ``function`` at ``image_uri``, publish a version and move ``alias`` to it."""
+@dataclass(frozen=True)
+class FunctionUpdate:
+    """The new image and, when they change, the new environment variables."""
+
+    function: str
+    alias: str
+    image_uri: str
+    environment: dict[str, str] | None
+    tags: dict[str, str]
+
+
+def deploy_image(lam: Any, update: FunctionUpdate) -> str:
+    """Point the function at the image, publish a version and move the alias to it."""
+    function = update.function
     _wait_updated(lam, function)  # an update still in progress would conflict
+    if update.environment is not None:
+        try:
+            lam.update_function_configuration(
+                FunctionName=function, Environment={"Variables": update.environment})
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, f"update configuration of Lambda function {function}") from None
+        _wait_updated(lam, function)
     try:
-        lam.update_function_code(FunctionName=function, ImageUri=image_uri)
+        lam.update_function_code(FunctionName=function, ImageUri=update.image_uri)
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"update code of Lambda function {function}") from None
     _wait_updated(lam, function)
@@ -85,10 +105,10 @@ def deploy_image(lam: Any, function: str, alias: str, image_uri: str,
         version = str(lam.publish_version(FunctionName=function)["Version"])
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"publish a version of {function}") from None
-    point_alias(lam, function, alias, version)
+    point_alias(lam, function, update.alias, version)
     try:
         arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
-        lam.tag_resource(Resource=arn, Tags=tags)
+        lam.tag_resource(Resource=arn, Tags=update.tags)
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"tag Lambda function {function}") from None
     return version

@@ -1,0 +1,263 @@
+"""`release deploy` end to end: a real Docker engine and registry, moto in server mode.
+
+The tests run a local cloud of their own (other ports, a state dir under pytest's tmp) so
+they never disturb one a person started, and each test releases a fresh git copy of the
+example services whose build keys are made unique with an extra build arg.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+
+from release.adapters.aws.clients import AwsClients
+from release.cli import main
+from release.config import load_config
+from release.local import cloud
+from release.local.seed import seed
+from release.local.state import LocalState
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = ("release.yaml", "environments", "services", "libs", ".dockerignore")
+PORTS = {"moto_port": 15000, "registry_port": 15001, "oidc_port": 15002}
+
+
+@pytest.fixture(scope="module")
+def cloud_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalState]:
+    """A local cloud for these tests only; stopped (by PID) at the end."""
+    state_dir = tmp_path_factory.mktemp("cloud")
+    options = cloud.Options(repo_root=REPO, state_dir=state_dir, **PORTS)
+    state = cloud.up(options, cloud.Deps()).state
+    yield state
+    cloud.down(state_dir, cloud.Deps())
+
+
+def _git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
+    """A git repository holding the examples, pointed at the test cloud, infra seeded."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    for name in EXAMPLES:
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            shutil.copy2(source, root / name)
+    local = root / "environments" / "local.yaml"
+    data = yaml.safe_load(local.read_text())
+    data["aws"]["endpoint_url"] = cloud_state.aws_endpoint_url
+    data["registry"]["host"] = cloud_state.registry_host
+    local.write_text(yaml.safe_dump(data, sort_keys=False))
+    release = root / "release.yaml"
+    spec = yaml.safe_load(release.read_text())
+    spec["defaults"]["build_args"]["TEST_RUN"] = uuid.uuid4().hex  # fresh build keys
+    release.write_text(yaml.safe_dump(spec, sort_keys=False))
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "add", "-A")
+    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "x")
+    request = urllib.request.Request(f"{cloud_state.aws_endpoint_url}/moto-api/reset",
+                                     method="POST")
+    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own moto
+    config = load_config(root, ("local",))
+    env = config.environments["local"]
+    seed(config, env, AwsClients(env.aws), lambda _line: None)  # type: ignore[arg-type]
+    return root
+
+
+def deploy(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:
+    """Run `release deploy --env local` in-process; return (exit code, JSON data, stderr)."""
+    code = main(["deploy", "--env", "local", "--root", str(root), "--output", "json", *args],
+                environ={})
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, json.loads(out)["data"] if out.strip() else None, err
+
+
+def aws_client(state: LocalState, name: str) -> Any:
+    return boto3.client(name, endpoint_url=state.aws_endpoint_url, region_name=state.region,
+                        aws_access_key_id="t", aws_secret_access_key="t")
+
+
+def by_target(data: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r["service"], r["target"]): r for r in data["results"]}
+
+
+def test_first_release_builds_pushes_and_deploys_every_target(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, _ = deploy(repo, capsys)
+    assert code == 0
+    results = by_target(data)
+    assert set(results) == {
+        ("autovision", "ecs"), ("coral-frontend", "ecs"), ("predictions-api", "ecs"),
+        ("coral-restoration", "lambda"), ("coral-reframing", "lambda"),
+        ("coral-segmentation", "lambda"), ("quetzal", "lambda"),
+        ("quetzal", "step_functions"), ("quetzal", "s3_files"),
+    }
+    for result in results.values():
+        assert result["status"] == "deployed", result
+        assert result["built"] is True
+        assert result["digest"].startswith("sha256:")
+    ecs = aws_client(cloud_state, "ecs")
+    host = cloud_state.registry_host
+    for service in ("autovision", "coral-frontend", "predictions-api"):
+        running = ecs.describe_services(cluster="local", services=[service])["services"][0]
+        definition = ecs.describe_task_definition(
+            taskDefinition=running["taskDefinition"], include=["TAGS"])
+        image = definition["taskDefinition"]["containerDefinitions"][0]["image"]
+        digest = results[(service, "ecs")]["digest"]
+        assert image == f"{host}/{_repository(service)}@{digest}"
+        tags = {t["key"]: t["value"] for t in definition["tags"]}
+        assert tags["release:build-key"] == results[(service, "ecs")]["build_key"]
+        assert tags["release:source-commit"] == _git(repo, "rev-parse", "HEAD")
+    lam = aws_client(cloud_state, "lambda")
+    for service in ("coral-restoration", "quetzal"):
+        alias = lam.get_alias(FunctionName=f"local-{service}", Name="live")
+        code_info = lam.get_function(FunctionName=f"local-{service}",
+                                     Qualifier=alias["FunctionVersion"])["Code"]
+        assert code_info["ImageUri"] == (f"{host}/{_repository(service)}@"
+                                         f"{results[(service, 'lambda')]['digest']}")
+    sfn = aws_client(cloud_state, "stepfunctions")
+    machine = sfn.describe_state_machine(
+        stateMachineArn="arn:aws:states:eu-west-1:123456789012:stateMachine:local-quetzal")
+    assert "function:local-quetzal:live" in machine["definition"]
+    s3 = aws_client(cloud_state, "s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="release-local-artifacts")["Contents"]]
+    assert keys == ["models/local/config.yaml", "models/local/weights.csv"]
+
+
+def _repository(service: str) -> str:
+    return service.replace("coral-", "coral/", 1) if service.startswith("coral-") else service
+
+
+def test_second_release_changes_nothing(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy(repo, capsys)[0] == 0
+    ecs = aws_client(cloud_state, "ecs")
+    revisions = ecs.list_task_definitions(familyPrefix="local-autovision")["taskDefinitionArns"]
+    versions = aws_client(cloud_state, "lambda").list_versions_by_function(
+        FunctionName="local-quetzal")["Versions"]
+
+    code, data, err = deploy(repo, capsys)
+    assert code == 0
+    for result in data["results"]:
+        assert (result["built"], result["registered"], result["updated"]) == (False, False, False)
+        assert result["status"] == "unchanged"
+    assert "nothing to do" not in err  # the summary goes to stdout in text mode only
+    assert ecs.list_task_definitions(
+        familyPrefix="local-autovision")["taskDefinitionArns"] == revisions
+    assert aws_client(cloud_state, "lambda").list_versions_by_function(
+        FunctionName="local-quetzal")["Versions"] == versions
+
+
+def test_a_commit_touching_one_worker_releases_only_that_worker(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy(repo, capsys)[0] == 0
+    handler = repo / "services/coral/workers/reframing/handler.sh"
+    handler.write_text(handler.read_text() + "\n# tuned\n")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "y")
+
+    code, data, _ = deploy(repo, capsys)
+    assert code == 0
+    changed = {(r["service"], r["target"]) for r in data["results"] if r["status"] != "unchanged"}
+    assert changed == {("coral-reframing", "lambda")}
+    built = {r["service"] for r in data["results"] if r["built"]}
+    assert built == {"coral-reframing"}
+
+
+def test_predictions_api_builds_with_the_repository_root_as_context(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    code, data, _ = deploy(repo, capsys, "predictions-api")
+    assert code == 0
+    [result] = data["results"]
+    assert result["built"] is True
+    import docker
+
+    client = docker.DockerClient(base_url=cloud_state.docker_host)
+    image = client.images.get(f"{cloud_state.registry_host}/predictions-api:{result['build_key']}")
+    # The image holds files from two places under the root context: libs/ and the service.
+    container = client.containers.create(image.id, command=["ls", "/srv/www/schemas", "/srv"])
+    try:
+        files = container.get_archive("/srv/www/schemas")[0]
+        assert b"prediction.schema.json" in b"".join(files)
+    finally:
+        container.remove()
+        client.close()
+
+
+def test_a_failing_dockerfile_fails_that_service_only(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    dockerfile = repo / "services/autovision/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN echo about to fail && exit 3\n")
+    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "z")
+
+    code, data, err = deploy(repo, capsys)
+    assert code == 1
+    results = by_target(data)
+    failed = results[("autovision", "ecs")]
+    assert failed["status"] == "failed"
+    assert "build" in failed["message"]
+    assert "about to fail" in failed["message"]  # the failing step's log lines
+    assert "Dockerfile" in (failed["hint"] or "")
+    others = [r for k, r in results.items() if k[0] != "autovision"]
+    assert others
+    assert all(r["status"] == "deployed" for r in others)
+    running = aws_client(cloud_state, "ecs").describe_services(
+        cluster="local", services=["autovision"])["services"][0]
+    assert running["taskDefinition"].endswith(":1")  # still the seeded revision
+
+
+def test_a_missing_lambda_function_is_named_and_the_rest_is_released(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    aws_client(cloud_state, "lambda").delete_function(FunctionName="local-coral-segmentation")
+    code, data, _ = deploy(repo, capsys)
+    assert code == 1
+    results = by_target(data)
+    failed = [r for r in data["results"] if r["status"] == "failed"]
+    assert [r["service"] for r in failed] == ["coral-segmentation"]
+    assert "local-coral-segmentation not found" in failed[0]["message"]
+    assert "create it first" in failed[0]["hint"]
+    assert results[("autovision", "ecs")]["status"] == "deployed"
+
+
+def test_the_registry_refusing_the_login_is_a_clear_error(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from release.adapters.aws import ecr as ecr_adapter
+    from release.adapters.registry import Login
+
+    monkeypatch.setattr(ecr_adapter, "login",
+                        lambda _client, host: Login(host, "AWS", "wrong-password"))
+    code, data, _ = deploy(repo, capsys, "autovision")
+    assert code == 1
+    [result] = data["results"]
+    assert "refused the login" in result["message"]
+
+
+def test_aws_endpoint_down_is_a_clear_error(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    local = repo / "environments" / "local.yaml"
+    data = yaml.safe_load(local.read_text())
+    data["aws"]["endpoint_url"] = "http://127.0.0.1:9"  # nothing listens on the discard port
+    local.write_text(yaml.safe_dump(data, sort_keys=False))
+    code = main(["deploy", "--env", "local", "--root", str(repo)], environ={})
+    _, err = capsys.readouterr()
+    assert code == 1
+    assert "cannot reach http://127.0.0.1:9" in err
+    assert "release local up" in err
+    assert "Traceback" not in err
