@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -110,7 +110,7 @@ def report(error: ReleaseError, stream: TextIO, *, github: bool) -> None:
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     """Run one command; return its exit code."""
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     github = env.get("GITHUB_ACTIONS") == "true"
     parser = build_parser()
     try:
@@ -140,7 +140,19 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     text = result.to_json() if args.output == "json" else result.to_text()
     if text:
         print(text)
+    if github:
+        _publish(result, env)
     return int(getattr(result, "exit_code", EXIT_OK))
+
+
+def _publish(result: Any, env: Mapping[str, str]) -> None:
+    """Step outputs and job summary, for results that have them."""
+    from release.adapters import github as gh
+
+    if env.get("GITHUB_OUTPUT") and hasattr(result, "github_outputs"):
+        gh.write_outputs(Path(env["GITHUB_OUTPUT"]), result.github_outputs())
+    if env.get("GITHUB_STEP_SUMMARY") and hasattr(result, "summary_markdown"):
+        gh.append_summary(Path(env["GITHUB_STEP_SUMMARY"]), result.summary_markdown())
 
 
 def main_entry() -> None:

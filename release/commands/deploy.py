@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -112,6 +113,41 @@ class Result:
             lines.append("\nnothing to do: every target already runs this commit's build")
         else:
             lines.append(f"\n{changed} targets deployed to {self.environment}")
+        return "\n".join(lines)
+
+    def github_outputs(self) -> dict[str, str]:
+        """Step outputs: digests and ARNs only, never credentials (masked outputs are dropped)."""
+        ok = [o for o in self.outcomes if o.status in {"deployed", "unchanged"}]
+        outputs = {"results": json.dumps([
+            {"service": o.service, "target": o.target, "digest": o.digest,
+             "status": o.status, "detail": o.detail} for o in self.outcomes])}
+        digests = {o.digest for o in ok if o.digest}
+        if len(digests) == 1:
+            outputs["digest"] = digests.pop()
+        for o in ok:
+            if o.target == "lambda" and o.detail.startswith("version "):
+                outputs.setdefault("function-version", o.detail.split(" ", 1)[1])
+        return outputs
+
+    def summary_markdown(self) -> str:
+        """One table for the job summary, failures first, each with its hint."""
+        icon = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝",
+                "skipped": "⏭️"}
+        ordered = sorted(self.outcomes, key=lambda o: (o.status != "failed", o.service))
+        lines = [f"### release to `{self.environment}` at `{self.commit[:12]}`"
+                 + (" (dry run)" if self.dry_run else ""), "",
+                 "| | service | target | why | image | digest | revision / version | time |",
+                 "|---|---|---|---|---|---|---|---|"]
+        for o in ordered:
+            image = "built" if o.built else ("reused" if o.digest else "")
+            lines.append(f"| {icon.get(o.status, '')} {o.status} | {o.service} | {o.target} | "
+                         f"{o.reason} | {image} | `{(o.digest or '')[:19]}` | {o.detail} | "
+                         f"{o.seconds:.1f}s |")
+        for o in ordered:
+            if o.status == "failed":
+                lines += ["", f"**{o.service} {o.target}**: {o.message}"]
+                if o.hint:
+                    lines.append(f"> hint: {o.hint}")
         return "\n".join(lines)
 
     def to_json(self) -> str:

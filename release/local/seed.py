@@ -8,11 +8,19 @@ services, functions and a state machine to update. Idempotent: what exists is le
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from functools import partial
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from release.adapters.aws.clients import AwsClients
-from release.config.model import Config, Environment, ServiceDeployment
+from release.config.model import (
+    AwsAccount,
+    Config,
+    Environment,
+    LambdaDeployment,
+    ServiceDeployment,
+)
 from release.errors import ReleaseError
 from release.planning import taskdef
 
@@ -52,8 +60,9 @@ def seed(config: Config, env: Environment, aws: AwsClients,
     if env.aws is None or not env.aws.endpoint_url:
         raise ReleaseError(f"{env.path} is not a local environment (no aws.endpoint_url)",
                            "seeding creates infrastructure only in the local cloud")
+    account = env.aws
     made: list[str] = []
-    iam, ecs, ec2 = aws.client("iam"), aws.client("ecs"), aws.client("ec2")
+    iam, ec2 = aws.client("iam"), aws.client("ec2")
     _role(iam, env.aws.role_arn.rsplit("/", 1)[-1],
           {"Federated": f"arn:aws:iam::{env.aws.account_id}:oidc-provider/127.0.0.1:5002"})
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
@@ -65,22 +74,26 @@ def seed(config: Config, env: Environment, aws: AwsClients,
     ecr = aws.client("ecr")
     for dep in env.deployments.values():
         if dep.service.needs_image:
-            _ignore_exists(lambda d=dep: ecr.create_repository(repositoryName=d.service.repository),
+            _ignore_exists(partial(ecr.create_repository, repositoryName=dep.service.repository),
                            "RepositoryAlreadyExistsException")
-        if dep.ecs is not None:
-            made.append(_ecs_service(config, env, aws, dep, network))
+        if dep.ecs is not None and dep.service.ecs is not None:
+            template = config.root / dep.service.ecs.task_definition
+            made.append(_ecs_service(env, account, aws, dep, template=template,
+                                     network=network))
         if dep.lambda_ is not None:
-            made.append(_function(env, aws, dep))
+            made.append(_function(env, aws, dep.name, dep.lambda_,
+                                  _initial_image(env, dep)))
         if dep.step_functions is not None:
-            made.append(_state_machine(env, aws, dep))
+            made.append(_state_machine(env.name, account, aws, dep.name,
+                                       dep.step_functions.state_machine))
         if dep.s3 is not None:
             bucket = dep.s3.bucket
-            _ignore_exists(lambda b=bucket: aws.client("s3").create_bucket(
-                Bucket=b, CreateBucketConfiguration={"LocationConstraint": env.aws.region}),
-                "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+            _ignore_exists(partial(aws.client("s3").create_bucket, Bucket=bucket,
+                                   CreateBucketConfiguration={"LocationConstraint": account.region}),
+                           "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
             made.append(f"s3 bucket {bucket}")
         if dep.ecs is not None:
-            _secrets(aws, dep)
+            _secrets(aws, dep.ecs.secrets)
     for line in made:
         log(f"local cloud: {line}")
     return made
@@ -90,9 +103,10 @@ def _initial_image(env: Environment, dep: ServiceDeployment) -> str:
     return f"{env.registry.host}/{dep.service.repository}:{INITIAL_TAG}"
 
 
-def _ecs_service(config: Config, env: Environment, aws: AwsClients, dep: ServiceDeployment,
-                 network: dict[str, Any]) -> str:
-    assert dep.ecs is not None and dep.service.ecs is not None  # noqa: S101 - caller checks
+def _ecs_service(env: Environment, account: AwsAccount, aws: AwsClients, dep: ServiceDeployment,
+                 *, template: Path, network: dict[str, Any]) -> str:
+    if dep.ecs is None:
+        return ""
     ecs, iam = aws.client("ecs"), aws.client("iam")
     ecs.create_cluster(clusterName=dep.ecs.cluster)  # idempotent in ECS
     for arn in (dep.ecs.execution_role_arn, dep.ecs.task_role_arn):
@@ -101,11 +115,11 @@ def _ecs_service(config: Config, env: Environment, aws: AwsClients, dep: Service
     found = ecs.describe_services(cluster=dep.ecs.cluster, services=[dep.ecs.service])
     if any(s.get("status") == "ACTIVE" for s in found.get("services", [])):
         return f"ecs service {dep.ecs.cluster}/{dep.ecs.service} (exists)"
-    template = json.loads((config.root / dep.service.ecs.task_definition).read_text())
-    placeholders = {"env": env.name, "service": dep.name, "region": env.aws.region,  # type: ignore[union-attr]
-                    "account_id": env.aws.account_id}  # type: ignore[union-attr]
-    body = taskdef.render(taskdef.RenderInput(template, dep.ecs, _initial_image(env, dep),
-                                              env.aws.region, placeholders))  # type: ignore[union-attr]
+    placeholders = {"env": env.name, "service": dep.name, "region": account.region,
+                    "account_id": account.account_id}
+    body = taskdef.render(taskdef.RenderInput(json.loads(template.read_text()), dep.ecs,
+                                              _initial_image(env, dep), account.region,
+                                              placeholders))
     for arn in (body.get("executionRoleArn"), body.get("taskRoleArn")):
         if arn:
             _role(iam, arn.rsplit("/", 1)[-1], _ASSUME["ecs"])
@@ -116,46 +130,47 @@ def _ecs_service(config: Config, env: Environment, aws: AwsClients, dep: Service
     return f"ecs service {dep.ecs.cluster}/{dep.ecs.service} on {arn.rsplit('/', 1)[-1]}"
 
 
-def _function(env: Environment, aws: AwsClients, dep: ServiceDeployment) -> str:
-    assert dep.lambda_ is not None  # noqa: S101 - caller checks
+def _exists(call: Callable[[], Any], missing: str) -> bool:
+    try:
+        call()
+    except Exception as exc:
+        if missing not in _code(exc):
+            raise
+        return False
+    return True
+
+
+def _function(env: Environment, aws: AwsClients, service: str, function: LambdaDeployment,
+              image: str) -> str:
     lam = aws.client("lambda")
-    try:
-        lam.get_function(FunctionName=dep.lambda_.function)
-        return f"lambda function {dep.lambda_.function} (exists)"
-    except Exception as exc:
-        if _code(exc) != "ResourceNotFoundException":
-            raise
-    role = _role(aws.client("iam"), f"{env.name}-{dep.name}-lambda", _ASSUME["lambda"])
-    lam.create_function(FunctionName=dep.lambda_.function, PackageType="Image", Role=role,
-                        Code={"ImageUri": _initial_image(env, dep)}, Publish=True,
-                        Environment={"Variables": dict(dep.lambda_.environment)})
-    version = lam.list_versions_by_function(FunctionName=dep.lambda_.function)["Versions"][-1]
-    lam.create_alias(FunctionName=dep.lambda_.function, Name=dep.lambda_.alias,
+    if _exists(lambda: lam.get_function(FunctionName=function.function),
+               "ResourceNotFoundException"):
+        return f"lambda function {function.function} (exists)"
+    role = _role(aws.client("iam"), f"{env.name}-{service}-lambda", _ASSUME["lambda"])
+    lam.create_function(FunctionName=function.function, PackageType="Image", Role=role,
+                        Code={"ImageUri": image}, Publish=True,
+                        Environment={"Variables": dict(function.environment)})
+    version = lam.list_versions_by_function(FunctionName=function.function)["Versions"][-1]
+    lam.create_alias(FunctionName=function.function, Name=function.alias,
                      FunctionVersion=version["Version"])
-    return f"lambda function {dep.lambda_.function} with alias {dep.lambda_.alias}"
+    return f"lambda function {function.function} with alias {function.alias}"
 
 
-def _state_machine(env: Environment, aws: AwsClients, dep: ServiceDeployment) -> str:
-    assert dep.step_functions is not None and env.aws is not None  # noqa: S101
+def _state_machine(env_name: str, account: AwsAccount, aws: AwsClients, service: str,
+                   name: str) -> str:
     sfn = aws.client("stepfunctions")
-    name = dep.step_functions.state_machine
-    arn = f"arn:aws:states:{env.aws.region}:{env.aws.account_id}:stateMachine:{name}"
-    try:
-        sfn.describe_state_machine(stateMachineArn=arn)
+    arn = f"arn:aws:states:{account.region}:{account.account_id}:stateMachine:{name}"
+    if _exists(lambda: sfn.describe_state_machine(stateMachineArn=arn), "DoesNotExist"):
         return f"state machine {name} (exists)"
-    except Exception as exc:
-        if "DoesNotExist" not in _code(exc):
-            raise
-    role = _role(aws.client("iam"), f"{env.name}-{dep.name}-states", _ASSUME["states"])
+    role = _role(aws.client("iam"), f"{env_name}-{service}-states", _ASSUME["states"])
     initial = {"StartAt": "Pending", "States": {"Pending": {"Type": "Pass", "End": True}}}
     sfn.create_state_machine(name=name, definition=json.dumps(initial), roleArn=role)
     return f"state machine {name}"
 
 
-def _secrets(aws: AwsClients, dep: ServiceDeployment) -> None:
-    assert dep.ecs is not None  # noqa: S101
+def _secrets(aws: AwsClients, secrets: Mapping[str, str]) -> None:
     ssm = aws.client("ssm")
-    for name, arn in dep.ecs.secrets.items():
+    for name, arn in secrets.items():
         if ":parameter/" in arn:
             path = "/" + arn.split(":parameter/", 1)[1]
             # A stand-in value: the local cloud runs no task that could read it.

@@ -72,9 +72,10 @@ def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
     _git(root, "init", "-q", "-b", "main")
     _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "add", "-A")
     _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "x")
-    request = urllib.request.Request(f"{cloud_state.aws_endpoint_url}/moto-api/reset",
-                                     method="POST")
-    urllib.request.urlopen(request, timeout=10).close()  # noqa: S310 - our own moto
+    request = urllib.request.Request(  # noqa: S310 - our own moto server
+        f"{cloud_state.aws_endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own moto server
+        pass
     config = load_config(root, ("local",))
     env = config.environments["local"]
     seed(config, env, AwsClients(env.aws), lambda _line: None)  # type: ignore[arg-type]
@@ -159,7 +160,7 @@ def test_second_release_changes_nothing(
     for result in data["results"]:
         assert (result["built"], result["registered"], result["updated"]) == (False, False, False)
         assert result["status"] == "unchanged"
-    assert "nothing to do" not in err  # the summary goes to stdout in text mode only
+    assert "reuse  none    up to date" in err  # the printed plan says why
     assert ecs.list_task_definitions(
         familyPrefix="local-autovision")["taskDefinitionArns"] == revisions
     assert aws_client(cloud_state, "lambda").list_versions_by_function(
@@ -207,7 +208,7 @@ def test_a_failing_dockerfile_fails_that_service_only(
     dockerfile.write_text(dockerfile.read_text() + "\nRUN echo about to fail && exit 3\n")
     _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "z")
 
-    code, data, err = deploy(repo, capsys)
+    code, data, _ = deploy(repo, capsys)
     assert code == 1
     results = by_target(data)
     failed = results[("autovision", "ecs")]
