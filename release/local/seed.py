@@ -8,8 +8,8 @@ services, functions and a state machine to update. Idempotent: what exists is le
 from __future__ import annotations
 
 import json
-from functools import partial
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +89,8 @@ def seed(config: Config, env: Environment, aws: AwsClients,
         if dep.s3 is not None:
             bucket = dep.s3.bucket
             _ignore_exists(partial(aws.client("s3").create_bucket, Bucket=bucket,
-                                   CreateBucketConfiguration={"LocationConstraint": account.region}),
+                                   CreateBucketConfiguration={
+                                       "LocationConstraint": account.region}),
                            "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
             made.append(f"s3 bucket {bucket}")
         if dep.ecs is not None:
