@@ -121,7 +121,8 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         args.root = find_root(Path.cwd())
     args.root = args.root.resolve()
     try:
-        result = args.handler(args)
+        # `handler` returns a result object; `func` (the local-cloud verbs) an exit code.
+        result = (args.handler if hasattr(args, "handler") else args.func)(args)
     except ReleaseError as exc:
         report(exc, sys.stderr, github=github)
         return exc.exit_code

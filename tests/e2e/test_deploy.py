@@ -8,10 +8,6 @@ example services whose build keys are made unique with an extra build arg.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import urllib.request
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,17 +16,13 @@ import boto3
 import pytest
 import yaml
 
-from release.adapters.aws.clients import AwsClients
 from release.cli import main
-from release.config import load_config
-from release.local import cloud
-from release.local.seed import seed
+from release.local import cloud, sandbox
 from release.local.state import LocalState
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = ("release.yaml", "environments", "services", "libs", ".dockerignore")
 PORTS = {"moto_port": 15000, "registry_port": 15001, "oidc_port": 15002}
 
 
@@ -44,41 +36,15 @@ def cloud_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalState
     cloud.down(state_dir, cloud.Deps())
 
 
-def _git(root: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()
+_git = sandbox.git
 
 
 @pytest.fixture
 def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
     """A git repository holding the examples, pointed at the test cloud, infra seeded."""
-    root = tmp_path / "repo"
-    root.mkdir()
-    for name in EXAMPLES:
-        source = REPO / name
-        if source.is_dir():
-            shutil.copytree(source, root / name)
-        else:
-            shutil.copy2(source, root / name)
-    local = root / "environments" / "local.yaml"
-    data = yaml.safe_load(local.read_text())
-    data["aws"]["endpoint_url"] = cloud_state.aws_endpoint_url
-    data["registry"]["host"] = cloud_state.registry_host
-    local.write_text(yaml.safe_dump(data, sort_keys=False))
-    release = root / "release.yaml"
-    spec = yaml.safe_load(release.read_text())
-    spec["defaults"]["build_args"]["TEST_RUN"] = uuid.uuid4().hex  # fresh build keys
-    release.write_text(yaml.safe_dump(spec, sort_keys=False))
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "add", "-A")
-    _git(root, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "x")
-    request = urllib.request.Request(  # noqa: S310 - our own moto server
-        f"{cloud_state.aws_endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - our own moto server
-        pass
-    config = load_config(root, ("local",))
-    env = config.environments["local"]
-    seed(config, env, AwsClients(env.aws), lambda _line: None)  # type: ignore[arg-type]
+    root = sandbox.make(REPO, tmp_path / "repo", aws_endpoint=cloud_state.aws_endpoint_url,
+                        registry_host=cloud_state.registry_host)
+    sandbox.reset_and_seed(root, cloud_state.aws_endpoint_url)
     return root
 
 
@@ -172,7 +138,7 @@ def test_a_commit_touching_one_worker_releases_only_that_worker(
     assert deploy(repo, capsys)[0] == 0
     handler = repo / "services/coral/workers/reframing/handler.sh"
     handler.write_text(handler.read_text() + "\n# tuned\n")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "y")
+    _git(repo, "commit", "-qam", "y")
 
     code, data, _ = deploy(repo, capsys)
     assert code == 0
@@ -206,7 +172,7 @@ def test_a_failing_dockerfile_fails_that_service_only(
         repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
     dockerfile = repo / "services/autovision/Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\nRUN echo about to fail && exit 3\n")
-    _git(repo, "-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qam", "z")
+    _git(repo, "commit", "-qam", "z")
 
     code, data, _ = deploy(repo, capsys)
     assert code == 1
