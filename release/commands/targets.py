@@ -155,8 +155,9 @@ def steps(ctx: Context, dep: ServiceDeployment, seen: Observed, *, image: str | 
                                 seen.ecs.tags)
         out.append(plan.ecs_step(dep.name, desired, running, seen.ecs_latest))
     if dep.lambda_ is not None and seen.function is not None:
-        out.append(plan.lambda_step(dep.name, image, seen.function.image_uri,
-                                    seen.function.alias_image_uri))
+        out.append(plan.lambda_step(
+            dep.name, image, seen.function.image_uri, seen.function.alias_image_uri,
+            environment_differs=dict(dep.lambda_.environment) != seen.function.environment))
     if dep.step_functions is not None and seen.state_machine is not None:
         out.append(plan.definition_step(dep.name, desired_definition(ctx, dep, seen),
                                         seen.state_machine))
@@ -176,8 +177,11 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
     if step.target == "lambda":
         if dep.lambda_ is None or image is None:
             raise ReleaseError(f"{dep.name}: no image to deploy to Lambda")
-        version = lambda_.deploy_image(ctx.aws.client("lambda"), dep.lambda_.function,
-                                       dep.lambda_.alias, image, tags(build_key, ctx.commit))
+        environment = dict(dep.lambda_.environment)
+        changed = seen.function is None or environment != seen.function.environment
+        version = lambda_.deploy_image(ctx.aws.client("lambda"), lambda_.FunctionUpdate(
+            dep.lambda_.function, dep.lambda_.alias, image,
+            environment if changed else None, tags(build_key, ctx.commit)))
         return Done(updated=True, detail=f"version {version}")
     if step.target == "step_functions":
         definition = desired_definition(ctx, dep, seen)

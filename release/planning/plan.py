@@ -72,10 +72,12 @@ def ecs_step(service: str, desired: dict[str, Any] | None, running: Revision,
 
 
 def lambda_step(service: str, desired_image: str | None, function_image: str | None,
-                alias_image: str | None) -> TargetStep:
+                alias_image: str | None, *, environment_differs: bool = False) -> TargetStep:
     """Update a Lambda function's code and alias, or nothing when the alias runs the image."""
     if desired_image is None:
         return TargetStep(service, "lambda", "deploy", "new image")
+    if environment_differs:
+        return TargetStep(service, "lambda", "deploy", "environment variables differ")
     if alias_image == desired_image:
         return TargetStep(service, "lambda", "none", "up to date")
     if function_image == desired_image:
