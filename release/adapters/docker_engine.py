@@ -7,6 +7,8 @@ manifest: no provenance or SBOM attestation index, which Lambda would reject.
 from __future__ import annotations
 
 import collections
+import os
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,13 +43,25 @@ def connect() -> Any:
     import docker  # deferred: most commands never talk to Docker
     from docker.errors import DockerException
 
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    hint = ("start Docker (for the local cloud: `release local up`), or set DOCKER_HOST")
+    if host.startswith("unix://"):
+        # Probe the socket ourselves: the SDK leaks its socket when the engine is not there.
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+                probe.settimeout(5)
+                probe.connect(host.removeprefix("unix://"))
+        except OSError as exc:
+            raise ReleaseError(f"Docker engine not reachable at {host}: {exc.strerror or exc}",
+                               hint) from None
+    client = None
     try:
         client = docker.from_env(timeout=BUILD_TIMEOUT)
         client.ping()
     except DockerException as exc:
-        raise ReleaseError(f"Docker engine not reachable: {exc}",
-                           "start Docker (for the local cloud: `release local up`), or set "
-                           "DOCKER_HOST") from None
+        if client is not None:
+            client.close()
+        raise ReleaseError(f"Docker engine not reachable: {exc}", hint) from None
     return client
 
 

@@ -96,7 +96,7 @@ def seed(config: Config, env: Environment, aws: AwsClients,
         if dep.ecs is not None:
             _secrets(aws, dep.ecs.secrets)
     for line in made:
-        log(f"local cloud: {line}")
+        log(line)
     return made
 
 

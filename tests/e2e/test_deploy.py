@@ -228,3 +228,31 @@ def test_aws_endpoint_down_is_a_clear_error(
     assert "cannot reach http://127.0.0.1:9" in err
     assert "release local up" in err
     assert "Traceback" not in err
+
+
+def test_docker_engine_unreachable_fails_the_builds_with_the_fix(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    code, data, _ = deploy(repo, capsys, "autovision", "coral-restoration")
+    assert code == 1
+    assert {r["service"] for r in data["results"]} == {"autovision", "coral-restoration"}
+    for result in data["results"]:
+        assert result["status"] == "failed"
+        assert "Docker engine not reachable" in result["message"]
+        assert "release local up" in result["hint"]
+
+
+def test_a_missing_ecs_service_is_named_with_the_fix(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    ecs = aws_client(cloud_state, "ecs")
+    ecs.update_service(cluster="local", service="coral-frontend", desiredCount=0)
+    ecs.delete_service(cluster="local", service="coral-frontend")
+    code, data, _ = deploy(repo, capsys, "coral-frontend", "autovision")
+    assert code == 1
+    results = by_target(data)
+    [failed] = [r for r in data["results"] if r["status"] == "failed"]
+    assert failed["service"] == "coral-frontend"
+    assert "ECS service coral-frontend not found in cluster local" in failed["message"]
+    assert "ecs.service" in failed["hint"]
+    assert results[("autovision", "ecs")]["status"] == "deployed"
