@@ -45,15 +45,9 @@ def connect() -> Any:
 
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     hint = ("start Docker (for the local cloud: `release local up`), or set DOCKER_HOST")
-    if host.startswith("unix://"):
-        # Probe the socket ourselves: the SDK leaks its socket when the engine is not there.
-        try:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-                probe.settimeout(5)
-                probe.connect(host.removeprefix("unix://"))
-        except OSError as exc:
-            raise ReleaseError(f"Docker engine not reachable at {host}: {exc.strerror or exc}",
-                               hint) from None
+    refused = unix_socket_refuses(host)
+    if refused:
+        raise ReleaseError(f"Docker engine not reachable at {host}: {refused}", hint)
     client = None
     try:
         client = docker.from_env(timeout=BUILD_TIMEOUT)
@@ -63,6 +57,22 @@ def connect() -> Any:
             client.close()
         raise ReleaseError(f"Docker engine not reachable: {exc}", hint) from None
     return client
+
+
+def unix_socket_refuses(host: str) -> str | None:
+    """Why a ``unix://`` Docker host does not accept connections (None: it does, or not unix).
+
+    Probing ourselves first matters: the SDK leaks its socket when the engine is not there.
+    """
+    if not host.startswith("unix://"):
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(5)
+            probe.connect(host.removeprefix("unix://"))
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
 
 
 @dataclass

@@ -14,6 +14,8 @@ from pathlib import Path
 import docker
 import docker.errors
 
+from release.adapters.docker_engine import unix_socket_refuses
+
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 
 
@@ -29,6 +31,8 @@ def client(base_url: str, timeout: int = 120) -> docker.DockerClient:
 
 def answers(base_url: str) -> bool:
     """True when the engine at ``base_url`` answers a ping."""
+    if unix_socket_refuses(base_url):
+        return False
     try:
         engine = docker.DockerClient(base_url=base_url, timeout=3)
     except docker.errors.DockerException:
