@@ -12,13 +12,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from release import __version__
-from release.errors import EXIT_CONFIG, EXIT_FAILED, EXIT_OK, ConfigError, Problem, ReleaseError
+from release.errors import (
+    EXIT_CONFIG,
+    EXIT_FAILED,
+    EXIT_OK,
+    ConfigError,
+    Problem,
+    ReleaseError,
+    UsageError,
+)
 
 # Each module has register(subparsers); a parser's `handler(args)` returns a result object.
 COMMANDS = (
     "release.commands.validate",
     "release.commands.render",
     "release.commands.deploy",
+    "release.commands.plan",
+    "release.commands.status",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",
@@ -44,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--root", type=Path, default=None,
                         help="repository root (default: nearest directory with release.yaml)")
-    common.add_argument("--output", choices=("text", "json"), default="text",
-                        help="result format on stdout (default: text)")
+    common.add_argument("--output", choices=("text", "json", "matrix"), default="text",
+                        help="result format on stdout (default: text; matrix: a GitHub "
+                             "Actions matrix, for `plan`)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_parser_with(common))
     for name in COMMANDS:
@@ -138,7 +149,12 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         return EXIT_FAILED
     if isinstance(result, int):
         return result
-    text = result.to_json() if args.output == "json" else result.to_text()
+    if args.output == "matrix" and not hasattr(result, "to_matrix"):
+        report(UsageError(f"--output matrix is for `release plan`, not `{args.command}`"),
+               sys.stderr, github=github)
+        return EXIT_CONFIG
+    text = {"json": result.to_json, "matrix": getattr(result, "to_matrix", None)}.get(
+        args.output, result.to_text)()
     if text:
         print(text)
     if github:

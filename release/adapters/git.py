@@ -62,7 +62,8 @@ def snapshot(root: Path) -> Snapshot:
     return Snapshot(tree, commit, dirty=True)
 
 
-def object_ids(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str]:
+def object_ids(root: Path, tree: str, paths: Iterable[str], *,
+               missing_ok: bool = False) -> dict[str, str]:
     """The git object id of each path inside ``tree``, in one git process."""
     wanted = sorted(set(paths))
     lines = "".join(f"{tree}:{'' if p == '.' else p}\n" for p in wanted)
@@ -74,7 +75,7 @@ def object_ids(root: Path, tree: str, paths: Iterable[str]) -> dict[str, str]:
             missing.append(path)
         else:
             ids[path] = line.strip()
-    if missing:
+    if missing and not missing_ok:
         raise ReleaseError(
             f"not in git: {', '.join(missing)}",
             "commit these paths or remove them from release.yaml; ignored files cannot be "
@@ -129,9 +130,52 @@ def _existing(root: Path, tree: str, paths: list[str]) -> dict[str, str]:
             if not line.endswith(" missing")}
 
 
-def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[str]
-              ) -> dict[str, str]:
+def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[str], *,
+              missing_ok: bool = False) -> dict[str, str]:
     """Object ids for build keys: every path, with contexts filtered by ``.dockerignore``."""
-    ids = object_ids(root, tree, paths)
+    ids = object_ids(root, tree, paths, missing_ok=missing_ok)
     ids.update(context_ids(root, tree, contexts))
     return ids
+
+
+def descends_from(root: Path, commit: str, ancestor: str) -> bool | None:
+    """True when ``ancestor`` is in ``commit``'s history; None when ``commit`` is not here.
+
+    (``git merge-base --is-ancestor``: exit 0 yes, 1 no, other: an unknown object.)
+    """
+    if shutil.which("git") is None:
+        raise ReleaseError("git is not installed", "install git (apt-get install git)")
+    known = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"{commit}^{{commit}}"],
+                           capture_output=True, timeout=_TIMEOUT, check=False)
+    if known.returncode != 0:
+        return None
+    done = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor,
+                           commit], capture_output=True, timeout=_TIMEOUT, check=False)
+    if done.returncode in {0, 1}:
+        return done.returncode == 0
+    return None
+
+
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class Since:
+    """What changed since a commit: its tree, and the paths that differ from HEAD."""
+
+    tree: str
+    paths: list[str]
+
+
+def since(root: Path, ref: str) -> Since | str:
+    """The tree of ``ref`` and the paths changed since, or why they cannot be known."""
+    if set(ref) == {"0"}:
+        return "the 'before' commit is the zero SHA (a new branch)"
+    probe = subprocess.run(["git", "-C", str(root), "rev-parse", "--verify", "--quiet",
+                            f"{ref}^{{tree}}"],
+                           capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+    if probe.returncode != 0:
+        return (f"commit {ref[:12]} is not in this clone (a force push, or a shallow "
+                "clone: fetch-depth 1)")
+    out = _git(root, "diff", "--name-only", "--no-renames", "-z", ref, "HEAD")
+    return Since(probe.stdout.strip(), [path for path in out.split("\0") if path])

@@ -6,6 +6,8 @@ import re
 
 _AWS_KEY_ID = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
 _SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL")
+# Plurals that still name secrets; MAX_TOKENS or NUM_TOKENS count tokens, they hold none.
+_PLURALS = ("SECRETS", "PASSWORDS", "CREDENTIALS")
 _EXPLICIT = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 
 
@@ -20,7 +22,7 @@ def looks_secret(name: str, value: str) -> str | None:
         return f"the value of '{name}' is a private key"
     words = re.split(r"[_\-]", upper)
     for word in _SECRET_WORDS:
-        if any(part == word or part == word + "S" for part in words):
+        if any(part == word or (part == word + "S" and part in _PLURALS) for part in words):
             return f"'{name}' is named like a secret ({word})"
     if words[-1] == "KEY" and len(words) > 1:
         return f"'{name}' is named like a key (*_KEY)"

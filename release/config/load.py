@@ -116,18 +116,61 @@ class _Loader:
         if source is None:
             return None
         defaults = source.data.get("defaults", {})
+        libraries = self._libraries(source)
         services = {}
         for name, raw in source.data["services"].items():
-            services[name] = self._service(source, name, raw, defaults)
+            services[name] = self._service(source, name, raw, defaults, libraries)
         return services
 
+    def _libraries(self, source: Source) -> dict[str, tuple[str, tuple[str, ...]]]:
+        """Library name -> (its path, every library it uses, transitively)."""
+        raw = source.data.get("libraries", {})
+        for name, lib in raw.items():
+            self._exists(source, ("libraries", name, "path"), lib["path"], want_dir=None)
+            for index, used in enumerate(lib.get("uses", [])):
+                if used not in raw:
+                    self._unknown_library(source, ("libraries", name, "uses", index), used, raw)
+        resolved = {}
+        for name in raw:
+            seen: list[str] = []
+            stack = [name]
+            while stack:
+                current = stack.pop()
+                if current in seen or current not in raw:
+                    continue
+                seen.append(current)
+                stack.extend(raw[current].get("uses", []))
+            if name in {u for other in seen for u in raw[other].get("uses", [])}:
+                self._at(source, ("libraries", name, "uses"),
+                         f"library '{name}' depends on itself through {' -> '.join(seen)}",
+                         "remove one of the uses entries to break the cycle")
+            resolved[name] = (raw[name]["path"], tuple(seen[1:]))
+        return resolved
+
+    def _unknown_library(self, source: Source, at: PathKey, name: str,
+                         known: dict[str, Any]) -> None:
+        close = difflib.get_close_matches(name, list(known), n=1)
+        self._at(source, at, f"unknown library '{name}'",
+                 f"did you mean '{close[0]}'?" if close else
+                 f"libraries in release.yaml: {', '.join(known) or 'none'}")
+
     def _service(self, source: Source, name: str, raw: dict[str, Any],
-                 defaults: dict[str, Any]) -> Service:
+                 defaults: dict[str, Any],
+                 libraries: dict[str, tuple[str, tuple[str, ...]]]) -> Service:
         at: PathKey = ("services", name)
         context = raw["context"].rstrip("/") or "."
         dockerfile = raw.get("dockerfile") or (
             "Dockerfile" if context == "." else f"{context}/Dockerfile")
-        watch = tuple(dict.fromkeys([*defaults.get("watch", []), *raw.get("watch", [])]))
+        uses: list[str] = []
+        for index, lib in enumerate(raw.get("uses", [])):
+            if lib not in libraries:
+                self._unknown_library(source, (*at, "uses", index), lib, libraries)
+                continue
+            uses.extend([lib, *libraries[lib][1]])
+        uses = list(dict.fromkeys(uses))
+        library_paths = [libraries[lib][0] for lib in uses]
+        watch = tuple(dict.fromkeys([*defaults.get("watch", []), *raw.get("watch", []),
+                                     *library_paths]))
         context_ok = self._exists(source, (*at, "context"), context, want_dir=True)
         builds = raw.get("ecs") or raw.get("lambda") is not None or "azure_container_app" in raw
         # The default Dockerfile lives in the context: a missing context is reported once.
@@ -137,6 +180,8 @@ class _Loader:
         own_watch = list(raw.get("watch", []))
         default_watch = list(defaults.get("watch", []))
         for path in watch:
+            if path in library_paths and path not in own_watch:
+                continue  # checked once, with the library
             where: PathKey = ((*at, "watch", own_watch.index(path)) if path in own_watch else
                               ("defaults", "watch", default_watch.index(path)))
             self._exists(source, where, path, want_dir=None)
@@ -162,6 +207,7 @@ class _Loader:
             watch=watch,
             build_args=dict(sorted({**defaults.get("build_args", {}),
                                     **raw.get("build_args", {})}.items())),
+            uses=tuple(uses),
             ecs=ecs,
             lambda_="lambda" in raw,
             step_functions=step_functions,

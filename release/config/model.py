@@ -41,8 +41,9 @@ class Service:
     dockerfile: str
     repository: str
     platform: str
-    watch: tuple[str, ...] = ()
+    watch: tuple[str, ...] = ()  # includes the paths of the libraries it uses
     build_args: Mapping[str, str] = field(default_factory=dict)
+    uses: tuple[str, ...] = ()  # libraries, direct and transitive
     ecs: EcsTarget | None = None
     lambda_: bool = False
     step_functions: str | None = None

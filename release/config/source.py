@@ -98,7 +98,15 @@ def parse_source(raw: bytes, display: str) -> Source:
         raise SourceError(
             Problem(display, line, "", "is not valid UTF-8 text", "save the file as UTF-8")
         ) from None
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)  # checks for unprintable characters right away
+    except yaml.reader.ReaderError as exc:
+        raise SourceError(
+            Problem(display, text[: exc.position].count("\n") + 1, "",
+                    f"contains the control character #x{exc.character:04x}, "
+                    "which YAML does not allow",
+                    "remove it, or write it as an escape (\\x01) inside a double-quoted string")
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:

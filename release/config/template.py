@@ -116,9 +116,10 @@ def _shape_problems(container: dict[str, Any]) -> list[tuple[tuple[str | int, ..
             found.append(((key,), f"'{key}' must be a list of name/{value_key} objects",
                           f"write it as {example}"))
             continue
-        found.extend(((key, i), f"each '{key}' entry must be a name/{value_key} object",
-                      f"write it as {example}")
-                     for i, entry in enumerate(entries) if not isinstance(entry, dict))
+        found.extend(((key, i), f"each '{key}' entry must be a name/{value_key} object "
+                      "with a string name", f"write it as {example}")
+                     for i, entry in enumerate(entries)
+                     if not isinstance(entry, dict) or not isinstance(entry.get("name", ""), str))
     logs = container.get("logConfiguration")
     if logs is not None and (not isinstance(logs, dict)
                              or not isinstance(logs.get("options", {}), dict)):

@@ -57,3 +57,27 @@ def build_key(inputs: BuildInputs) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_HEX_CHARS]
+
+
+def config_key(deployment: Mapping[str, object], object_ids: Mapping[str, str]) -> str:
+    """A digest of what a service's deployment is made from besides its image.
+
+    ``deployment`` is the environment's resolved values for the service; ``object_ids`` the
+    git ids of its config files (task definition template, state machine definition, S3
+    sources). A change to any of them changes the key, so the plan sees config-only changes.
+    """
+    canonical = json.dumps({"format": KEY_FORMAT, "deployment": deployment,
+                            "files": sorted(object_ids.items())},
+                           separators=(",", ":"), sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_HEX_CHARS]
+
+
+def config_paths(service: Service) -> tuple[str, ...]:
+    """The repository files a service's deployment reads, besides its build inputs."""
+    paths: list[str] = []
+    if service.ecs is not None:
+        paths.append(service.ecs.task_definition)
+    if service.step_functions is not None:
+        paths.append(service.step_functions)
+    paths.extend(item.source for item in service.s3_files)
+    return tuple(paths)

@@ -90,8 +90,10 @@ def render(data: RenderInput) -> dict[str, Any]:
     # keeps them in the body. Both are kept, and the release's own tags win.
     wrapped = isinstance(template.get("taskDefinition"), dict)
     body: dict[str, Any] = substitute(strip_read_only(template), data.placeholders)
-    tags = [*(substitute(template.get("tags") or [], data.placeholders) if wrapped else []),
-            *(body.get("tags") or [])]
+    wrapper_tags = substitute(template.get("tags"), data.placeholders) if wrapped else None
+    # Anything but a list is left for the API model check to report.
+    tags = [tag for group in (wrapper_tags, body.get("tags")) if isinstance(group, list)
+            for tag in group]
     dep = data.deployment
     body["family"] = dep.family
     if dep.cpu is not None:
@@ -105,14 +107,14 @@ def render(data: RenderInput) -> dict[str, Any]:
     container = target_container(body["containerDefinitions"], dep.container)
     container["image"] = data.image
     # A name moved to secrets must leave environment: ECS refuses a name in both.
-    environment = [e for e in container.get("environment", [])
+    environment = [e for e in container.get("environment") or []
                    if e.get("name") not in dep.secrets]
     environment = _merge_named(environment, dep.environment, "value")
     if environment:
-        container["environment"] = sorted(environment, key=lambda e: str(e["name"]))
-    secrets = _merge_named(container.get("secrets", []), dep.secrets, "valueFrom")
+        container["environment"] = sorted(environment, key=lambda e: str(e.get("name")))
+    secrets = _merge_named(container.get("secrets") or [], dep.secrets, "valueFrom")
     if secrets:
-        container["secrets"] = sorted(secrets, key=lambda e: str(e["name"]))
+        container["secrets"] = sorted(secrets, key=lambda e: str(e.get("name")))
     _apply_logs(container, dep, data.region)
     merged_tags = {str(t["key"]): str(t.get("value", "")) for t in tags
                    if isinstance(t, dict) and "key" in t}

@@ -1,0 +1,135 @@
+"""Read what an environment runs, per service, from the tags each release records."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from release.adapters.aws.clients import AwsClients, explain
+from release.config.model import Environment
+from release.planning.reconcile import Deployed
+
+BUILD_KEY_TAG = "release:build-key"
+CONFIG_KEY_TAG = "release:config-key"
+SOURCE_COMMIT_TAG = "release:source-commit"
+DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
+
+
+def _from_tags(tags: dict[str, str], when: float | None) -> Deployed:
+    return Deployed(tags.get(BUILD_KEY_TAG), tags.get(SOURCE_COMMIT_TAG), when,
+                    tags.get(CONFIG_KEY_TAG))
+
+
+def read(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, Deployed | None]:
+    """Service -> what runs (None: not deployed, or deployed by something else)."""
+    found: dict[str, list[Deployed | None]] = defaultdict(list)
+    ecs_services = _ecs(env, aws, services)
+    for name, state in ecs_services.items():
+        found[name].append(state)
+    lambdas = [n for n in services if env.deployments[n].lambda_ is not None]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for name, state in zip(lambdas, pool.map(lambda n: _function(env, aws, n), lambdas),
+                               strict=True):
+            found[name].append(state)
+    out: dict[str, Deployed | None] = {}
+    for name in services:
+        states = found.get(name, [])
+        if not states or any(s is None for s in states):
+            out[name] = None
+            continue
+        keys = {(s.build_key, s.config_key) for s in states if s is not None}
+        first = states[0]
+        out[name] = first if len(keys) == 1 else Deployed("mixed", first.commit if first else None)
+    return out
+
+
+def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, Deployed | None]:
+    by_cluster: dict[str, dict[str, str]] = defaultdict(dict)
+    for name in services:
+        ecs = env.deployments[name].ecs
+        if ecs is not None:
+            by_cluster[ecs.cluster][ecs.service] = name
+    if not by_cluster:
+        return {}
+    client = aws.client("ecs")
+    arns: dict[str, str] = {}
+    out: dict[str, Deployed | None] = {}
+    for cluster, names in by_cluster.items():
+        ecs_names = sorted(names)
+        for start in range(0, len(ecs_names), DESCRIBE_BATCH):
+            batch = ecs_names[start:start + DESCRIBE_BATCH]
+            try:
+                described = client.describe_services(cluster=cluster, services=batch)
+            except Exception as exc:  # noqa: BLE001
+                raise explain(exc, f"describe ECS services in {cluster}") from None
+            for svc in described.get("services", []):
+                if svc.get("status") != "INACTIVE":
+                    arns[names[svc["serviceName"]]] = svc["taskDefinition"]
+        for name in names.values():
+            if name not in arns:
+                out[name] = None
+
+    def describe(arn: str) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = client.describe_task_definition(taskDefinition=arn,
+                                                                     include=["TAGS"])
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, f"describe task definition {arn}") from None
+        return result
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for name, found in zip(arns, pool.map(describe, arns.values()), strict=True):
+            tags = {t["key"]: t["value"] for t in found.get("tags", [])}
+            registered = found["taskDefinition"].get("registeredAt")
+            when = registered.timestamp() if hasattr(registered, "timestamp") else None
+            out[name] = _from_tags(tags, when)
+    return out
+
+
+def _function(env: Environment, aws: AwsClients, name: str) -> Deployed | None:
+    from datetime import datetime
+
+    dep = env.deployments[name].lambda_
+    if dep is None:
+        return None
+    try:
+        found = aws.client("lambda").get_function(FunctionName=dep.function)
+    except Exception as exc:  # noqa: BLE001
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
+            return None
+        raise explain(exc, f"read Lambda function {dep.function}") from None
+    modified = found["Configuration"].get("LastModified")
+    try:
+        when = datetime.fromisoformat(modified.replace("+0000", "+00:00")).timestamp()
+    except (AttributeError, ValueError):
+        when = None
+    return _from_tags(dict(found.get("Tags", {})), when)
+
+
+def removed(env: Environment, aws: AwsClients) -> list[str]:
+    """ECS services in the environment's clusters that a release deployed but the config no
+    longer names. Reported only: removal never deletes anything."""
+    known: dict[str, set[str]] = defaultdict(set)
+    for dep in env.deployments.values():
+        if dep.ecs is not None:
+            known[dep.ecs.cluster].add(dep.ecs.service)
+    client = aws.client("ecs")
+    out = []
+    for cluster, names in known.items():
+        try:
+            arns = [a for page in client.get_paginator("list_services").paginate(cluster=cluster)
+                    for a in page.get("serviceArns", [])]
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, f"list ECS services in {cluster}") from None
+        others = sorted(a.rsplit("/", 1)[-1] for a in arns if a.rsplit("/", 1)[-1] not in names)
+        for start in range(0, len(others), DESCRIBE_BATCH):
+            batch = client.describe_services(cluster=cluster,
+                                             services=others[start:start + DESCRIBE_BATCH])
+            for svc in batch.get("services", []):
+                found = client.describe_task_definition(taskDefinition=svc["taskDefinition"],
+                                                        include=["TAGS"])
+                if any(t["key"] == BUILD_KEY_TAG for t in found.get("tags", [])):
+                    out.append(f"{cluster}/{svc['serviceName']}")
+    return out

@@ -1,0 +1,227 @@
+"""``release plan``: which services need a release in an environment, and why.
+
+Reconcile by default: each service's build key (and config key) at HEAD against the keys
+recorded on what the environment runs. ``--since REF`` is the classic ``git diff`` mode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from release.adapters import git
+from release.adapters.aws import deployed as deployed_state
+from release.adapters.aws.clients import AwsClients
+from release.config import Config, Environment, load_config
+from release.errors import UsageError
+from release.output import envelope, table
+from release.planning import buildkey, reconcile
+from release.planning.reconcile import Deployed, Desired, Entry, Selection
+
+
+@dataclass(frozen=True)
+class Options:
+    """What to plan."""
+
+    root: Path
+    environment: str
+    since: str | None = None
+    selection: Selection = dataclasses.field(default_factory=Selection)
+    deployed_file: Path | None = None  # a recorded deployed state instead of asking the cloud
+
+
+@dataclass(frozen=True)
+class Result:
+    """The plan: services to release, and the rest accounted for."""
+
+    environment: str
+    commit: str
+    mode: str
+    entries: tuple[Entry, ...]
+    unchanged: tuple[str, ...]
+    note: str = ""
+    removed: tuple[str, ...] = ()
+    matrix_extra: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def to_text(self) -> str:
+        """A table: service, why, build key; then what was left alone."""
+        lines = []
+        if self.note:
+            lines.append(f"note: {self.note}")
+        if self.entries:
+            lines.append(table(["SERVICE", "WHY", "BUILD KEY", "DETAIL"],
+                               [(e.service, e.reason, e.build_key[:12], e.detail)
+                                for e in self.entries]))
+        lines.append(f"\n{len(self.entries)} to release in {self.environment} ({self.mode}), "
+                     f"{len(self.unchanged)} up to date")
+        if self.removed:
+            lines.append(f"removed from the config but still running (left alone; delete them "
+                         f"yourself when ready): {', '.join(self.removed)}")
+        return "\n".join(lines).lstrip("\n")
+
+    def to_json(self) -> str:
+        """Versioned JSON."""
+        return envelope("plan", {
+            "environment": self.environment, "commit": self.commit, "mode": self.mode,
+            "note": self.note, "services": [dataclasses.asdict(e) for e in self.entries],
+            "unchanged": list(self.unchanged), "removed": list(self.removed)})
+
+    def to_matrix(self) -> str:
+        """GitHub Actions matrices for ``fromJSON``: a list, one per 256 jobs."""
+        return json.dumps(reconcile.matrix(self.entries, self.matrix_extra),
+                          separators=(",", ":"))
+
+    def github_outputs(self) -> dict[str, str]:
+        """``matrix`` (the first chunk), ``matrices`` (all), ``services``, ``count``."""
+        chunks = reconcile.matrix(self.entries, self.matrix_extra)
+        return {"matrix": json.dumps(chunks[0], separators=(",", ":")),
+                "matrices": json.dumps(chunks, separators=(",", ":")),
+                "services": " ".join(e.service for e in self.entries),
+                "count": str(len(self.entries))}
+
+
+def desired(config: Config, env: Environment, names: list[str], tree: str, *,
+            missing_ok: bool = False) -> dict[str, Desired]:
+    """Build key and config key of each named service in ``tree``, from one pass over git.
+
+    With ``missing_ok``, a service whose files are not all in ``tree`` is left out.
+    """
+    services = [config.services[n] for n in names]
+    image_paths = [p for s in services for p in buildkey.paths_of(s)]
+    config_paths = [p for s in services for p in buildkey.config_paths(s)]
+    ids = git.build_ids(config.root, tree, [*image_paths, *config_paths],
+                        [s.context for s in services], missing_ok=missing_ok)
+    out = {}
+    for service in services:
+        if any(p not in ids for p in (*buildkey.paths_of(service),
+                                      *buildkey.config_paths(service))):
+            continue
+        dep = dataclasses.asdict(env.deployments[service.name])
+        dep.pop("service")
+        files = {p: ids[p] for p in buildkey.config_paths(service)}
+        out[service.name] = Desired(buildkey.build_key(buildkey.inputs_for(service, ids)),
+                                    buildkey.config_key(dep, files))
+    return out
+
+
+def _check_names(env: Environment, names: tuple[str, ...]) -> None:
+    for name in names:
+        if name not in env.deployments:
+            close = difflib.get_close_matches(name, list(env.deployments), n=1)
+            raise UsageError(f"service '{name}' is not deployed to {env.name}",
+                             f"did you mean '{close[0]}'?" if close else
+                             f"services in {env.path}: {', '.join(env.deployments)}")
+
+
+def read_recorded(path: Path) -> dict[str, Deployed | None]:
+    """A deployed state saved by ``release status --output json`` (or a benchmark)."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read deployed state {path}: {exc}",
+                         "save one with `release status --env ENV --output json > FILE`"
+                         ) from None
+    rows = data.get("data", data)
+    if isinstance(rows, dict) and "environments" in rows:  # `release status` output
+        envs = rows["environments"]
+        rows = next(iter(envs.values()), {}) if len(envs) == 1 else {}
+    if isinstance(rows, dict) and "services" in rows:
+        rows = rows["services"]
+    out: dict[str, Deployed | None] = {}
+    for name, row in (rows or {}).items():
+        out[name] = None if row is None else Deployed(
+            row.get("build_key"), row.get("commit"), row.get("deployed_at"),
+            row.get("config_key"))
+    return out
+
+
+def run(options: Options, aws_factory: Any = None) -> Result:
+    """Plan one environment."""
+    config = load_config(options.root, (options.environment,))
+    env = config.environments[options.environment]
+    _check_names(env, options.selection.services)
+    names = sorted(env.deployments)
+    snap = git.snapshot(config.root)
+    want = desired(config, env, names, snap.tree)
+    extra = {n: {"repository": config.services[n].repository,
+                 "context": config.services[n].context,
+                 "dockerfile": config.services[n].dockerfile,
+                 "platform": config.services[n].platform} for n in names}
+    forced = options.selection.services or options.selection.everything
+    note = ""
+    if options.since and not forced and not options.selection.redeploy:
+        before = git.since(config.root, options.since)
+        if isinstance(before, git.Since):
+            # Keys at REF against keys at HEAD: the same inputs as a build, .dockerignore
+            # included, so a root build context does not match every change.
+            then = desired(config, env, names, before.tree, missing_ok=True)
+            watched = {n: [config.services[n].context, config.services[n].dockerfile,
+                           *config.services[n].watch, *buildkey.config_paths(config.services[n])]
+                       for n in names}
+            entries = reconcile.since(want, then, before.paths, watched)
+            return _result(env, snap.commit, entries, names, mode="since " + options.since[:12],
+                           note="", extra=extra)
+        note = f"{before}; planning by reconcile instead"
+    if forced or options.selection.redeploy:
+        entries = reconcile.reconcile(want, {}, options.selection)
+        return _result(env, snap.commit, entries, names, mode="selection", note=note,
+                       extra=extra)
+    if options.deployed_file is not None:
+        running = read_recorded(options.deployed_file)
+        gone = sorted(n for n in running if n not in env.deployments)
+    else:
+        if env.aws is None:
+            raise UsageError(f"{env.path} has no aws block", "planning reads what runs in AWS")
+        aws = (aws_factory or AwsClients)(env.aws)
+        try:
+            running = deployed_state.read(env, aws, names)
+            gone = deployed_state.removed(env, aws)
+        finally:
+            aws.close()
+    entries = reconcile.reconcile(want, running)
+    result = _result(env, snap.commit, entries, names, mode="reconcile", note=note, extra=extra)
+    return dataclasses.replace(result, removed=tuple(gone))
+
+
+def _result(env: Environment, commit: str, entries: list[Entry], names: list[str], *,
+            mode: str, note: str, extra: dict[str, dict[str, str]]) -> Result:
+    planned = {e.service for e in entries}
+    return Result(env.name, commit, mode, tuple(entries),
+                  tuple(n for n in names if n not in planned), note=note, matrix_extra=extra)
+
+
+def _services_arg(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.replace(" ", ",").split(",") if n.strip())
+    for name in names:
+        if not name.replace("-", "").isalnum() or not name[0].isalpha():
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a service name (letters, digits and dashes)")
+    return names
+
+
+def register(sub: Any) -> None:
+    """Add ``plan`` to the command line."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "plan", help="which services need a release, and why",
+        description="Compare each service's build key at HEAD with what the environment runs "
+                    "(or, with --since, the classic git diff) and list what to release.")
+    parser.add_argument("--env", required=True, metavar="NAME", help="environment name")
+    parser.add_argument("--since", metavar="REF",
+                        help="git diff mode: services whose paths changed since REF; falls "
+                             "back to reconcile for a zero SHA or a commit not in the clone")
+    parser.add_argument("--services", type=_services_arg, default=(), metavar="A,B",
+                        help="release exactly these (a manual run)")
+    parser.add_argument("--all", action="store_true", help="release every service")
+    parser.add_argument("--redeploy", action="store_true",
+                        help="no new image: fresh tasks for the chosen services")
+    parser.add_argument("--deployed", type=Path, metavar="FILE",
+                        help="plan against a recorded deployed state instead of the cloud")
+    parser.set_defaults(handler=lambda args: run(Options(
+        args.root, args.env, args.since,
+        Selection(args.services, args.all, args.redeploy), args.deployed)))
+

@@ -1,0 +1,80 @@
+"""release.config.load: defaults filled in, paths resolved, environments chosen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from badcorpus import BASE
+
+from release.config import Config, load_config
+from release.errors import UsageError
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def examples() -> Config:
+    return load_config(REPO)
+
+
+def test_base_defaults() -> None:
+    config = load_config(BASE)
+    web = config.services["web"]
+    assert web.dockerfile == "services/web/Dockerfile"
+    assert web.repository == "web"
+    assert web.platform == "linux/amd64"
+    assert web.targets == ("ecs",)
+    dev = config.environments["dev"]
+    assert dev.registry.host == "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    ecs = dev.deployments["web"].ecs
+    assert ecs is not None
+    assert (ecs.cluster, ecs.service, ecs.family) == ("dev", "web", "dev-web")
+    assert ecs.deadline_seconds == 900
+    assert dict(ecs.environment) == {"LOG_LEVEL": "info"}
+
+
+@pytest.mark.parametrize(
+    ("service", "attribute", "expected"),
+    [
+        ("predictions-api", "context", "."),
+        ("predictions-api", "dockerfile", "services/predictions-api/Dockerfile"),
+        ("autovision", "dockerfile", "services/autovision/Dockerfile"),
+        ("coral-frontend", "repository", "coral/frontend"),
+        ("coral-restoration", "watch", ("libs/coral-common",)),
+        ("autovision", "build_args", {"BASE_IMAGE": "release-base/busybox:1"}),
+        ("quetzal", "targets", ("lambda", "step_functions", "s3_files")),
+        ("batch-detector", "targets", ("azure_container_app",)),
+    ],
+)
+def test_example_services(
+    examples: Config, service: str, attribute: str, expected: object
+) -> None:
+    value = getattr(examples.services[service], attribute)
+    assert (dict(value) if attribute == "build_args" else value) == expected
+
+
+def test_example_environment_defaults(examples: Config) -> None:
+    local = examples.environments["local"]
+    assert local.registry.host == "127.0.0.1:5001"
+    lam = local.deployments["coral-restoration"].lambda_
+    assert lam is not None
+    assert (lam.function, lam.alias) == ("local-coral-restoration", "live")
+    sfn = local.deployments["quetzal"].step_functions
+    assert sfn is not None
+    assert sfn.state_machine == "local-quetzal"
+    s3 = examples.environments["quetzal-model-b"].deployments["quetzal"].s3
+    assert s3 is not None
+    assert s3.bucket == "acme-quetzal-model-b"
+    assert "batch-detector" not in local.deployments
+
+
+def test_only_the_named_environments_are_loaded() -> None:
+    config = load_config(REPO, ("dev",))
+    assert list(config.environments) == ["dev"]
+
+
+def test_unknown_environment_suggests_the_close_one() -> None:
+    with pytest.raises(UsageError) as caught:
+        load_config(REPO, ("prd",))
+    assert caught.value.hint == "did you mean 'prod'?"
