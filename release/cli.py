@@ -29,6 +29,9 @@ COMMANDS = (
     "release.commands.deploy",
     "release.commands.plan",
     "release.commands.status",
+    "release.commands.auth",
+    "release.commands.iam",
+    "release.commands.doctor",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",
@@ -116,13 +119,17 @@ def report(error: ReleaseError, stream: TextIO, *, github: bool) -> None:
         for i, line in enumerate(error.hint.splitlines()):
             print(f"{'hint: ' if i == 0 else '      '}{line}", file=stream)
     if github:
-        print(f"::error title=release::{_escape_annotation(error.message)}", file=stream)
+        text = error.message + (f"\nhint: {error.hint}" if error.hint else "")
+        print(f"::error title=release::{_escape_annotation(text)}", file=stream)
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     """Run one command; return its exit code."""
     env: Mapping[str, str] = os.environ if environ is None else environ
     github = env.get("GITHUB_ACTIONS") == "true"
+    if list(argv if argv is not None else sys.argv[1:]) == ["--version"]:
+        print(f"release {__version__}")  # before any command module is imported: fast
+        return EXIT_OK
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -89,38 +89,32 @@ def _dockerignore_patterns(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
-def context_ids(root: Path, tree: str, contexts: Iterable[str]) -> dict[str, str]:
-    """An id per build context, for the files Docker would send: ``.dockerignore`` applied.
+def _ignore_file(context: str) -> str:
+    return ("" if context == "." else context + "/") + ".dockerignore"
+
+
+def _filtered(root: Path, found: dict[str, str], context: str) -> str:
+    """A context's id as Docker would send it: its tree, minus what ``.dockerignore`` drops.
 
     A context without a ``.dockerignore`` is just its git tree id. With one, the id is a
     hash of the listing that survives the ignore rules, so files the image never sees
     (a task definition, model files published to S3) do not change the build key.
     """
-    from docker.utils.build import PatternMatcher  # the SDK's own matcher: same rules as the build
+    ignore = _ignore_file(context)
+    if ignore not in found:
+        return found[context]
+    # The SDK's own matcher: the same rules as the build. Imported only when needed.
+    from docker.utils.build import PatternMatcher
 
-    wanted = sorted(set(contexts))
-    ignores = {ctx: ("" if ctx == "." else ctx + "/") + ".dockerignore" for ctx in wanted}
-    found = _existing(root, tree, [*wanted, *ignores.values()])
-    out = {}
-    for ctx in wanted:
-        if ctx not in found:
+    matcher = PatternMatcher(_dockerignore_patterns(_git(root, "cat-file", "blob", found[ignore])))
+    digest = hashlib.sha256()
+    for entry in _git(root, "ls-tree", "-r", "-z", found[context]).split("\0"):
+        if not entry:
             continue
-        ignore = ignores[ctx]
-        if ignore not in found:
-            out[ctx] = found[ctx]
-            continue
-        matcher = PatternMatcher(_dockerignore_patterns(
-            _git(root, "cat-file", "blob", found[ignore])))
-        listing = _git(root, "ls-tree", "-r", "-z", found[ctx])
-        digest = hashlib.sha256()
-        for entry in listing.split("\0"):
-            if not entry:
-                continue
-            meta, _, path = entry.partition("\t")
-            if path == ".dockerignore" or not matcher.matches(path):
-                digest.update(f"{meta}\t{path}\n".encode())
-        out[ctx] = "ctx-" + digest.hexdigest()[:40]
-    return out
+        meta, _, path = entry.partition("\t")
+        if path == ".dockerignore" or not matcher.matches(path):
+            digest.update(f"{meta}\t{path}\n".encode())
+    return "ctx-" + digest.hexdigest()[:40]
 
 
 def _existing(root: Path, tree: str, paths: list[str]) -> dict[str, str]:
@@ -132,28 +126,22 @@ def _existing(root: Path, tree: str, paths: list[str]) -> dict[str, str]:
 
 def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[str], *,
               missing_ok: bool = False) -> dict[str, str]:
-    """Object ids for build keys: every path, with contexts filtered by ``.dockerignore``."""
-    ids = object_ids(root, tree, paths, missing_ok=missing_ok)
-    ids.update(context_ids(root, tree, contexts))
+    """Object ids for build keys, from one git process: every path, with build contexts
+    filtered by their ``.dockerignore``."""
+    wanted_paths = set(paths)
+    contexts = sorted(set(contexts))
+    found = _existing(root, tree, sorted(wanted_paths | set(contexts)
+                                         | {_ignore_file(c) for c in contexts}))
+    missing = sorted(p for p in wanted_paths | set(contexts) if p not in found)
+    if missing and not missing_ok:
+        raise ReleaseError(
+            f"not in git: {', '.join(missing)}",
+            "commit these paths or remove them from release.yaml; ignored files cannot be "
+            "part of a build key",
+        )
+    ids = {p: found[p] for p in wanted_paths if p in found}
+    ids.update({c: _filtered(root, found, c) for c in contexts if c in found})
     return ids
-
-
-def descends_from(root: Path, commit: str, ancestor: str) -> bool | None:
-    """True when ``ancestor`` is in ``commit``'s history; None when ``commit`` is not here.
-
-    (``git merge-base --is-ancestor``: exit 0 yes, 1 no, other: an unknown object.)
-    """
-    if shutil.which("git") is None:
-        raise ReleaseError("git is not installed", "install git (apt-get install git)")
-    known = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"{commit}^{{commit}}"],
-                           capture_output=True, timeout=_TIMEOUT, check=False)
-    if known.returncode != 0:
-        return None
-    done = subprocess.run(["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor,
-                           commit], capture_output=True, timeout=_TIMEOUT, check=False)
-    if done.returncode in {0, 1}:
-        return done.returncode == 0
-    return None
 
 
 ZERO_SHA = "0" * 40

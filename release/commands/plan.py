@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,8 +102,11 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
         if any(p not in ids for p in (*buildkey.paths_of(service),
                                       *buildkey.config_paths(service))):
             continue
-        dep = dataclasses.asdict(env.deployments[service.name])
-        dep.pop("service")
+        # The deployment's repr is canonical (frozen dataclasses, values in file order) and
+        # much cheaper than dataclasses.asdict for a thousand services.
+        dep = {"deployment": repr(dataclasses.replace(env.deployments[service.name],
+                                                      service=None)),  # type: ignore[arg-type]
+               "registry": repr(env.registry), "aws": repr(env.aws)}
         files = {p: ids[p] for p in buildkey.config_paths(service)}
         out[service.name] = Desired(buildkey.build_key(buildkey.inputs_for(service, ids)),
                                     buildkey.config_key(dep, files))
@@ -142,11 +146,14 @@ def read_recorded(path: Path) -> dict[str, Deployed | None]:
 
 def run(options: Options, aws_factory: Any = None) -> Result:
     """Plan one environment."""
-    config = load_config(options.root, (options.environment,))
+    # git walks the work tree in its own process while Python validates the config.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(git.snapshot, options.root)
+        config = load_config(options.root, (options.environment,))
+        snap = pending.result()
     env = config.environments[options.environment]
     _check_names(env, options.selection.services)
     names = sorted(env.deployments)
-    snap = git.snapshot(config.root)
     want = desired(config, env, names, snap.tree)
     extra = {n: {"repository": config.services[n].repository,
                  "context": config.services[n].context,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,8 @@ def check_rendered(config: Config, env: Environment, service: str,
                    image: str = "registry.invalid/image:check") -> list[Problem]:
     """Problems botocore's RegisterTaskDefinition model finds in the rendered definition."""
     rendered, source = render_for(config, env, service, image)
-    prefix: tuple[str, ...] = ("taskDefinition",) if "taskDefinition" in source.data else ()
+    wrapped = isinstance(source.data, dict) and isinstance(source.data.get("taskDefinition"), dict)
+    prefix: tuple[str, ...] = ("taskDefinition",) if wrapped else ()
     problems = []
     for issue in shapes.check("ecs", "RegisterTaskDefinition", rendered):
         where = (*prefix, *issue.path)
@@ -99,10 +101,12 @@ def run(options: Options) -> Result:
     """Render the task definition of one service in one environment."""
     config = load_config(options.root, (options.environment,))
     env = config.environments[options.environment]
-    if options.service not in env.deployments:
-        known = ", ".join(n for n, d in env.deployments.items() if d.ecs) or "none"
+    ecs_services = [n for n, d in env.deployments.items() if d.ecs]
+    if options.service not in ecs_services:
+        close = difflib.get_close_matches(options.service, ecs_services, n=1)
         raise UsageError(f"'{options.service}' is not deployed to ECS in {env.name}",
-                         f"ECS services in {env.path}: {known}")
+                         f"did you mean '{close[0]}'?" if close else
+                         f"ECS services in {env.path}: {', '.join(ecs_services) or 'none'}")
     problems = check_rendered(config, env, options.service)
     if problems:
         raise ConfigError(problems)

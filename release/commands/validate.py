@@ -44,7 +44,8 @@ class Result:
         body = table(["ENVIRONMENT", "SERVICE", "TARGET", "DEPLOYS TO"],
                      [(r.environment, r.service, r.target, r.detail) for r in self.rows])
         envs = len({r.environment for r in self.rows})
-        return f"{body}\n\nconfiguration is valid: {envs} environments, {len(self.rows)} targets"
+        return (f"{body}\n\nconfiguration is valid: {envs} environment{'s' * (envs != 1)}, "
+                f"{len(self.rows)} target{'s' * (len(self.rows) != 1)}")
 
     def to_json(self) -> str:
         """Versioned JSON envelope."""

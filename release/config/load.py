@@ -6,6 +6,7 @@ Every problem in every file is collected and raised together as one ``ConfigErro
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -237,13 +238,26 @@ class _Loader:
                             what="task definition"):
             return
         path = self.root / ecs.task_definition
+        display = self._display(path)
+        # Most templates are valid JSON with nothing wrong: check them from json.loads, and
+        # read them again with line numbers only to say where a problem is.
         try:
-            tpl = read_source(path, self._display(path))
+            quick: Source | None = Source(display, json.loads(path.read_bytes()))
+        except (OSError, ValueError):
+            quick = None
+        if quick is not None and not self._template_problems(quick, ecs):
+            return
+        try:
+            located = read_source(path, display)
         except SourceError as exc:
             self.problems.append(exc.problem)
             return
-        self.problems.extend(template.check_task_template(tpl, ecs.container))
-        self.problems.extend(template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS))
+        self.problems.extend(self._template_problems(located, ecs))
+
+    @staticmethod
+    def _template_problems(tpl: Source, ecs: EcsTarget) -> list[Problem]:
+        return [*template.check_task_template(tpl, ecs.container),
+                *template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS)]
 
     def _check_json_file(self, source: Source, at: PathKey, rel: str,
                          known: tuple[str, ...]) -> None:

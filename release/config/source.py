@@ -16,6 +16,8 @@ from release.errors import Problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # real config files are a few KB; 1 MiB is generous
 MAX_NODES = 100_000
+# libyaml's parser is ~8x faster than the pure-Python one on large files (1,000 services).
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathKey = tuple[str | int, ...]
 
@@ -98,15 +100,45 @@ def parse_source(raw: bytes, display: str) -> Source:
         raise SourceError(
             Problem(display, line, "", "is not valid UTF-8 text", "save the file as UTF-8")
         ) from None
-    try:
-        loader = yaml.SafeLoader(text)  # checks for unprintable characters right away
-    except yaml.reader.ReaderError as exc:
+    bad = yaml.reader.Reader.NON_PRINTABLE.search(text)
+    if bad:
         raise SourceError(
-            Problem(display, text[: exc.position].count("\n") + 1, "",
-                    f"contains the control character #x{exc.character:04x}, "
+            Problem(display, text[: bad.start()].count("\n") + 1, "",
+                    f"contains the control character #x{ord(bad.group()[0]):04x}, "
                     "which YAML does not allow",
                     "remove it, or write it as an escape (\\x01) inside a double-quoted string")
-        ) from None
+        )
+    if _Loader is not yaml.SafeLoader:
+        fast = _Loader(text)
+        try:
+            return _clamped(_parse(fast, display), text.count("\n") + 1)
+        except (yaml.YAMLError, RecursionError):
+            pass  # the pure-Python parser below words the error precisely
+        finally:
+            fast.dispose()
+    return _parse(yaml.SafeLoader(text), display)
+
+
+def _clamped(source: Source, last: int) -> Source:
+    """libyaml marks an empty value at the very end one line past the file: pull it back."""
+    for lines in (source.key_lines, source.value_lines):
+        for key, line in lines.items():
+            if line > last:
+                lines[key] = last
+    return source
+
+
+def _parse(loader: yaml.SafeLoader, display: str) -> Source:
+    """Compose, record lines and construct; turn YAML errors into a located problem."""
+    if isinstance(loader, getattr(yaml, "CSafeLoader", ())):
+        node = loader.get_single_node()
+        if node is None:
+            raise SourceError(
+                Problem(display, None, "", "file is empty", "see the example in README.md"))
+        source = Source(display, None)
+        _record(node, (), source, display, [MAX_NODES], open_nodes=set())
+        return Source(display, loader.construct_document(node), source.key_lines,
+                      source.value_lines)
     try:
         node = loader.get_single_node()
         if node is None:

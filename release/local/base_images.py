@@ -13,9 +13,10 @@ import subprocess
 import tarfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import docker.errors
+if TYPE_CHECKING:
+    import docker
 
 from release.errors import ReleaseError
 
@@ -99,6 +100,8 @@ def _add(
 
 def image_exists(engine: docker.DockerClient, reference: str) -> bool:
     """True when the engine already holds ``reference``."""
+    import docker.errors
+
     try:
         engine.images.get(reference)
     except docker.errors.ImageNotFound:
@@ -120,6 +123,8 @@ def ensure_busybox_image(
             f"base image {reference}: {busybox} is not a static busybox binary",
             hint="apt-get install -y busybox-static",
         )
+    import docker.errors
+
     repository, _, tag = reference.rpartition(":")
     rootfs = busybox_rootfs(busybox, list_applets_of(busybox))
     try:

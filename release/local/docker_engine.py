@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-import docker.errors
+if TYPE_CHECKING:
+    import docker
 
 from release.adapters.docker_engine import unix_socket_refuses
 
@@ -26,6 +27,8 @@ def configured_host() -> str:
 
 def client(base_url: str, timeout: int = 120) -> docker.DockerClient:
     """A Docker SDK client for ``base_url``."""
+    import docker  # deferred: the CLI imports this module for every command
+
     return docker.DockerClient(base_url=base_url, timeout=timeout)
 
 
@@ -33,6 +36,8 @@ def answers(base_url: str) -> bool:
     """True when the engine at ``base_url`` answers a ping."""
     if unix_socket_refuses(base_url):
         return False
+    import docker.errors
+
     try:
         engine = docker.DockerClient(base_url=base_url, timeout=3)
     except docker.errors.DockerException:

@@ -20,9 +20,6 @@ import sys
 import urllib.request
 from collections.abc import Mapping
 
-import boto3
-import botocore.config
-
 DEFAULT_ACCOUNT = "123456789012"
 # moto accepts any credentials; these never reach AWS.
 _FAKE_KEY = "testing"
@@ -69,6 +66,9 @@ def is_moto(endpoint: str) -> bool:
 
 def ecr_password(endpoint: str, region: str) -> tuple[str, str]:
     """``(username, password)`` from ECR ``GetAuthorizationToken`` against ``endpoint``."""
+    import boto3  # deferred: the CLI imports this module for every command
+    import botocore.config
+
     ecr = boto3.client(
         "ecr",
         endpoint_url=endpoint,

@@ -256,3 +256,50 @@ def test_a_missing_ecs_service_is_named_with_the_fix(
     assert "ECS service coral-frontend not found in cluster local" in failed["message"]
     assert "ecs.service" in failed["hint"]
     assert results[("autovision", "ecs")]["status"] == "deployed"
+
+
+def test_a_failed_service_is_planned_again_after_an_unrelated_push(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy(repo, capsys)[0] == 0
+    app = repo / "services/autovision/app/index.html"
+    app.write_text(app.read_text() + "\n<!-- v2 -->\n")
+    dockerfile = repo / "services/autovision/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN exit 7\n")
+    _git(repo, "commit", "-qam", "autovision v2, broken build")
+    assert deploy(repo, capsys)[0] == 1  # autovision fails; the rest is unchanged
+    failed_at = _git(repo, "rev-parse", "HEAD")
+
+    (repo / "NOTES.md").write_text("an unrelated change\n")
+    _git(repo, "add", "NOTES.md")
+    _git(repo, "commit", "-qm", "unrelated")
+
+    def plan(*args: str) -> dict[str, str]:
+        code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json", *args],
+                    environ={})
+        out, _ = capsys.readouterr()
+        assert code == 0
+        return {e["service"]: e["reason"] for e in json.loads(out)["data"]["services"]}
+
+    assert plan() == {"autovision": "deployed differs"}
+    # What a path filter over the last push sees: nothing. Reconcile does not have that wall.
+    assert plan("--since", failed_at) == {}
+
+
+def test_deploy_authenticates_through_github_oidc_when_the_runner_offers_it(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                 "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", cloud_state.oidc_request_url)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
+    code = main(["deploy", "--env", "local", "--root", str(repo), "autovision"], environ={})
+    _, err = capsys.readouterr()
+    assert code == 1  # the issuer refused the token: the OIDC path is the one in use
+    assert "401" in err or "refused" in err
+    assert "Traceback" not in err
+
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", cloud_state.oidc_request_token)
+    code, data, _ = deploy(repo, capsys, "autovision")
+    assert code == 0
+    assert [r["status"] for r in data["results"]] == ["deployed"]

@@ -78,3 +78,17 @@ def test_unknown_environment_suggests_the_close_one() -> None:
     with pytest.raises(UsageError) as caught:
         load_config(REPO, ("prd",))
     assert caught.value.hint == "did you mean 'prod'?"
+
+
+@pytest.mark.parametrize("name", ["release.schema.json", "environment.schema.json"])
+def test_shipped_schemas_are_valid_json_schema_2020_12(name: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from release.config.schema import load_schema
+
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    assert schema["$id"].endswith(name)
+    assert schema["title"]
+    assert schema["description"]
+    assert schema["examples"]

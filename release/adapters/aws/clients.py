@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +30,8 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
 
     def _session(self) -> Any:
+        if self.session is None and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+            self.session = _web_identity(self.account)
         if self.session is None:
             import boto3  # deferred: `release --version` and `validate` need no boto3
 
@@ -64,6 +67,28 @@ class AwsClients:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
+
+
+def _web_identity(account: AwsAccount) -> Any:
+    """A session whose credentials come from GitHub OIDC and renew themselves before they
+    expire, so an hour-long deploy does not fail midway. Every secret is masked first."""
+    from release.adapters import github_masks, oidc
+    from release.adapters.aws.web_identity import Refresh, web_identity_session
+
+    source = oidc.TokenSource.from_environ(os.environ)
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+
+    def token() -> str:
+        value = source(oidc.AWS_AUDIENCE)
+        if github:
+            github_masks.mask(value)
+        return value
+
+    def masked(credentials: Any) -> None:
+        if github:
+            github_masks.mask(*credentials.secrets)
+
+    return web_identity_session(account, token, Refresh(on_credentials=masked))
 
 
 def explain(exc: Exception, doing: str) -> ReleaseError:

@@ -8,10 +8,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import botocore.session
-from botocore.model import OperationModel
-from botocore.validate import ParamValidator
-
 _INDEX = re.compile(r"\[(\d+)\]")
 
 
@@ -25,7 +21,9 @@ class ShapeIssue:
 
 
 @cache
-def _operation(service: str, operation: str) -> OperationModel:
+def _operation(service: str, operation: str) -> Any:
+    import botocore.session  # deferred: importing botocore costs a quarter second
+
     return botocore.session.get_session().get_service_model(service).operation_model(operation)
 
 
@@ -46,6 +44,8 @@ def check(service: str, operation: str, params: dict[str, Any]) -> list[ShapeIss
     shape = _operation(service, operation).input_shape
     if shape is None:
         return []
+    from botocore.validate import ParamValidator
+
     report = ParamValidator().validate(params, shape)
     issues = []
     # botocore keeps structured errors only in this attribute; its text report loses paths.

@@ -1,0 +1,1 @@
+"""Azure: Entra ID tokens from GitHub OIDC, ACR logins, container app deployments."""

@@ -1,0 +1,138 @@
+"""Azure Container Apps through the management API: set the image, wait for the revision.
+
+Success means the app's newest revision runs OUR image and is Provisioned and Running;
+returning when the PATCH is accepted (as Azure/container-apps-deploy-action does) is not.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from release.adapters.azure.acr import tls_context
+from release.config.model import AzureAccount, AzureAppDeployment
+from release.errors import ReleaseError
+
+API_VERSION = "2024-03-01"
+TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class Api:
+    """The management endpoint, a bearer token and (for local fakes) a CA file."""
+
+    account: AzureAccount
+    token: str
+    ca_file: str | None = None
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One JSON request; errors carry Azure's code and message."""
+        url = f"{self.account.management_url.rstrip('/')}{path}?api-version={API_VERSION}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - https
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT,  # noqa: S310
+                                        context=tls_context(self.ca_file)) as response:
+                raw = response.read()
+        except urllib.error.HTTPError as exc:
+            detail = _error_of(exc.read())
+            exc.close()
+            hint = ("the app registration needs the Contributor role on the container app"
+                    if exc.code in {401, 403} else None)
+            raise ReleaseError(f"{method} {path}: {exc.code} {detail}".rstrip(), hint) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            raise ReleaseError(f"cannot reach {self.account.management_url}: "
+                               f"{getattr(exc, 'reason', exc)}") from None
+        return json.loads(raw) if raw.strip() else {}
+
+
+def _error_of(raw: bytes) -> str:
+    try:
+        error = json.loads(raw).get("error", {})
+    except (ValueError, AttributeError):
+        return ""
+    return f"{error.get('code', '')}: {error.get('message', '')}".strip(": ")
+
+
+def app_path(account: AzureAccount, app: AzureAppDeployment) -> str:
+    """The app's resource path under the management endpoint."""
+    return (f"/subscriptions/{account.subscription_id}/resourceGroups/{app.resource_group}"
+            f"/providers/Microsoft.App/containerApps/{app.name}")
+
+
+@dataclass(frozen=True)
+class Wait:
+    """How long to wait for the revision, with time passed in."""
+
+    deadline_seconds: float = 900
+    interval: float = 5
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    log: Callable[[str], None] = field(default=lambda _line: None)
+
+
+def with_image(template: dict[str, Any], container: str | None, image: str) -> dict[str, Any]:
+    """``template`` with the named container's (or the only container's) image replaced."""
+    containers = [dict(c) for c in template.get("containers", [])]
+    names = [c.get("name") for c in containers]
+    if container is None:
+        if len(containers) != 1:
+            raise ReleaseError(f"the container app has containers {names}: name the one to "
+                               "update", "set azure_container_app: {container: NAME} in "
+                               "release.yaml")
+        index = 0
+    elif container in names:
+        index = names.index(container)
+    else:
+        raise ReleaseError(f"the container app has no container '{container}' (it has {names})")
+    containers[index]["image"] = image
+    return {**template, "containers": containers}
+
+
+def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
+    """Point the app at ``image`` (``registry/repo@sha256:...``); return the running revision."""
+    path = app_path(api.account, app)
+    current = api.call("GET", path)
+    props = current.get("properties", {})
+    before = props.get("latestRevisionName")
+    template = with_image(props.get("template", {}), app.container, image)
+    api.call("PATCH", path, {"properties": {"template": template}})
+    wait.log(f"{app.name}: image set to {image}, waiting for the new revision")
+    started = wait.clock()
+    while True:
+        revision = api.call("GET", path).get("properties", {}).get("latestRevisionName")
+        if revision and revision != before:
+            state = api.call("GET", f"{path}/revisions/{revision}").get("properties", {})
+            if _settled(app, revision, state, image):
+                return str(revision)
+        if wait.clock() - started > wait.deadline_seconds:
+            raise ReleaseError(
+                f"{app.name}: revision {revision or '(none yet)'} not running after "
+                f"{int(wait.deadline_seconds)}s",
+                "look at the revision's system logs in the portal, or `az containerapp "
+                "revision show`")
+        wait.sleep(wait.interval)
+
+
+def _settled(app: AzureAppDeployment, revision: str, state: dict[str, Any], image: str) -> bool:
+    provisioning = state.get("provisioningState")
+    running = state.get("runningState")
+    if provisioning == "Failed" or running in {"Failed", "Degraded"}:
+        reason = (state.get("provisioningError") or state.get("runningStateDetails")
+                  or "no reason given")
+        raise ReleaseError(f"{app.name}: revision {revision} is {provisioning}/{running}: "
+                           f"{reason}", "fix the image or the app's configuration and "
+                           "release again; the previous revision keeps serving")
+    images = [c.get("image") for c in state.get("template", {}).get("containers", [])]
+    if image not in images:
+        raise ReleaseError(f"{app.name}: the newest revision {revision} runs {images}, not "
+                           f"{image}: another deployment changed the app meanwhile",
+                           "release again")
+    return bool(provisioning == "Provisioned" and running in {"Running", "RunningAtMaxScale"})
