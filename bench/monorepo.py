@@ -27,6 +27,30 @@ def _blob(out: list[bytes], mark: int, data: bytes) -> None:
     out.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data))
 
 
+def _history(tree: dict[str, bytes], rng: random.Random, commits: int) -> bytes:
+    """A `git fast-import` stream: one commit with ``tree``, then ``commits`` small edits."""
+    stream: list[bytes] = []
+    marks: dict[str, int] = {}
+    for path, data in tree.items():
+        marks[path] = len(marks) + 1
+        _blob(stream, marks[path], data)
+    stream.append(b"commit refs/heads/main\ncommitter bench <b@example.invalid> 1700000000 +0000\n"
+                  b"data 7\ninitial\n")
+    stream.extend(b"M 100644 :%d %s\n" % (mark, path.encode()) for path, mark in marks.items())
+    paths = [p for p in tree if p.endswith(".py")]
+    next_mark = len(marks) + 1
+    for n in range(commits):
+        changes = []
+        for path in rng.sample(paths, 3):
+            _blob(stream, next_mark, f"# edited in commit {n}\n".encode())
+            changes.append(b"M 100644 :%d %s\n" % (next_mark, path.encode()))
+            next_mark += 1
+        stream.append(b"commit refs/heads/main\ncommitter bench <b@example.invalid> %d +0000\n"
+                      b"data %d\n%s\n" % (1700000000 + n + 1, len(f"c{n}"), f"c{n}".encode()))
+        stream.extend(changes)
+    return b"".join(stream)
+
+
 def generate(root: Path, services: int, files: int, commits: int, seed: int = 7) -> None:
     """Write the repository at ``root`` (which must not exist)."""
     rng = random.Random(seed)
@@ -50,7 +74,7 @@ def generate(root: Path, services: int, files: int, commits: int, seed: int = 7)
         base = f"services/{name}"
         tree[f"{base}/Dockerfile"] = b"FROM base\nCOPY . /app\n"
         body: dict[str, object] = {"context": base}
-        uses = sorted({f"lib-{j:02}" for j in rng.sample(range(libs), rng.randint(0, 3))})
+        uses = sorted({f"lib-{j:02}" for j in rng.sample(range(libs), rng.randint(0, min(3, libs)))})
         if uses:
             body["uses"] = uses
         if i % 10 < 3:
@@ -71,28 +95,10 @@ def generate(root: Path, services: int, files: int, commits: int, seed: int = 7)
            "registry": {"type": "ecr"}, "ecs": {"cluster": "bench"}, "services": env_services}
     tree["environments/bench.yaml"] = yaml.safe_dump(env, sort_keys=False).encode()
 
-    stream: list[bytes] = []
-    marks: dict[str, int] = {}
-    for path, data in tree.items():
-        marks[path] = len(marks) + 1
-        _blob(stream, marks[path], data)
-    stream.append(b"commit refs/heads/main\ncommitter bench <b@example.invalid> 1700000000 +0000\n"
-                  b"data 7\ninitial\n")
-    stream.extend(b"M 100644 :%d %s\n" % (mark, path.encode()) for path, mark in marks.items())
-    paths = [p for p in tree if p.endswith(".py")]
-    next_mark = len(marks) + 1
-    for n in range(commits):
-        changes = []
-        for path in rng.sample(paths, 3):
-            _blob(stream, next_mark, f"# edited in commit {n}\n".encode())
-            changes.append(b"M 100644 :%d %s\n" % (next_mark, path.encode()))
-            next_mark += 1
-        stream.append(b"commit refs/heads/main\ncommitter bench <b@example.invalid> %d +0000\n"
-                      b"data %d\n%s\n" % (1700000000 + n + 1, len(f"c{n}"), f"c{n}".encode()))
-        stream.extend(changes)
+    stream = _history(tree, rng, commits)
     root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run(["git", "-C", str(root), "fast-import", "--quiet"], input=b"".join(stream),
+    subprocess.run(["git", "-C", str(root), "fast-import", "--quiet"], input=stream,
                    check=True)
     subprocess.run(["git", "-C", str(root), "checkout", "-q", "-f", "main"], check=True)
     for path in tree:  # the work tree needs the directories release checks for
