@@ -74,7 +74,8 @@ def generate(root: Path, services: int, files: int, commits: int, seed: int = 7)
         base = f"services/{name}"
         tree[f"{base}/Dockerfile"] = b"FROM base\nCOPY . /app\n"
         body: dict[str, object] = {"context": base}
-        uses = sorted({f"lib-{j:02}" for j in rng.sample(range(libs), rng.randint(0, min(3, libs)))})
+        picked = rng.sample(range(libs), rng.randint(0, min(3, libs)))
+        uses = sorted({f"lib-{j:02}" for j in picked})
         if uses:
             body["uses"] = uses
         if i % 10 < 3:

@@ -32,6 +32,8 @@ COMMANDS = (
     "release.commands.auth",
     "release.commands.iam",
     "release.commands.doctor",
+    "release.commands.rollback",
+    "release.commands.redeploy",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",

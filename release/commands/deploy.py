@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import random
 import sys
 import time
 from collections.abc import Callable
@@ -17,16 +18,17 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from release.adapters import git, registry
+from release.adapters import git, git_history, registry
 from release.adapters.aws import ecr
 from release.adapters.aws.clients import AwsClients
+from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
 from release.adapters.docker_engine import BuildRequest, DockerEngine, connect
 from release.commands import targets
 from release.config import load_config
 from release.config.model import Environment, ServiceDeployment
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
 from release.output import envelope, table
-from release.planning import buildkey, plan
+from release.planning import buildkey, plan, rollout
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Options:
     services: tuple[str, ...] = ()
     dry_run: bool = False
     parallel: int = 8
+    allow_downgrade: bool = False
 
 
 def _log(line: str) -> None:
@@ -54,6 +57,7 @@ class Deps:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] = _log
+    random: Callable[[], float] = random.random
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,8 @@ class Outcome:
     message: str = ""
     hint: str | None = None
     seconds: float = 0.0
+    url: str | None = None  # how to reach an ECS service after its rollout
+    rolled_back_to: str | None = None  # family:N put back after our rollout failed
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,7 @@ class Result:
                 lines.append(f"\n{o.service} {o.target}: {o.message}")
                 if o.hint:
                     lines.append(f"  hint: {o.hint}")
+        lines += [f"\n{o.service}: {o.url}" for o in ordered if o.url]
         changed = sum(o.status == "deployed" for o in self.outcomes)
         failed = sum(o.status == "failed" for o in self.outcomes)
         if self.dry_run:
@@ -127,6 +134,10 @@ class Result:
         for o in ok:
             if o.target == "lambda" and o.detail.startswith("version "):
                 outputs.setdefault("function-version", o.detail.split(" ", 1)[1])
+        urls = {o.service: o.url for o in ok if o.url}
+        if urls:
+            outputs["service-url"] = next(iter(urls.values()))
+            outputs["service-urls"] = json.dumps(urls)
         return outputs
 
     def summary_markdown(self) -> str:
@@ -201,9 +212,11 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     ids = git.build_ids(config.root, snap.tree, paths,
                         [d.service.context for d in chosen if d.service.needs_image])
     aws = deps.aws(env)
+    watcher = RolloutWatcher(lambda: aws.client("ecs"), Pace(deps.clock, deps.sleep))
     try:
         return _release(options, deps, targets.Context(
-            config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log), chosen, ids)
+            config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log, deps.random,
+            watcher), chosen, ids)
     finally:
         aws.close()
 
@@ -216,7 +229,8 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
     for svc in services:
         svc.started = deps.clock()
     with ThreadPoolExecutor(max_workers=options.parallel) as pool:
-        list(pool.map(lambda s: _plan_service(ctx, s, ids, login), services))
+        list(pool.map(lambda s: _plan_service(ctx, s, ids, login, options.allow_downgrade),
+                      services))
     _print_plan(services, deps.log)
     if options.dry_run:
         return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=True), True)
@@ -256,7 +270,7 @@ def _image_ref(env: Environment, svc: _Service) -> str | None:
 
 
 def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
-                  login: registry.Login) -> None:
+                  login: registry.Login, allow_downgrade: bool) -> None:
     service = svc.dep.service
     try:
         if service.needs_image:
@@ -266,8 +280,28 @@ def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
         svc.seen = targets.observe(ctx, svc.dep)
         svc.steps = targets.steps(ctx, svc.dep, svc.seen, image=_image_ref(ctx.env, svc),
                                   build_key=svc.image.build_key if svc.image else "")
+        _refuse_downgrade(ctx, svc, allow_downgrade)
     except ReleaseError as exc:
         svc.error = exc
+
+
+def _refuse_downgrade(ctx: targets.Context, svc: _Service, allowed: bool) -> None:
+    """Raise when a target would go back to an older commit than the one it runs."""
+    assert svc.seen is not None  # noqa: S101
+    changing = {s.target for s in svc.steps if s.action != "none"}
+    for target, running in targets.running_commits(svc.seen).items():
+        if target not in changing or running == ctx.commit:
+            continue
+        verdict = rollout.downgrade(ctx.commit, running,
+                                    git_history.descends_from(ctx.config.root, running, ctx.commit),
+                                    allowed=allowed)
+        if verdict.kind == "refuse":
+            raise ReleaseError(f"{target}: {verdict.message}",
+                               "deploy from a checkout that contains the running commit, or "
+                               "pass --allow-downgrade to go back on purpose (`release "
+                               "rollback` puts the previous revision back)")
+        if verdict.message:
+            ctx.log(f"{svc.dep.name}: note: {verdict.message}")
 
 
 def _print_plan(services: list[_Service], log: Callable[[str], None]) -> None:
@@ -350,12 +384,13 @@ def _outcomes(services: list[_Service], clock: Callable[[], float], *,
             if isinstance(result, ReleaseError):
                 out.append(replace(base, target=step.target, reason=step.reason,
                                    status="failed", message=result.message, hint=result.hint,
-                                   seconds=seconds))
+                                   seconds=seconds,
+                                   rolled_back_to=getattr(result, "rolled_back_to", None)))
             else:
                 out.append(replace(base, target=step.target, reason=step.reason,
                                    registered=result.registered, updated=result.updated,
                                    status="deployed" if result.updated else "unchanged",
-                                   detail=result.detail, seconds=seconds))
+                                   detail=result.detail, seconds=seconds, url=result.url))
         for step in svc.steps[len(applied):]:
             out.append(replace(base, target=step.target, reason=step.reason, status="skipped",
                                message="not attempted: an earlier target of this service "
@@ -377,5 +412,8 @@ def register(sub: Any) -> None:
                         help="print the plan and stop: build nothing, change nothing")
     parser.add_argument("--parallel", type=int, default=8, metavar="N",
                         help="services deployed at once (default: 8)")
+    parser.add_argument("--allow-downgrade", action="store_true",
+                        help="deploy even when the running build comes from a newer commit")
     parser.set_defaults(handler=lambda args: run(Options(
-        args.root, args.env, tuple(args.services), args.dry_run, max(1, args.parallel))))
+        args.root, args.env, tuple(args.services), args.dry_run, max(1, args.parallel),
+        args.allow_downgrade)))

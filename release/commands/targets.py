@@ -6,14 +6,16 @@ Each ``observe_*`` reads the cloud; each ``apply_*`` changes it and returns what
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from release.adapters.aws import ecs, lambda_, s3, stepfunctions
+from release.adapters.aws import ecs, ecs_address, ecs_rollout, lambda_, s3, stepfunctions
 from release.adapters.aws.clients import AwsClients, explain
+from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
 from release.commands import render as render_cmd
 from release.config.model import Config, Environment, ServiceDeployment
 from release.errors import ReleaseError
@@ -34,6 +36,18 @@ class Context:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] = lambda _line: None
+    random: Callable[[], float] = random.random
+    watcher: RolloutWatcher | None = None  # shared by every service: one batched poller
+
+    def rollouts(self) -> ecs_rollout.Rollouts:
+        """ECS rollouts through the shared watcher (a private one when none was given)."""
+        watcher = self.watcher or RolloutWatcher(lambda: self.aws.client("ecs"),
+                                                 Pace(self.clock, self.sleep))
+        return ecs_rollout.Rollouts(self.aws.client("ecs"), watcher, self.log)
+
+    def lambda_pace(self) -> lambda_.Pace:
+        """Waits and retries of Lambda updates, on this context's clock."""
+        return lambda_.Pace(self.clock, self.sleep, self.random)
 
 
 @dataclass
@@ -54,6 +68,7 @@ class Done:
     registered: bool = False
     updated: bool = False
     detail: str = ""
+    url: str | None = None
 
 
 def tags(build_key: str, commit: str) -> dict[str, str]:
@@ -181,7 +196,7 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
         changed = seen.function is None or environment != seen.function.environment
         version = lambda_.deploy_image(ctx.aws.client("lambda"), lambda_.FunctionUpdate(
             dep.lambda_.function, dep.lambda_.alias, image,
-            environment if changed else None, tags(build_key, ctx.commit)))
+            environment if changed else None, tags(build_key, ctx.commit)), ctx.lambda_pace())
         return Done(updated=True, detail=f"version {version}")
     if step.target == "step_functions":
         definition = desired_definition(ctx, dep, seen)
@@ -223,10 +238,21 @@ def _apply_ecs(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen
         arn = ecs.register(client, desired)
         registered = True
         ctx.log(f"{dep.name}: registered {arn.rsplit('/', 1)[-1]}")
-    rollout = ecs.start_rollout(client, dep.ecs.cluster, dep.ecs.service, arn,
-                                dep.ecs.desired_count)
-    ctx.log(f"{dep.name}: deployment {rollout.deployment_id} started, waiting for it")
-    ecs.wait_for_rollout(client, dep.ecs.cluster, dep.ecs.service, rollout,
-                         ecs.Wait(dep.ecs.deadline_seconds, ctx.clock, ctx.sleep))
+    assert seen.ecs is not None  # noqa: S101 - steps() plans ECS only for an observed service
+    described = ctx.rollouts().roll_out(
+        ecs_rollout.Target(dep.ecs.cluster, dep.ecs.service, dep.ecs.deadline_seconds,
+                           dep.ecs.desired_count), arn,
+        ecs_rollout.Before(seen.ecs.task_definition_arn, seen.ecs.rollback_on_failure))
+    url = ecs_address.service_url(ctx.aws.client, dep.ecs.cluster, described)
     return Done(registered=registered, updated=True,
-                detail="revision " + arn.rsplit(":", 1)[-1])
+                detail="revision " + arn.rsplit(":", 1)[-1], url=url)
+
+
+def running_commits(seen: Observed) -> dict[str, str]:
+    """Target -> the source commit recorded on what it runs now (where one is recorded)."""
+    out = {}
+    if seen.ecs is not None and seen.ecs.tags.get(SOURCE_COMMIT_TAG):
+        out["ecs"] = seen.ecs.tags[SOURCE_COMMIT_TAG]
+    if seen.function is not None and seen.function.tags.get(SOURCE_COMMIT_TAG):
+        out["lambda"] = seen.function.tags[SOURCE_COMMIT_TAG]
+    return out

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from release.adapters.aws.clients import explain
+from release.adapters.aws.ecs_watch import RolloutFailedError
 from release.errors import ReleaseError
+
+__all__ = ["Rollout", "RolloutFailedError", "ServiceState", "describe", "failure_details",
+           "family_revisions", "register", "start_rollout"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,8 @@ class ServiceState:
     tags: dict[str, str]
     desired_count: int
     running_count: int
+    rollback_on_failure: bool = False  # the deployment circuit breaker rolls back by itself
+    load_balancers: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -27,10 +32,6 @@ class Rollout:
 
     deployment_id: str
     task_definition_arn: str
-
-
-class RolloutFailedError(ReleaseError):
-    """Our deployment did not complete; the message says how it ended."""
 
 
 def describe(ecs: Any, cluster: str, service: str) -> ServiceState:
@@ -53,8 +54,11 @@ def describe(ecs: Any, cluster: str, service: str) -> ServiceState:
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"describe task definition {arn}") from None
     tags = {t["key"]: t["value"] for t in described.get("tags", [])}
+    breaker = svc.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
     return ServiceState(arn, described["taskDefinition"], tags, svc.get("desiredCount", 0),
-                        svc.get("runningCount", 0))
+                        svc.get("runningCount", 0),
+                        bool(breaker.get("enable") and breaker.get("rollback")),
+                        tuple(svc.get("loadBalancers", [])))
 
 
 def register(ecs: Any, task_definition: dict[str, Any]) -> str:
@@ -83,53 +87,47 @@ def start_rollout(ecs: Any, cluster: str, service: str, arn: str,
     return Rollout(str(primary[0]["id"]), arn)
 
 
-@dataclass(frozen=True)
-class Wait:
-    """How long and how often to poll; time is passed in so tests do not sleep."""
+def family_revisions(ecs: Any, family: str) -> list[str]:
+    """Every ACTIVE revision ARN of ``family``, newest first."""
+    arns: list[str] = []
+    token: str | None = None
+    try:
+        while True:
+            page = ecs.list_task_definitions(familyPrefix=family, sort="DESC", status="ACTIVE",
+                                             **({"nextToken": token} if token else {}))
+            arns += [a for a in page.get("taskDefinitionArns", [])
+                     if a.rsplit("/", 1)[-1].rsplit(":", 1)[0] == family]
+            token = page.get("nextToken")
+            if not token:
+                return arns
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"list task definitions of {family}") from None
 
-    deadline_seconds: float
-    clock: Callable[[], float]
-    sleep: Callable[[float], None]
-    first_delay: float = 2.0
-    max_delay: float = 15.0
 
+def failure_details(ecs: Any, cluster: str, service: str, described: dict[str, Any], *,
+                    events: int = 5, tasks: int = 5) -> str:
+    """The last service events and why recent tasks stopped, for a failure's hint.
 
-def wait_for_rollout(ecs: Any, cluster: str, service: str, rollout: Rollout, wait: Wait) -> None:
-    """Return when OUR deployment completed on OUR task definition; raise otherwise.
-
-    ``services-stable`` is not enough: it succeeds after a circuit-breaker rollback too.
+    Best effort: a failure to read them must not hide the failure being reported.
     """
-    started = wait.clock()
-    delay = wait.first_delay
-    while True:
-        try:
-            svc = ecs.describe_services(cluster=cluster, services=[service])["services"][0]
-        except Exception as exc:  # noqa: BLE001
-            raise explain(exc, f"watch ECS service {cluster}/{service}") from None
-        ours = [d for d in svc.get("deployments", []) if d.get("id") == rollout.deployment_id]
-        if not ours:
-            raise RolloutFailedError(
-                f"deployment {rollout.deployment_id} is gone: rolled back by the circuit "
-                f"breaker or replaced by another release; the service runs "
-                f"{svc.get('taskDefinition')}",
-                _events_hint(svc))
-        state = ours[0].get("rolloutState")
-        if state == "FAILED":
-            raise RolloutFailedError(
-                f"deployment {rollout.deployment_id} FAILED: "
-                f"{ours[0].get('rolloutStateReason', 'no reason given')}", _events_hint(svc))
-        if state == "COMPLETED" and svc.get("taskDefinition") == rollout.task_definition_arn:
-            return
-        if wait.clock() - started >= wait.deadline_seconds:
-            raise RolloutFailedError(
-                f"deployment {rollout.deployment_id} not complete after "
-                f"{wait.deadline_seconds:.0f}s (state {state})", _events_hint(svc))
-        wait.sleep(delay)
-        delay = min(delay * 1.5, wait.max_delay)
-
-
-def _events_hint(svc: dict[str, Any]) -> str:
-    events = [str(e.get("message")) for e in svc.get("events", [])[:5]]
-    if not events:
-        return "check the service's events and stopped tasks in the ECS console"
-    return "last service events:\n" + "\n".join(f"  {e}" for e in events)
+    lines = [f"  {e.get('message')}" for e in described.get("events", [])[:events]]
+    out = ["last service events:", *lines] if lines else []
+    try:
+        arns = ecs.list_tasks(cluster=cluster, serviceName=service, desiredStatus="STOPPED",
+                              maxResults=tasks).get("taskArns", [])
+        stopped = ecs.describe_tasks(cluster=cluster, tasks=arns)["tasks"] if arns else []
+    except Exception:  # noqa: BLE001
+        stopped = []
+    reasons = []
+    for task in stopped:
+        exits = ", ".join(f"{c.get('name')} exit {c.get('exitCode')}"
+                          + (f" ({c['reason']})" if c.get("reason") else "")
+                          for c in task.get("containers", []) if "exitCode" in c or
+                          c.get("reason"))
+        reasons.append(f"  {task.get('taskArn', '').rsplit('/', 1)[-1]}: "
+                       f"{task.get('stoppedReason', 'no reason given')}"
+                       + (f"; {exits}" if exits else ""))
+    if reasons:
+        out += ["stopped tasks:", *reasons]
+    return "\n".join(out) or ("check the service's events and stopped tasks in the ECS "
+                              "console")

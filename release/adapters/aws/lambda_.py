@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from release.adapters.aws.clients import explain
 from release.errors import ReleaseError
+from release.planning import rollout
 
 WAIT_DELAY = 2
 WAIT_ATTEMPTS = 150  # 5 minutes
+CONFLICT_ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -58,20 +63,64 @@ def describe(lam: Any, function: str, alias: str) -> FunctionState:
                          dict(config.get("Environment", {}).get("Variables", {})))
 
 
-def _wait_updated(lam: Any, function: str) -> None:
-    from botocore.exceptions import WaiterError
+@dataclass(frozen=True)
+class Pace:
+    """Clock, sleep and randomness for waits and retries (tests pass their own)."""
 
-    try:
-        lam.get_waiter("function_updated_v2").wait(
-            FunctionName=function,
-            WaiterConfig={"Delay": WAIT_DELAY, "MaxAttempts": WAIT_ATTEMPTS},
-        )
-    except WaiterError as exc:
-        last: dict[str, Any] = dict(exc.last_response or {})
-        config = last.get("Configuration", last)
-        reason = config.get("LastUpdateStatusReason") or str(exc)
-        raise ReleaseError(f"Lambda update of {function} failed: {reason}",
-                           "the alias still points at the previous version") from None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    random: Callable[[], float] = random.random
+    poll_seconds: float = WAIT_DELAY
+    deadline_seconds: float = WAIT_DELAY * WAIT_ATTEMPTS
+    conflict_attempts: int = CONFLICT_ATTEMPTS
+
+
+class UpdateFailedError(ReleaseError):
+    """Lambda reported ``LastUpdateStatus=Failed``: terminal, the alias did not move."""
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def wait_updated(lam: Any, function: str, pace: Pace) -> None:
+    """Return when the function's last update is ``Successful``; raise when it ``Failed``."""
+    started = pace.clock()
+    while True:
+        try:
+            config = lam.get_function_configuration(FunctionName=function)
+        except Exception as exc:  # noqa: BLE001
+            raise explain(exc, f"read the update status of Lambda function {function}") from None
+        status = config.get("LastUpdateStatus", "Successful")
+        if status == "Failed" or config.get("State") == "Failed":
+            reason = (config.get("LastUpdateStatusReason") or config.get("StateReason")
+                      or "no reason given")
+            code = config.get("LastUpdateStatusReasonCode") or config.get("StateReasonCode")
+            raise UpdateFailedError(
+                f"Lambda update of {function} failed: {reason}" + (f" ({code})" if code else ""),
+                "the alias still points at the previous version; fix the cause (image, role, "
+                "memory) and rerun the release")
+        if status == "Successful" and config.get("State", "Active") != "Pending":
+            return
+        if pace.clock() - started >= pace.deadline_seconds:
+            raise ReleaseError(f"Lambda function {function} still updating after "
+                               f"{pace.deadline_seconds:.0f}s (status {status})",
+                               "rerun the release once the update finished")
+        pace.sleep(pace.poll_seconds)
+
+
+def _call(lam: Any, function: str, doing: str, pace: Pace, call: Callable[[], Any]) -> Any:
+    """``call()``, retrying ResourceConflictException (an update still in progress)."""
+    for attempt in range(pace.conflict_attempts):
+        try:
+            return call()
+        except Exception as exc:  # noqa: BLE001
+            if _code(exc) != "ResourceConflictException" or \
+                    attempt == pace.conflict_attempts - 1:
+                raise explain(exc, f"{doing} of Lambda function {function}") from None
+        pace.sleep(rollout.jittered(attempt, pace.random()))
+        wait_updated(lam, function, pace)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -85,26 +134,22 @@ class FunctionUpdate:
     tags: dict[str, str]
 
 
-def deploy_image(lam: Any, update: FunctionUpdate) -> str:
-    """Point the function at the image, publish a version and move the alias to it."""
+def deploy_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> str:
+    """Point the function at the image, publish a version, and only then move the alias."""
+    pace = pace or Pace()
     function = update.function
-    _wait_updated(lam, function)  # an update still in progress would conflict
+    wait_updated(lam, function, pace)  # an update still in progress would conflict
     if update.environment is not None:
-        try:
-            lam.update_function_configuration(
-                FunctionName=function, Environment={"Variables": update.environment})
-        except Exception as exc:  # noqa: BLE001
-            raise explain(exc, f"update configuration of Lambda function {function}") from None
-        _wait_updated(lam, function)
-    try:
-        lam.update_function_code(FunctionName=function, ImageUri=update.image_uri)
-    except Exception as exc:  # noqa: BLE001
-        raise explain(exc, f"update code of Lambda function {function}") from None
-    _wait_updated(lam, function)
-    try:
-        version = str(lam.publish_version(FunctionName=function)["Version"])
-    except Exception as exc:  # noqa: BLE001
-        raise explain(exc, f"publish a version of {function}") from None
+        variables = update.environment
+        _call(lam, function, "update configuration", pace,
+              lambda: lam.update_function_configuration(
+                  FunctionName=function, Environment={"Variables": variables}))
+        wait_updated(lam, function, pace)
+    _call(lam, function, "update code", pace, lambda: lam.update_function_code(
+        FunctionName=function, ImageUri=update.image_uri))
+    wait_updated(lam, function, pace)
+    version = str(_call(lam, function, "publish a version", pace,
+                        lambda: lam.publish_version(FunctionName=function))["Version"])
     point_alias(lam, function, update.alias, version)
     try:
         arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
@@ -112,6 +157,19 @@ def deploy_image(lam: Any, update: FunctionUpdate) -> str:
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"tag Lambda function {function}") from None
     return version
+
+
+def published_versions(lam: Any, function: str) -> list[str]:
+    """Every published version number of ``function`` (not ``$LATEST``)."""
+    versions: list[str] = []
+    try:
+        for page in lam.get_paginator("list_versions_by_function").paginate(
+                FunctionName=function):
+            versions += [v["Version"] for v in page.get("Versions", [])
+                         if v.get("Version") != "$LATEST"]
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"list versions of Lambda function {function}") from None
+    return versions
 
 
 def point_alias(lam: Any, function: str, alias: str, version: str) -> None:

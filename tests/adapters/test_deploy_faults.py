@@ -1,0 +1,290 @@
+"""`release deploy` end to end over scripted clouds: faults moto and Docker cannot show.
+
+The whole command runs (config, git, build keys, plan, build, push, apply, outcomes) on a
+throw-away repository of five ECS services and one Lambda function. AWS is the scripted
+fake of ``fakecloud`` (moto cannot fail a rollout or a Lambda update), Docker is the real
+``DockerEngine`` over a scripted SDK client, and the registry is a tiny HTTP stub that
+knows what was pushed. Each test asserts the exit code, the message, and what runs after.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakecloud import Behaviour, FakeAws, FakeClock, FakeEc2, FakeEcs, FakeElb, FakeLambda
+
+from release.adapters.docker_engine import DockerEngine
+from release.commands import deploy
+from release.local import sandbox
+
+SERVICES = ("s1", "s2", "s3", "s4", "s5")
+TASK = {"family": "x", "containerDefinitions": [{"name": "web", "image": "placeholder",
+                                                 "essential": True, "memory": 128}]}
+
+
+class Registry:
+    """Answers manifest HEADs for what the fake engine pushed."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, str] = {}
+        registry = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                _, _, rest = self.path.partition("/v2/")
+                repository, _, tag = rest.partition("/manifests/")
+                digest = registry.pushed.get(f"{repository}:{tag}")
+                self.send_response(200 if digest else 404)
+                if digest:
+                    self.send_header("Docker-Content-Digest", digest)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+
+
+@dataclass
+class DockerSdk:
+    """The slice of the Docker SDK that ``DockerEngine`` uses, scripted per repository."""
+
+    registry: Registry
+    fail_build: set[str] = field(default_factory=set)
+    interrupt_push: set[str] = field(default_factory=set)
+    built: list[str] = field(default_factory=list)
+
+    @property
+    def api(self) -> DockerSdk:
+        return self
+
+    def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        repository = kwargs["tag"].split("/", 1)[1].rsplit(":", 1)[0]
+        yield {"stream": "Step 1/2 : FROM base\n"}
+        if repository in self.fail_build:
+            yield {"stream": "RUN make\nmake: *** [all] Error 2\n"}
+            yield {"error": "The command '/bin/sh -c make' returned a non-zero code: 2"}
+            return
+        self.built.append(repository)
+        yield {"aux": {"ID": f"sha256:{repository}"}}
+
+    def push(self, image: str, tag: str, **_: Any) -> list[dict[str, Any]]:
+        repository = image.split("/", 1)[1]
+        if repository in self.interrupt_push:
+            raise ConnectionError("Connection reset by peer")
+        digest = f"sha256:{abs(hash((repository, tag))):064d}"[:71]
+        self.registry.pushed[f"{repository}:{tag}"] = digest
+        return [{"status": "Pushed"}, {"aux": {"Tag": tag, "Digest": digest}}]
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class World:
+    """A repository, its fake cloud and engine, and a way to run the command."""
+
+    root: Path
+    ecs: FakeEcs
+    lam: FakeLambda
+    sdk: DockerSdk
+    clock: FakeClock
+    log: list[str]
+
+    def deploy(self, *services: str, allow_downgrade: bool = False) -> deploy.Result:
+        aws = FakeAws(ecs=self.ecs, elbv2=FakeElb(), ec2=FakeEc2(), **{"lambda": self.lam})
+        deps = deploy.Deps(aws=lambda _env: aws, docker=lambda: DockerEngine(self.sdk),
+                           clock=self.clock, sleep=self.clock.sleep, log=self.log.append,
+                           random=lambda: 0.5)
+        return deploy.run(deploy.Options(self.root, "test", services,
+                                         allow_downgrade=allow_downgrade), deps)
+
+    def running(self, service: str) -> str:
+        return self.ecs.running("c", service).rsplit("/", 1)[-1]
+
+
+def _write_repo(root: Path, registry_host: str) -> None:
+    services: dict[str, Any] = {}
+    for name in SERVICES:
+        (root / name).mkdir(parents=True)
+        (root / name / "Dockerfile").write_text("FROM base\n")
+        (root / name / "task.json").write_text(json.dumps(TASK))
+        services[name] = {"context": name, "ecs": {"task_definition": f"{name}/task.json"}}
+    (root / "worker").mkdir()
+    (root / "worker" / "Dockerfile").write_text("FROM base\n")
+    services["worker"] = {"context": "worker", "lambda": {}}
+    (root / "release.yaml").write_text(json.dumps({"version": 1, "services": services}))
+    (root / "environments").mkdir()
+    (root / "environments" / "test.yaml").write_text(json.dumps({
+        "name": "test",
+        "aws": {"region": "eu-west-1", "account_id": "123456789012",
+                "role_arn": "arn:aws:iam::123456789012:role/release"},
+        "registry": {"type": "oci", "host": registry_host},
+        "ecs": {"cluster": "c"},
+        "services": {**{n: {"ecs": {"desired_count": 1, "deadline_seconds": 120}}
+                        for n in SERVICES}, "worker": {}}}))
+    sandbox.git(root, "init", "-q", "-b", "main")
+    sandbox.git(root, "add", "-A")
+    sandbox.git(root, "commit", "-qm", "first")
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    registry = Registry()
+    root = tmp_path / "repo"
+    _write_repo(root, registry.host)
+    ecs = FakeEcs()
+    for name in SERVICES:
+        ecs.add_service("c", name, {**TASK, "family": f"test-{name}"})
+    yield World(root, ecs, FakeLambda("test-worker", "old@sha256:0"), DockerSdk(registry),
+                FakeClock(), [])
+    registry.server.shutdown()
+    registry.server.server_close()
+
+
+def _by_service(result: deploy.Result) -> dict[str, deploy.Outcome]:
+    return {o.service: o for o in result.outcomes}
+
+
+def test_one_of_five_failing_rolls_it_back_while_four_succeed(world: World) -> None:
+    world.ecs.behaviour["s3"].append(Behaviour(["IN_PROGRESS", "FAILED"]))
+    result = world.deploy()
+    assert result.exit_code == 1
+    outcomes = _by_service(result)
+    failed = outcomes["s3"]
+    assert failed.status == "failed"
+    assert "FAILED: tasks failed to start" in failed.message
+    assert "rolled back to revision 1" in failed.message
+    assert failed.rolled_back_to == "test-s3:1"
+    assert "OutOfMemoryError" in (failed.hint or "")
+    assert world.running("s3") == "test-s3:1"  # the previous version serves
+    for name in ("s1", "s2", "s4", "s5"):
+        assert outcomes[name].status == "deployed"
+        assert outcomes[name].url == "http://ec2-203-0-113-7.eu-west-1.compute.amazonaws.com"
+        assert world.running(name) == f"test-{name}:2"
+    assert outcomes["worker"].status == "deployed"
+    assert world.lam.aliases["live"] == "2"
+    text = result.to_text()
+    assert "1 failed, 5 deployed" in text
+    assert "rolled back to revision 1" in text
+    assert result.github_outputs()["service-url"].startswith("http://ec2-203-0-113-7")
+
+
+def test_a_rerun_after_a_failure_completes_the_release(world: World) -> None:
+    world.ecs.behaviour["s3"].append(Behaviour(["FAILED"]))
+    assert world.deploy().exit_code == 1
+    registered = world.ecs.count("register_task_definition")
+
+    result = world.deploy()
+    assert result.exit_code == 0
+    outcomes = _by_service(result)
+    assert outcomes["s3"].status == "deployed"
+    assert outcomes["s3"].registered is False  # revision 2 already matched: reused
+    assert world.ecs.count("register_task_definition") == registered
+    assert {o.status for n, o in outcomes.items() if n != "s3"} == {"unchanged"}
+    assert world.sdk.built.count("s3") == 1  # the image was not built again
+    assert all(world.running(n) == f"test-{n}:2" for n in SERVICES)
+
+
+def test_docker_build_failure_fails_that_service_only(world: World) -> None:
+    world.sdk.fail_build.add("s2")
+    result = world.deploy()
+    assert result.exit_code == 1
+    failed = _by_service(result)["s2"]
+    assert failed.status == "failed"
+    assert "docker build failed" in failed.message
+    assert "make: *** [all] Error 2" in failed.message
+    assert "fix the Dockerfile" in (failed.hint or "")
+    assert world.running("s2") == "test-s2:1"
+    assert all(world.running(n) == f"test-{n}:2" for n in SERVICES if n != "s2")
+
+
+def test_registry_push_interrupted_then_rerun(world: World) -> None:
+    world.sdk.interrupt_push.add("s4")
+    result = world.deploy()
+    assert result.exit_code == 1
+    failed = _by_service(result)["s4"]
+    assert "push of" in failed.message
+    assert "interrupted: Connection reset by peer" in failed.message
+    assert "rerun the release" in (failed.hint or "")
+    assert world.running("s4") == "test-s4:1"
+    assert not any(kw.get("family") == "test-s4" for op, kw in world.ecs.calls
+                   if op == "register_task_definition")
+
+    world.sdk.interrupt_push.clear()
+    again = world.deploy()
+    assert again.exit_code == 0
+    assert _by_service(again)["s4"].status == "deployed"
+    assert world.running("s4") == "test-s4:2"
+
+
+def test_lambda_update_failed_keeps_the_alias(world: World) -> None:
+    world.lam.after_update = ["InProgress", "Failed"]
+    result = world.deploy("worker")
+    assert result.exit_code == 1
+    [outcome] = result.outcomes
+    assert outcome.status == "failed"
+    assert "Lambda update of test-worker failed: The image manifest" in outcome.message
+    assert world.lam.aliases["live"] == "1"
+
+
+def test_deadline_reached_rolls_back(world: World) -> None:
+    world.ecs.behaviour["s1"].append(Behaviour(["IN_PROGRESS"] * 1000))
+    result = world.deploy("s1")
+    assert result.exit_code == 1
+    [outcome] = result.outcomes
+    assert "not complete after 120s" in outcome.message
+    assert outcome.rolled_back_to == "test-s1:1"
+    assert world.running("s1") == "test-s1:1"
+
+
+def _tag_running(world: World, service: str, commit: str) -> None:
+    arn = world.ecs.running("c", service)
+    world.ecs.tags[arn] = [{"key": "release:source-commit", "value": commit}]
+
+
+def test_an_older_commit_is_refused_unless_allowed(world: World) -> None:
+    first = sandbox.git(world.root, "rev-parse", "HEAD")
+    (world.root / "s1" / "Dockerfile").write_text("FROM base\nRUN true\n")
+    sandbox.git(world.root, "commit", "-qam", "newer")
+    newer = sandbox.git(world.root, "rev-parse", "HEAD")
+    sandbox.git(world.root, "reset", "-q", "--hard", first)  # the throw-away repo only
+    _tag_running(world, "s1", newer)
+
+    refused = world.deploy("s1")
+    assert refused.exit_code == 1
+    [outcome] = refused.outcomes
+    assert f"refusing to deploy commit {first[:12]}: it is older than the running " \
+           f"{newer[:12]}" in outcome.message
+    assert "--allow-downgrade" in (outcome.hint or "")
+    assert world.running("s1") == "test-s1:1"
+    assert world.sdk.built == []  # refused at plan time: nothing built
+
+    allowed = world.deploy("s1", allow_downgrade=True)
+    assert allowed.exit_code == 0
+    assert world.running("s1") == "test-s1:2"
+
+
+def test_a_running_commit_unknown_here_is_not_refused(world: World) -> None:
+    _tag_running(world, "s1", "f" * 40)
+    result = world.deploy("s1")
+    assert result.exit_code == 0
+    assert any("is not in the local history" in line for line in world.log)
+
+
+def test_a_newer_commit_is_deployed(world: World) -> None:
+    _tag_running(world, "s1", sandbox.git(world.root, "rev-parse", "HEAD"))
+    (world.root / "s1" / "Dockerfile").write_text("FROM base\nRUN true\n")
+    sandbox.git(world.root, "commit", "-qam", "newer")
+    assert world.deploy("s1").exit_code == 0
+    assert not any("note:" in line for line in world.log)

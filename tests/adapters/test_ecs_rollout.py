@@ -1,0 +1,187 @@
+"""ECS rollouts against a scripted ECS (moto cannot fail a rollout or roll one back).
+
+Each test asserts what the caller is told (exception kind, message, hint) and what the
+service runs afterwards: the new revision, or the previous one, never something between.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from fakecloud import Behaviour, FakeClock, FakeEc2, FakeEcs, FakeElb, client_error
+
+from release.adapters.aws import ecs_address
+from release.adapters.aws.ecs_rollout import Before, Rollouts, Target
+from release.adapters.aws.ecs_watch import Pace, RolloutFailedError, RolloutWatcher
+from release.errors import ReleaseError
+
+BODY = {"family": "dev-web", "containerDefinitions": [{"name": "web", "image": "img@sha256:1"}]}
+NEW = {**BODY, "containerDefinitions": [{"name": "web", "image": "img@sha256:2"}]}
+
+
+def _setup(*, circuit_breaker: bool = False) -> tuple[FakeEcs, FakeClock, Rollouts, str, str]:
+    ecs = FakeEcs(circuit_breaker=circuit_breaker)
+    before = ecs.add_service("c", "web", dict(BODY))
+    ours = ecs.register_task_definition(**dict(NEW))["taskDefinition"]["taskDefinitionArn"]
+    ecs.calls.clear()
+    clock = FakeClock()
+    return ecs, clock, Rollouts(ecs, RolloutWatcher(lambda: ecs, Pace(clock, clock.sleep))), \
+        before, ours
+
+
+TARGET = Target("c", "web", deadline_seconds=600)
+
+
+def test_success_waits_for_our_deployment_with_backoff() -> None:
+    ecs, clock, rollouts, before, ours = _setup()
+    ecs.behaviour["web"].append(Behaviour(["IN_PROGRESS", "IN_PROGRESS", "COMPLETED"]))
+    described = rollouts.roll_out(TARGET, ours, Before(before, False))
+    assert described["taskDefinition"] == ours
+    assert clock.sleeps == [2.0, 3.0, 4.5]  # 2 s, x1.5 between looks
+    assert ecs.count("describe_services") == 3
+    assert ecs.running("c", "web") == ours
+
+
+def test_failed_deployment_is_rolled_back_to_the_previous_revision() -> None:
+    ecs, _, rollouts, before, ours = _setup()
+    ecs.behaviour["web"].append(Behaviour(["IN_PROGRESS", "FAILED"]))
+    with pytest.raises(RolloutFailedError) as caught:
+        rollouts.roll_out(TARGET, ours, Before(before, False))
+    error = caught.value
+    assert "FAILED: tasks failed to start" in error.message
+    assert "rolled back to revision 1" in error.message
+    assert error.rolled_back_to == "dev-web:1"
+    assert error.hint is not None
+    assert "deployment failed: tasks failed to start" in error.hint  # last events
+    assert "Essential container in task exited" in error.hint  # stopped reason
+    assert "exit 137 (OutOfMemoryError)" in error.hint
+    assert ecs.count("update_service") == 2
+    assert ecs.running("c", "web") == before
+
+
+def test_circuit_breaker_rollback_is_reported_not_repeated() -> None:
+    ecs, _, rollouts, before, ours = _setup(circuit_breaker=True)
+    ecs.behaviour["web"].append(Behaviour(["IN_PROGRESS"], then="circuit_breaker"))
+    with pytest.raises(RolloutFailedError) as caught:
+        rollouts.roll_out(TARGET, ours, Before(before, True))
+    assert caught.value.kind == "gone"
+    assert "ECS's circuit breaker rolled back to dev-web:1" in caught.value.message
+    assert caught.value.rolled_back_to is None
+    assert ecs.count("update_service") == 1  # no second rollback from us
+    assert ecs.running("c", "web") == before
+
+
+def test_failed_with_circuit_breaker_leaves_the_rollback_to_ecs() -> None:
+    ecs, _, rollouts, before, ours = _setup(circuit_breaker=True)
+    ecs.behaviour["web"].append(Behaviour(["FAILED"]))
+    with pytest.raises(RolloutFailedError) as caught:
+        rollouts.roll_out(TARGET, ours, Before(before, True))
+    assert "ECS's circuit breaker rolls back to dev-web:1" in caught.value.message
+    assert ecs.count("update_service") == 1
+
+
+def test_superseded_by_a_concurrent_release_is_not_fought() -> None:
+    ecs, _, rollouts, before, ours = _setup()
+    ecs.behaviour["web"].append(Behaviour(["IN_PROGRESS"], then="superseded"))
+    with pytest.raises(RolloutFailedError) as caught:
+        rollouts.roll_out(TARGET, ours, Before(before, False))
+    assert "superseded by another deployment; the service runs dev-web:3" in \
+        caught.value.message
+    assert ecs.count("update_service") == 1
+    assert ecs.running("c", "web").endswith("dev-web:3")  # the other release's revision
+
+
+def test_deadline_rolls_back_and_says_how_long_it_waited() -> None:
+    ecs, clock, rollouts, before, ours = _setup()
+    ecs.behaviour["web"] += [Behaviour(["IN_PROGRESS"] * 100), Behaviour()]
+    began = clock.now
+    with pytest.raises(RolloutFailedError) as caught:
+        rollouts.roll_out(Target("c", "web", deadline_seconds=60), ours, Before(before, False))
+    assert "not complete after 60s (state IN_PROGRESS)" in caught.value.message
+    assert "rolled back to revision 1" in caught.value.message
+    assert 60 <= clock.now - began < 120
+    assert max(clock.sleeps) <= 15.0  # the backoff is capped
+    assert ecs.running("c", "web") == before
+
+
+def test_expired_token_mid_wait_says_to_authenticate_again() -> None:
+    ecs, _, rollouts, before, ours = _setup()
+    ecs.behaviour["web"].append(Behaviour(["IN_PROGRESS"] * 5))
+    ecs.faults["describe_services"] = [None, client_error("ExpiredTokenException",
+                                                          "DescribeServices")]
+    with pytest.raises(ReleaseError) as caught:
+        rollouts.roll_out(TARGET, ours, Before(before, False))
+    assert "ExpiredTokenException" in caught.value.message
+    assert "release stopped watching it" in caught.value.message
+    assert "authenticate again" in (caught.value.hint or "")
+    assert ecs.count("update_service") == 1  # nothing more is changed without credentials
+    assert ecs.running("c", "web") == ours  # ECS goes on with the rollout it was given
+
+
+def test_many_rollouts_share_batched_describe_calls() -> None:
+    """28 services in two clusters: DescribeServices takes 10 per call, one poller for all."""
+    ecs = FakeEcs()
+    names = [("a", f"s{i}") for i in range(25)] + [("b", f"t{i}") for i in range(3)]
+    arns = {}
+    for cluster, name in names:
+        body = {**BODY, "family": name}
+        before = ecs.add_service(cluster, name, body)
+        arns[name] = (before, ecs.register_task_definition(**{
+            **NEW, "family": name})["taskDefinition"]["taskDefinitionArn"])
+        ecs.behaviour[name].append(Behaviour(["IN_PROGRESS", "COMPLETED"]))
+    ecs.calls.clear()
+    clock = FakeClock()
+    everyone = threading.Event()
+
+    def sleep(seconds: float) -> None:  # hold the first look until all 28 are waiting
+        everyone.wait(timeout=10)
+        clock.sleep(seconds)
+
+    watcher = RolloutWatcher(lambda: ecs, Pace(clock, sleep))
+    rollouts = Rollouts(ecs, watcher)
+
+    def one(item: tuple[str, str]) -> str:
+        cluster, name = item
+        before, ours = arns[name]
+        return str(rollouts.roll_out(Target(cluster, name, 600), ours,
+                                     Before(before, False))["taskDefinition"])
+
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        futures = [pool.submit(one, item) for item in names]
+        deadline = time.monotonic() + 10
+        while watcher.waiting < len(names) and time.monotonic() < deadline:
+            threading.Event().wait(0.001)
+        everyone.set()
+        results = [f.result() for f in futures]
+    assert results == [arns[name][1] for _, name in names]
+    batches = [kw["services"] for op, kw in ecs.calls if op == "describe_services"]
+    assert max(len(b) for b in batches) == 10
+    assert len(batches) == 8  # 2 rounds x (3 calls for 25 services + 1 for 3)
+    assert watcher.calls == 8
+    assert clock.sleeps == [2.0, 3.0]
+
+
+def test_url_from_the_load_balancer() -> None:
+    clients = {"elbv2": FakeElb(), "ecs": FakeEcs(), "ec2": FakeEc2()}
+    described = {"serviceName": "web", "loadBalancers": [{"targetGroupArn": "arn:tg/web"}]}
+    assert ecs_address.service_url(clients.__getitem__, "c", described) == \
+        "http://web-1.eu-west-1.elb.amazonaws.com"
+
+
+def test_url_from_a_public_task_eni() -> None:
+    clients = {"elbv2": FakeElb(), "ecs": FakeEcs(), "ec2": FakeEc2()}
+    described = {"serviceName": "web", "loadBalancers": []}
+    assert ecs_address.service_url(clients.__getitem__, "c", described) == \
+        "http://ec2-203-0-113-7.eu-west-1.compute.amazonaws.com"
+    assert clients["ec2"].calls == [("describe_network_interfaces",
+                                     {"NetworkInterfaceIds": ["eni-1"]})]
+
+
+def test_no_url_when_the_lookup_fails() -> None:
+    ecs = FakeEcs()
+    ecs.faults["list_tasks"] = [client_error("AccessDeniedException", "ListTasks")]
+    clients = {"elbv2": FakeElb(), "ecs": ecs, "ec2": FakeEc2()}
+    assert ecs_address.service_url(clients.__getitem__, "c", {"serviceName": "web"}) is None
