@@ -334,6 +334,7 @@ def test_launched_processes_get_their_own_session_and_stop_on_sigterm(tmp_path: 
 def test_a_process_that_ignores_sigterm_is_killed_after_the_grace_period(tmp_path: Path) -> None:
     started = _sleeper(tmp_path, "trap '' TERM; echo ready; exec sleep 30")
     log = tmp_path / "logs" / "sleeper.log"
-    assert wait_until(lambda: "ready" in log.read_text(), 5.0, Timing())
+    # The log's header line repeats the command (which says "ready"): wait for the line itself.
+    assert wait_until(lambda: "ready" in log.read_text().splitlines(), 5.0, Timing())
     assert stop(started.pid, started.proc_start, 0.5, Timing()) is Stopped.KILLED
     assert not is_running(started.pid, started.proc_start)
