@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import os
 import random
 import sys
 import time
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from release.adapters import git, git_history, registry
+from release.adapters import git, git_history, github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.aws.clients import AwsClients
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
@@ -256,11 +257,15 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
 
 def _login(env: Environment, aws: AwsClients) -> registry.Login:
     if env.registry.type == "ecr":
-        return ecr.login(aws.client("ecr"), env.registry.host)
-    if env.registry.type == "oci":
-        return registry.Login(env.registry.host, "", "")
-    raise ReleaseError("deploying to an acr registry needs Azure authentication",
-                       "run `release auth azure --env ENV` first")
+        login = ecr.login(aws.client("ecr"), env.registry.host)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            github_masks.mask(login.password)  # before anything could print it
+        return login
+    if env.registry.type == "acr":
+        from release.commands import auth_azure
+
+        return auth_azure.registry_login(env, os.environ)
+    return registry.Login(env.registry.host, "", "")
 
 
 def _image_ref(env: Environment, svc: _Service) -> str | None:

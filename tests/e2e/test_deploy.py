@@ -303,3 +303,23 @@ def test_deploy_authenticates_through_github_oidc_when_the_runner_offers_it(
     code, data, _ = deploy(repo, capsys, "autovision")
     assert code == 0
     assert [r["status"] for r in data["results"]] == ["deployed"]
+
+
+def test_under_github_actions_the_registry_password_is_masked_and_outputs_hold_digests(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    outputs, summary = tmp_path / "output", tmp_path / "summary"
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    code = main(["deploy", "--env", "local", "--root", str(repo), "coral-reframing"],
+                environ={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+                         "GITHUB_STEP_SUMMARY": str(summary)})
+    out, err = capsys.readouterr()
+    assert code == 0
+    password = cloud_state.registry_password
+    lines = [line for line in (out + err).splitlines() if password in line]
+    assert lines == [f"::add-mask::{password}"]
+    written = outputs.read_text()
+    assert password not in written
+    assert "digest=sha256:" in written
+    assert "function-version=" in written
+    assert "coral-reframing" in summary.read_text()
