@@ -24,6 +24,7 @@ from release.adapters.aws import ecr
 from release.adapters.aws.clients import AwsClients
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
 from release.adapters.docker_engine import BuildRequest, DockerEngine, connect
+from release.commands import plan as plan_cmd
 from release.commands import targets
 from release.config import load_config
 from release.config.model import Environment, ServiceDeployment
@@ -212,12 +213,13 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     paths = [p for d in chosen if d.service.needs_image for p in buildkey.paths_of(d.service)]
     ids = git.build_ids(config.root, snap.tree, paths,
                         [d.service.context for d in chosen if d.service.needs_image])
+    keys = plan_cmd.desired(config, env, [d.name for d in chosen], snap.tree)
     aws = deps.aws(env)
     watcher = RolloutWatcher(lambda: aws.client("ecs"), Pace(deps.clock, deps.sleep))
     try:
         return _release(options, deps, targets.Context(
             config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log, deps.random,
-            watcher), chosen, ids)
+            watcher, {n: k.config_key for n, k in keys.items() if k.config_key}), chosen, ids)
     finally:
         aws.close()
 
@@ -364,7 +366,11 @@ def _deploy_service(ctx: targets.Context, svc: _Service) -> None:
             result = exc
         svc.applied.append((step, result, ctx.clock() - began))
         if isinstance(result, ReleaseError):
-            break  # later targets (state machine, files) depend on this one
+            return  # later targets (state machine, files) depend on this one
+    try:
+        targets.record(ctx, svc.dep, svc.seen, key)
+    except ReleaseError as exc:
+        ctx.log(f"{svc.dep.name}: warning: {exc.message}")
 
 
 def _outcomes(services: list[_Service], clock: Callable[[], float], *,

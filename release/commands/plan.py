@@ -93,14 +93,14 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
     With ``missing_ok``, a service whose files are not all in ``tree`` is left out.
     """
     services = [config.services[n] for n in names]
-    image_paths = [p for s in services for p in buildkey.paths_of(s)]
+    image_paths = [p for s in services if s.needs_image for p in buildkey.paths_of(s)]
     config_paths = [p for s in services for p in buildkey.config_paths(s)]
     ids = git.build_ids(config.root, tree, [*image_paths, *config_paths],
-                        [s.context for s in services], missing_ok=missing_ok)
+                        [s.context for s in services if s.needs_image], missing_ok=missing_ok)
     out = {}
     for service in services:
-        if any(p not in ids for p in (*buildkey.paths_of(service),
-                                      *buildkey.config_paths(service))):
+        inputs = buildkey.paths_of(service) if service.needs_image else ()
+        if any(p not in ids for p in (*inputs, *buildkey.config_paths(service))):
             continue
         # The deployment's repr is canonical (frozen dataclasses, values in file order) and
         # much cheaper than dataclasses.asdict for a thousand services.
@@ -108,8 +108,9 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
                                                       service=None)),  # type: ignore[arg-type]
                "registry": repr(env.registry), "aws": repr(env.aws)}
         files = {p: ids[p] for p in buildkey.config_paths(service)}
-        out[service.name] = Desired(buildkey.build_key(buildkey.inputs_for(service, ids)),
-                                    buildkey.config_key(dep, files))
+        image = (buildkey.build_key(buildkey.inputs_for(service, ids)) if service.needs_image
+                 else "no-image")
+        out[service.name] = Desired(image, buildkey.config_key(dep, files))
     return out
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from release.planning import plan, taskdef
 
 BUILD_KEY_TAG = "release:build-key"
 SOURCE_COMMIT_TAG = "release:source-commit"
+CONFIG_KEY_TAG = "release:config-key"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Context:
     log: Callable[[str], None] = lambda _line: None
     random: Callable[[], float] = random.random
     watcher: RolloutWatcher | None = None  # shared by every service: one batched poller
+    config_keys: Mapping[str, str] = field(default_factory=dict)  # what `release plan` compares
 
     def rollouts(self) -> ecs_rollout.Rollouts:
         """ECS rollouts through the shared watcher (a private one when none was given)."""
@@ -71,9 +73,12 @@ class Done:
     url: str | None = None
 
 
-def tags(build_key: str, commit: str) -> dict[str, str]:
+def tags(build_key: str, commit: str, config_key: str | None = None) -> dict[str, str]:
     """Tags recording what a deployment was built from."""
-    return {BUILD_KEY_TAG: build_key, SOURCE_COMMIT_TAG: commit}
+    recorded = {BUILD_KEY_TAG: build_key, SOURCE_COMMIT_TAG: commit}
+    if config_key:
+        recorded[CONFIG_KEY_TAG] = config_key
+    return recorded
 
 
 def local_files(ctx: Context, dep: ServiceDeployment) -> dict[str, Path]:
@@ -139,7 +144,7 @@ def desired_task_definition(ctx: Context, dep: ServiceDeployment, image: str,
                             build_key: str) -> dict[str, Any]:
     """The task definition to run ``image``, tagged with its build key and commit."""
     body, _ = render_cmd.render_for(ctx.config, ctx.env, dep.name, image,
-                                    tags(build_key, ctx.commit))
+                                    tags(build_key, ctx.commit, ctx.config_keys.get(dep.name)))
     return body
 
 
@@ -194,9 +199,10 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
             raise ReleaseError(f"{dep.name}: no image to deploy to Lambda")
         environment = dict(dep.lambda_.environment)
         changed = seen.function is None or environment != seen.function.environment
+        recorded = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
         version = lambda_.deploy_image(ctx.aws.client("lambda"), lambda_.FunctionUpdate(
             dep.lambda_.function, dep.lambda_.alias, image,
-            environment if changed else None, tags(build_key, ctx.commit)), ctx.lambda_pace())
+            environment if changed else None, recorded), ctx.lambda_pace())
         return Done(updated=True, detail=f"version {version}")
     if step.target == "step_functions":
         definition = desired_definition(ctx, dep, seen)
@@ -256,3 +262,23 @@ def running_commits(seen: Observed) -> dict[str, str]:
     if seen.function is not None and seen.function.tags.get(SOURCE_COMMIT_TAG):
         out["lambda"] = seen.function.tags[SOURCE_COMMIT_TAG]
     return out
+
+
+def record(ctx: Context, dep: ServiceDeployment, seen: Observed, build_key: str) -> None:
+    """Tag what runs with this release's keys where an unchanged target lacks them, so that
+    `release plan` sees the service as current. Nothing is called when the tags match."""
+    want = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
+    keys = (BUILD_KEY_TAG, CONFIG_KEY_TAG)
+
+    def stale(have: Mapping[str, str]) -> bool:
+        return any(have.get(k) != want.get(k) for k in keys if k in want)
+
+    try:
+        if dep.ecs is not None and seen.ecs is not None and stale(seen.ecs.tags):
+            ctx.aws.client("ecs").tag_resource(
+                resourceArn=seen.ecs.task_definition_arn,
+                tags=[{"key": k, "value": v} for k, v in want.items()])
+        if dep.lambda_ is not None and seen.function is not None and stale(seen.function.tags):
+            ctx.aws.client("lambda").tag_resource(Resource=seen.function.arn, Tags=want)
+    except Exception as exc:  # noqa: BLE001 - botocore errors become user messages
+        raise explain(exc, f"record the release on {dep.name}") from None

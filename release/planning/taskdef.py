@@ -140,7 +140,7 @@ def _apply_logs(container: dict[str, Any], dep: EcsDeployment, region: str) -> N
 
 # Tags that change with every commit but not the definition: a new commit that builds the
 # same image must not register a new revision.
-VOLATILE_TAGS = frozenset({"release:source-commit"})
+VOLATILE_TAGS = frozenset({"release:source-commit", "release:config-key"})
 # Values ECS fills in on describe that mean the same as leaving them out.
 _CONTAINER_DEFAULTS = {"cpu": 0, "essential": True}
 

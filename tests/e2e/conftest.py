@@ -1,8 +1,8 @@
 """Shared fixtures for end-to-end tests: the embedded local cloud, brought up once.
 
-The session's local cloud runs from the repository root with the default state dir and
-ports, and is left running at the end so the next test run (and people) reuse it.
-`release local down` is tested on a second instance with its own ports and state dir.
+The session's local cloud has its own ports and state dir (never a person's demo cloud)
+and is stopped by PID when the session ends. `release local down` is also tested on a
+second instance with its own ports and state dir.
 """
 
 from __future__ import annotations
@@ -16,27 +16,35 @@ import docker
 import pytest
 
 from release.local import cloud
-from release.local.state import LocalState, default_state_dir, find_repo_root
+from release.local.state import LocalState, find_repo_root
 
 REPO_ROOT = find_repo_root(Path(__file__).resolve().parents[2])
 
 
-def _options(**overrides: Any) -> cloud.Options:
-    return cloud.Options(
-        **{"repo_root": REPO_ROOT, "state_dir": default_state_dir(REPO_ROOT), **overrides}
-    )
+# Ports of their own, so the tests neither disturb nor depend on a local cloud that a person
+# started with `release local up` (5000-5002).
+PORTS = {"moto_port": 18000, "registry_port": 18001, "oidc_port": 18002}
 
 
 @pytest.fixture(scope="session")
-def local_options() -> Callable[..., cloud.Options]:
-    """``local_options(**overrides)``: Options for this repository's local cloud."""
-    return _options
+def local_options(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., cloud.Options]:
+    """``local_options(**overrides)``: Options for the tests' local cloud."""
+    state_dir = tmp_path_factory.mktemp("local-cloud")
+
+    def options(**overrides: Any) -> cloud.Options:
+        return cloud.Options(**{"repo_root": REPO_ROOT, "state_dir": state_dir, **PORTS,
+                                **overrides})
+
+    return options
 
 
 @pytest.fixture(scope="session")
-def local_cloud() -> LocalState:
-    """The running local cloud's state (started now if it was not running)."""
-    return cloud.up(_options(), cloud.Deps()).state
+def local_cloud(local_options: Callable[..., cloud.Options]) -> Iterator[LocalState]:
+    """The tests' local cloud, started for the session and stopped by PID at its end."""
+    options = local_options()
+    state = cloud.up(options, cloud.Deps()).state
+    yield state
+    cloud.down(options.state_dir, cloud.Deps())
 
 
 @pytest.fixture(scope="session")

@@ -323,3 +323,29 @@ def test_under_github_actions_the_registry_password_is_masked_and_outputs_hold_d
     assert "digest=sha256:" in written
     assert "function-version=" in written
     assert "coral-reframing" in summary.read_text()
+
+
+def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy(repo, capsys)[0] == 0
+
+    def plan() -> dict[str, str]:
+        code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json"],
+                    environ={})
+        out, _ = capsys.readouterr()
+        assert code == 0
+        return {e["service"]: e["reason"] for e in json.loads(out)["data"]["services"]}
+
+    assert plan() == {}
+    local = repo / "environments" / "local.yaml"
+    data = yaml.safe_load(local.read_text())
+    data["services"]["autovision"]["ecs"]["environment"]["DETECTION_THRESHOLD"] = "0.7"
+    local.write_text(yaml.safe_dump(data, sort_keys=False))
+    _git(repo, "commit", "-qam", "raise the threshold")
+    assert plan() == {"autovision": "config differs"}
+    code, data, _ = deploy(repo, capsys)
+    assert code == 0
+    changed = [(r["service"], r["built"], r["registered"]) for r in data["results"]
+               if r["status"] == "deployed"]
+    assert changed == [("autovision", False, True)]  # same image, new task definition
+    assert plan() == {}

@@ -1,6 +1,6 @@
 """The embedded local cloud, for real: Docker engine, registry, moto and OIDC issuer.
 
-The e2e tests need root (apt-get, dockerd) and ports 5000-5002 and 5010-5012 free.
+The e2e tests need root (apt-get, dockerd) and ports 18000-18002 and 5010-5012 free.
 The few unmarked tests at the end check the pure pieces the local cloud is built from.
 """
 
@@ -130,7 +130,7 @@ def test_base_image_builds_dockerfiles_without_a_network(
 @pytest.mark.e2e
 def test_oidc_token_verifies_against_the_served_jwks(local_cloud: LocalState) -> None:
     discovery = _get_json(f"{local_cloud.oidc_issuer}/.well-known/openid-configuration")
-    assert discovery["issuer"] == "http://127.0.0.1:5002"
+    assert discovery["issuer"] == local_cloud.oidc_issuer
     jwks = _get_json(discovery["jwks_uri"])
 
     token = _oidc_token(local_cloud, "sts.amazonaws.com", local_cloud.oidc_request_token)
