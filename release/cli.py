@@ -48,8 +48,9 @@ def find_root(start: Path) -> Path:
     return start
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every command registered."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every command registered (or just the ``only`` verb, which
+    spares importing the others: boto3, docker and azure stay unloaded for `plan`)."""
     parser = argparse.ArgumentParser(
         prog="release",
         description="Build container services once, push them, and deploy them to ECS, "
@@ -65,8 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_parser_with(common))
     for name in COMMANDS:
-        importlib.import_module(name).register(sub)
+        if only is None or name.rsplit(".", 1)[1] == only:
+            importlib.import_module(name).register(sub)
     for name in OPTIONAL_COMMANDS:
+        if only is not None and name.rsplit(".", 1)[1] != only:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -132,9 +136,12 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     if list(argv if argv is not None else sys.argv[1:]) == ["--version"]:
         print(f"release {__version__}")  # before any command module is imported: fast
         return EXIT_OK
-    parser = build_parser()
+    words = list(argv if argv is not None else sys.argv[1:])
+    verb = next((w for w in words if not w.startswith("-")), None)
+    known = {name.rsplit(".", 1)[1] for name in (*COMMANDS, *OPTIONAL_COMMANDS)}
+    parser = build_parser(verb if verb in known else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return EXIT_CONFIG if exc.code not in (0, None) else EXIT_OK
     if getattr(args, "root", None) is None:
