@@ -14,29 +14,25 @@ from pathlib import Path
 
 import boto3
 import pytest
+from private_cloud import private_cloud
 
 from release.adapters import oidc
 from release.cli import main
 from release.commands import auth
 from release.errors import ReleaseError
-from release.local import cloud
 from release.local.state import LocalState
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-PORTS = {"moto_port": 17000, "registry_port": 17001, "oidc_port": 17002}
 ROLE = "arn:aws:iam::123456789012:role/release-local"
 
 
 @pytest.fixture(scope="module")
 def cloud_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalState]:
-    """A local cloud for these tests only; stopped (by PID) at the end."""
-    state_dir = tmp_path_factory.mktemp("auth-cloud")
-    options = cloud.Options(repo_root=REPO, state_dir=state_dir, **PORTS)
-    state = cloud.up(options, cloud.Deps()).state
-    yield state
-    cloud.down(state_dir, cloud.Deps())
+    """A local cloud for these tests only (17000-17002); stopped by PID at the end."""
+    with private_cloud(tmp_path_factory, 17000) as state:
+        yield state
 
 
 def make_repo(root: Path, state: LocalState, account_id: str = "123456789012") -> Path:

@@ -15,33 +15,28 @@ from typing import Any
 
 import boto3
 import pytest
+from private_cloud import examples_repo, private_cloud
 
 from release.cli import main
-from release.local import cloud, sandbox
+from release.local import sandbox
 from release.local.state import LocalState
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-PORTS = {"moto_port": 16000, "registry_port": 16001, "oidc_port": 16002}
 
 
 @pytest.fixture(scope="module")
 def cloud_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalState]:
-    """A local cloud for these tests only; stopped (by PID) at the end."""
-    state_dir = tmp_path_factory.mktemp("safety-cloud")
-    options = cloud.Options(repo_root=REPO, state_dir=state_dir, **PORTS)
-    state = cloud.up(options, cloud.Deps()).state
-    yield state
-    cloud.down(state_dir, cloud.Deps())
+    """A local cloud for these tests only (16000-16002); stopped by PID at the end."""
+    with private_cloud(tmp_path_factory, 16000) as state:
+        yield state
 
 
 @pytest.fixture
 def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
-    root = sandbox.make(REPO, tmp_path / "repo", aws_endpoint=cloud_state.aws_endpoint_url,
-                        registry_host=cloud_state.registry_host)
-    sandbox.reset_and_seed(root, cloud_state.aws_endpoint_url)
-    return root
+    """A git repository holding the examples, pointed at the test cloud, infra seeded."""
+    return examples_repo(tmp_path, cloud_state)
 
 
 def release(root: Path, capsys: pytest.CaptureFixture[str], *args: str
