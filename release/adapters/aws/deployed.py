@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from typing import Any
 
 from release.adapters.aws.clients import AwsClients, explain
@@ -54,6 +55,7 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, De
         return {}
     client = aws.client("ecs")
     arns: dict[str, str] = {}
+    released: dict[str, float] = {}  # when the PRIMARY deployment started: the release time
     out: dict[str, Deployed | None] = {}
     for cluster, names in by_cluster.items():
         ecs_names = sorted(names)
@@ -65,7 +67,13 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, De
                 raise explain(exc, f"describe ECS services in {cluster}") from None
             for svc in described.get("services", []):
                 if svc.get("status") != "INACTIVE":
-                    arns[names[svc["serviceName"]]] = svc["taskDefinition"]
+                    name = names[svc["serviceName"]]
+                    arns[name] = svc["taskDefinition"]
+                    primary = [d for d in svc.get("deployments", [])
+                               if d.get("status") == "PRIMARY"]
+                    created: Any = primary[0].get("createdAt") if primary else None
+                    if isinstance(created, datetime):
+                        released[name] = created.timestamp()
         for name in names.values():
             if name not in arns:
                 out[name] = None
@@ -82,14 +90,13 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, De
         for name, found in zip(arns, pool.map(describe, arns.values()), strict=True):
             tags = {t["key"]: t["value"] for t in found.get("tags", [])}
             registered = found["taskDefinition"].get("registeredAt")
-            when = registered.timestamp() if hasattr(registered, "timestamp") else None
+            when = released.get(name) or (
+                registered.timestamp() if hasattr(registered, "timestamp") else None)
             out[name] = _from_tags(tags, when)
     return out
 
 
 def _function(env: Environment, aws: AwsClients, name: str) -> Deployed | None:
-    from datetime import datetime
-
     dep = env.deployments[name].lambda_
     if dep is None:
         return None
