@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from release.adapters import github_masks, oidc
 from release.adapters.azure import acr, container_apps, identity
 from release.adapters.registry import Login
 from release.config import load_config
-from release.config.model import Environment
+from release.config.model import AzureAppDeployment, Environment, Registry
 from release.errors import ReleaseError, UsageError
 from release.output import envelope
 
@@ -91,29 +92,74 @@ def management_token(env: Environment, environ: Mapping[str, str],
     return got
 
 
-def registry_login(env: Environment, environ: Mapping[str, str],
-                   deps: Deps | None = None) -> Login:
-    """ACR credentials for ``env.registry`` (refresh token from ``/oauth2/exchange``)."""
+class Session:
+    """One Entra ID token shared by a whole deploy (logins, reads, updates), renewed when it
+    is within five minutes of expiry. Thread-safe: services are deployed in parallel."""
+
+    RENEW_BEFORE = 300
+
+    def __init__(self, env: Environment, environ: Mapping[str, str],
+                 deps: Deps | None = None) -> None:
+        self.env = env
+        self.environ = environ
+        self.deps = deps or Deps()
+        self._lock = threading.Lock()
+        self._token: identity.AccessToken | None = None
+
+    def token(self) -> str:
+        """A valid management token, fetched on first use."""
+        with self._lock:
+            if self._token is None or \
+                    self._token.expires_on - self.deps.clock() < self.RENEW_BEFORE:
+                self._token = management_token(self.env, self.environ, self.deps)
+            return self._token.token
+
+    def api(self) -> container_apps.Api:
+        """The management API with this session's token."""
+        if self.env.azure is None:
+            raise UsageError(f"{self.env.path} has no azure block",
+                             "add azure: {tenant_id, client_id, subscription_id}")
+        return container_apps.Api(self.env.azure, self.token(),
+                                  self.environ.get("REQUESTS_CA_BUNDLE"))
+
+
+def registry_login(env: Environment, environ: Mapping[str, str], deps: Deps | None = None,
+                   registry: Registry | None = None, session: Session | None = None) -> Login:
+    """ACR credentials for ``registry`` (default ``env.registry``), from the refresh token
+    ``/oauth2/exchange`` gives for the Entra ID token."""
     deps = deps or Deps()
-    if env.registry.type != "acr" or env.azure is None:
-        raise UsageError(f"{env.path}: registry is not an acr registry with an azure block")
-    token = management_token(env, environ, deps)
-    login = acr.login(env.registry.host, token.token, env.azure.tenant_id,
-                      environ.get("REQUESTS_CA_BUNDLE"))
+    registry = registry or env.registry
+    if registry.type != "acr" or env.azure is None:
+        raise UsageError(f"{env.path}: {registry.host} is not an acr registry with an azure "
+                         "block")
+    token = (session or Session(env, environ, deps)).token()
+    login = acr.login(registry.host, token, env.azure.tenant_id,
+                      environ.get("REQUESTS_CA_BUNDLE"), env.azure.acr_exchange_url)
     if environ.get("GITHUB_ACTIONS") == "true":
         github_masks.mask(login.password, stream=deps.stdout)
     return login
 
 
-def deploy_container_app(env: Environment, service: str, image: str,
-                         wait: container_apps.Wait, environ: Mapping[str, str]) -> str:
-    """The ``azure_container_app`` target: set the image, wait; return the revision name."""
+def _app(env: Environment, service: str) -> AzureAppDeployment:
     dep = env.deployments[service]
     if dep.azure_container_app is None or env.azure is None:
         raise ReleaseError(f"{service} has no azure_container_app in {env.path}")
-    token = management_token(env, environ, Deps())
-    api = container_apps.Api(env.azure, token.token, environ.get("REQUESTS_CA_BUNDLE"))
-    return container_apps.deploy(api, dep.azure_container_app, image, wait)
+    return dep.azure_container_app
+
+
+def current_app(env: Environment, service: str, environ: Mapping[str, str],
+                session: Session | None = None) -> container_apps.Running:
+    """What the service's container app runs now."""
+    app = _app(env, service)
+    return container_apps.current((session or Session(env, environ)).api(), app)
+
+
+def deploy_container_app(env: Environment, service: str, image: str,
+                         wait: container_apps.Wait, environ: Mapping[str, str], *,
+                         session: Session | None = None) -> str:
+    """The ``azure_container_app`` target: set the image, wait; return the revision name."""
+    app = _app(env, service)
+    return container_apps.deploy((session or Session(env, environ)).api(), app, image, wait)
 
 
 def _docker_login(login: Login) -> None:
@@ -138,7 +184,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     registry = None
     if env.registry.type == "acr":
         login = acr.login(env.registry.host, token.token, env.azure.tenant_id,
-                          options.environ.get("REQUESTS_CA_BUNDLE"))
+                          options.environ.get("REQUESTS_CA_BUNDLE"), env.azure.acr_exchange_url)
         if options.environ.get("GITHUB_ACTIONS") == "true":
             github_masks.mask(login.password, stream=deps.stdout)
         (deps.docker_login or _docker_login)(login)

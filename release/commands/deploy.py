@@ -23,11 +23,12 @@ from release.adapters import git, git_history, github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.aws.clients import AwsClients
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
+from release.adapters.azure import acr
 from release.adapters.docker_engine import BuildRequest, DockerEngine, connect
+from release.commands import auth_azure, targets
 from release.commands import plan as plan_cmd
-from release.commands import targets
 from release.config import load_config
-from release.config.model import Environment, ServiceDeployment
+from release.config.model import Environment, Registry, ServiceDeployment
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
 from release.output import envelope, table
 from release.planning import buildkey, plan, rollout
@@ -205,8 +206,12 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     config = load_config(options.root, (options.environment,))
     env = config.environments[options.environment]
     chosen = select(env, options.services)
-    if env.aws is None:
-        raise UsageError(f"{env.path} has no aws block", "deploy needs an AWS account")
+    needs_aws = any(d.needs_aws or (d.service.needs_image and env.registry_of(d).type == "ecr")
+                    for d in chosen)
+    if needs_aws and env.aws is None:
+        raise UsageError(f"{env.path} has no aws block",
+                         "the chosen services deploy to AWS (or push to ECR): add aws: "
+                         "{region, account_id, role_arn}")
     snap = git.snapshot(config.root)
     if snap.dirty:
         deps.log("note: the work tree has uncommitted changes; build keys include them")
@@ -214,25 +219,29 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     ids = git.build_ids(config.root, snap.tree, paths,
                         [d.service.context for d in chosen if d.service.needs_image])
     keys = plan_cmd.desired(config, env, [d.name for d in chosen], snap.tree)
-    aws = deps.aws(env)
-    watcher = RolloutWatcher(lambda: aws.client("ecs"), Pace(deps.clock, deps.sleep))
+    aws = deps.aws(env) if needs_aws else None  # Azure-only: no AWS client at all
+    watcher = (RolloutWatcher(lambda: aws.client("ecs"), Pace(deps.clock, deps.sleep))
+               if aws is not None else None)
+    azure = auth_azure.Session(env, os.environ) if env.azure is not None else None
     try:
         return _release(options, deps, targets.Context(
             config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log, deps.random,
-            watcher, {n: k.config_key for n, k in keys.items() if k.config_key}), chosen, ids)
+            watcher, {n: k.config_key for n, k in keys.items() if k.config_key}, azure),
+            chosen, ids)
     finally:
-        aws.close()
+        if aws is not None:
+            aws.close()
 
 
 def _release(options: Options, deps: Deps, ctx: targets.Context,
              chosen: list[ServiceDeployment], ids: dict[str, str]) -> Result:
     env = ctx.env
-    login = _login(env, ctx.aws)
+    logins = _logins(ctx, chosen)
     services = [_Service(d, None) for d in chosen]
     for svc in services:
         svc.started = deps.clock()
     with ThreadPoolExecutor(max_workers=options.parallel) as pool:
-        list(pool.map(lambda s: _plan_service(ctx, s, ids, login, options.allow_downgrade),
+        list(pool.map(lambda s: _plan_service(ctx, s, ids, logins, options.allow_downgrade),
                       services))
     _print_plan(services, deps.log)
     if options.dry_run:
@@ -248,7 +257,7 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
                     except ReleaseError as exc:
                         svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
                         continue
-                _build(ctx, svc, docker, login)
+                _build(ctx, svc, docker, logins[env.registry_of(svc.dep)])
     finally:
         if docker is not None:
             docker.close()
@@ -257,32 +266,46 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
     return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=False))
 
 
-def _login(env: Environment, aws: AwsClients) -> registry.Login:
-    if env.registry.type == "ecr":
-        login = ecr.login(aws.client("ecr"), env.registry.host)
+def _logins(ctx: targets.Context,
+            chosen: list[ServiceDeployment]) -> dict[Registry, registry.Login]:
+    """One login per distinct registry the chosen services push to (ECR and ACR may mix)."""
+    wanted = dict.fromkeys(ctx.env.registry_of(d) for d in chosen if d.service.needs_image)
+    return {reg: _login(ctx, reg) for reg in wanted}
+
+
+def _login(ctx: targets.Context, reg: Registry) -> registry.Login:
+    if reg.type == "ecr":
+        login = ecr.login(ctx.client("ecr"), reg.host)
         if os.environ.get("GITHUB_ACTIONS") == "true":
             github_masks.mask(login.password)  # before anything could print it
         return login
-    if env.registry.type == "acr":
-        from release.commands import auth_azure
+    if reg.type == "acr":
+        return auth_azure.registry_login(ctx.env, os.environ, registry=reg,
+                                         session=ctx.azure_session())
+    return registry.Login(reg.host, "", "")
 
-        return auth_azure.registry_login(env, os.environ)
-    return registry.Login(env.registry.host, "", "")
+
+def _manifest_digest(reg: Registry, login: registry.Login, repository: str,
+                     tag: str) -> str | None:
+    if reg.type == "acr":  # HTTPS only, trusting REQUESTS_CA_BUNDLE when set
+        return acr.manifest_digest(login, repository, tag, os.environ.get("REQUESTS_CA_BUNDLE"))
+    return registry.manifest_digest(login, repository, tag)
 
 
 def _image_ref(env: Environment, svc: _Service) -> str | None:
     if svc.image is None or svc.image.digest is None:
         return None
-    return f"{env.registry.host}/{svc.image.repository}@{svc.image.digest}"
+    return f"{env.registry_of(svc.dep).host}/{svc.image.repository}@{svc.image.digest}"
 
 
 def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
-                  login: registry.Login, allow_downgrade: bool) -> None:
+                  logins: dict[Registry, registry.Login], allow_downgrade: bool) -> None:
     service = svc.dep.service
     try:
         if service.needs_image:
             key = buildkey.build_key(buildkey.inputs_for(service, ids))
-            digest = registry.manifest_digest(login, service.repository, key)
+            reg = ctx.env.registry_of(svc.dep)
+            digest = _manifest_digest(reg, logins[reg], service.repository, key)
             svc.image = plan.ImageStep(service.name, service.repository, key, digest)
         svc.seen = targets.observe(ctx, svc.dep)
         svc.steps = targets.steps(ctx, svc.dep, svc.seen, image=_image_ref(ctx.env, svc),
@@ -326,7 +349,7 @@ def _build(ctx: targets.Context, svc: _Service, docker: DockerEngine,
            login: registry.Login) -> None:
     assert svc.image is not None  # noqa: S101
     service = svc.dep.service
-    image = f"{ctx.env.registry.host}/{service.repository}"
+    image = f"{ctx.env.registry_of(svc.dep).host}/{service.repository}"
     ctx.log(f"{service.name}: building {image}:{svc.image.build_key}")
     try:
         docker.build(BuildRequest(

@@ -78,9 +78,10 @@ def resources(config: Config, env: Environment) -> policies.Resources:
     aws = env.aws
     partition = aws.role_arn.split(":")[1]
     repositories, ecs, functions, machines, objects = [], [], [], [], []
-    ecr = _ECR_HOST.match(env.registry.host) if env.registry.type == "ecr" else None
     for dep in env.deployments.values():
-        if env.registry.type == "ecr" and dep.service.needs_image:
+        registry = env.registry_of(dep)  # a service may push elsewhere (batch-detector: ACR)
+        ecr = _ECR_HOST.match(registry.host) if registry.type == "ecr" else None
+        if registry.type == "ecr" and dep.service.needs_image:
             account = ecr.group("account") if ecr else aws.account_id
             region = ecr.group("region") if ecr else aws.region
             repositories.append(f"arn:{partition}:ecr:{region}:{account}:repository/"

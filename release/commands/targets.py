@@ -6,6 +6,7 @@ Each ``observe_*`` reads the cloud; each ``apply_*`` changes it and returns what
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -16,6 +17,8 @@ from typing import Any
 from release.adapters.aws import ecs, ecs_address, ecs_rollout, lambda_, s3, stepfunctions
 from release.adapters.aws.clients import AwsClients, explain
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
+from release.adapters.azure import container_apps
+from release.commands import auth_azure
 from release.commands import render as render_cmd
 from release.config.model import Config, Environment, ServiceDeployment
 from release.errors import ReleaseError
@@ -32,7 +35,7 @@ class Context:
 
     config: Config
     env: Environment
-    aws: AwsClients
+    aws: AwsClients | None  # None: no chosen service touches AWS
     commit: str
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
@@ -40,12 +43,28 @@ class Context:
     random: Callable[[], float] = random.random
     watcher: RolloutWatcher | None = None  # shared by every service: one batched poller
     config_keys: Mapping[str, str] = field(default_factory=dict)  # what `release plan` compares
+    azure: auth_azure.Session | None = None  # one Entra ID token for the whole deploy
+
+    def client(self, name: str) -> Any:
+        """The AWS client for ``name``; an error when this deploy has no AWS account."""
+        if self.aws is None:
+            raise ReleaseError(f"{self.env.path} has no aws block",
+                               "add aws: {region, account_id, role_arn}")
+        return self.aws.client(name)
+
+    def azure_session(self) -> auth_azure.Session:
+        """The deploy's Azure session (a new one when none was given)."""
+        return self.azure or auth_azure.Session(self.env, os.environ)
+
+    def azure_wait(self) -> container_apps.Wait:
+        """Waiting for a container app revision, on this context's clock."""
+        return container_apps.Wait(clock=self.clock, sleep=self.sleep, log=self.log)
 
     def rollouts(self) -> ecs_rollout.Rollouts:
         """ECS rollouts through the shared watcher (a private one when none was given)."""
-        watcher = self.watcher or RolloutWatcher(lambda: self.aws.client("ecs"),
+        watcher = self.watcher or RolloutWatcher(lambda: self.client("ecs"),
                                                  Pace(self.clock, self.sleep))
-        return ecs_rollout.Rollouts(self.aws.client("ecs"), watcher, self.log)
+        return ecs_rollout.Rollouts(self.client("ecs"), watcher, self.log)
 
     def lambda_pace(self) -> lambda_.Pace:
         """Waits and retries of Lambda updates, on this context's clock."""
@@ -61,6 +80,7 @@ class Observed:
     function: lambda_.FunctionState | None = None
     state_machine: dict[str, Any] | None = None
     files: dict[str, str | None] = field(default_factory=dict)
+    container_app: container_apps.Running | None = None
 
 
 @dataclass(frozen=True)
@@ -103,19 +123,22 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
     """Read every target of ``dep`` from the cloud."""
     seen = Observed()
     if dep.ecs is not None:
-        client = ctx.aws.client("ecs")
+        client = ctx.client("ecs")
         seen.ecs = ecs.describe(client, dep.ecs.cluster, dep.ecs.service)
         seen.ecs_latest = _latest_revision(client, dep.ecs.family)
     if dep.lambda_ is not None:
-        seen.function = lambda_.describe(ctx.aws.client("lambda"), dep.lambda_.function,
+        seen.function = lambda_.describe(ctx.client("lambda"), dep.lambda_.function,
                                          dep.lambda_.alias)
     if dep.step_functions is not None:
         seen.state_machine = stepfunctions.current_definition(
-            ctx.aws.client("stepfunctions"), _state_machine_arn(ctx, dep))
+            ctx.client("stepfunctions"), _state_machine_arn(ctx, dep))
     if dep.s3 is not None:
-        client = ctx.aws.client("s3")
+        client = ctx.client("s3")
         seen.files = {key: s3.remote_sha256(client, dep.s3.bucket, key)
                       for key in local_files(ctx, dep)}
+    if dep.azure_container_app is not None:
+        seen.container_app = auth_azure.current_app(ctx.env, dep.name, os.environ,
+                                                    ctx.azure_session())
     return seen
 
 
@@ -184,6 +207,8 @@ def steps(ctx: Context, dep: ServiceDeployment, seen: Observed, *, image: str | 
     if dep.s3 is not None:
         local = {key: s3.sha256_of(path) for key, path in local_files(ctx, dep).items()}
         out.append(plan.files_step(dep.name, local, seen.files))
+    if dep.azure_container_app is not None and seen.container_app is not None:
+        out.append(plan.container_app_step(dep.name, image, seen.container_app.image))
     return out
 
 
@@ -200,19 +225,19 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
         environment = dict(dep.lambda_.environment)
         changed = seen.function is None or environment != seen.function.environment
         recorded = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
-        version = lambda_.deploy_image(ctx.aws.client("lambda"), lambda_.FunctionUpdate(
+        version = lambda_.deploy_image(ctx.client("lambda"), lambda_.FunctionUpdate(
             dep.lambda_.function, dep.lambda_.alias, image,
             environment if changed else None, recorded), ctx.lambda_pace())
         return Done(updated=True, detail=f"version {version}")
     if step.target == "step_functions":
         definition = desired_definition(ctx, dep, seen)
         assert definition is not None  # noqa: S101
-        stepfunctions.update(ctx.aws.client("stepfunctions"), _state_machine_arn(ctx, dep),
+        stepfunctions.update(ctx.client("stepfunctions"), _state_machine_arn(ctx, dep),
                              definition)
         return Done(updated=True, detail="definition updated")
     if step.target == "s3_files":
         assert dep.s3 is not None  # noqa: S101
-        client = ctx.aws.client("s3")
+        client = ctx.client("s3")
         sent = 0
         for key, path in local_files(ctx, dep).items():
             checksum = s3.sha256_of(path)
@@ -220,6 +245,12 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
                 s3.upload(client, dep.s3.bucket, key, path, checksum)
                 sent += 1
         return Done(updated=True, detail=f"{sent} files uploaded")
+    if step.target == "azure_container_app":
+        if image is None:
+            raise ReleaseError(f"{dep.name}: no image to deploy to the container app")
+        revision = auth_azure.deploy_container_app(ctx.env, dep.name, image, ctx.azure_wait(),
+                                                   os.environ, session=ctx.azure_session())
+        return Done(updated=True, detail=f"revision {revision}")
     raise ReleaseError(f"{dep.name}: unknown target {step.target}")
 
 
@@ -228,6 +259,8 @@ def _current_detail(target: str, seen: Observed) -> str:
         return "revision " + seen.ecs.task_definition_arn.rsplit(":", 1)[-1]
     if target == "lambda" and seen.function is not None:
         return f"version {seen.function.alias_version}"
+    if target == "azure_container_app" and seen.container_app is not None:
+        return f"revision {seen.container_app.revision or '?'}"
     return ""
 
 
@@ -235,7 +268,7 @@ def _apply_ecs(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen
                image: str | None, build_key: str) -> Done:
     if dep.ecs is None or image is None:
         raise ReleaseError(f"{dep.name}: no image to deploy to ECS")
-    client = ctx.aws.client("ecs")
+    client = ctx.client("ecs")
     registered = False
     if step.action == "update" and seen.ecs_latest is not None:
         arn = seen.ecs_latest.arn
@@ -249,7 +282,7 @@ def _apply_ecs(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen
         ecs_rollout.Target(dep.ecs.cluster, dep.ecs.service, dep.ecs.deadline_seconds,
                            dep.ecs.desired_count), arn,
         ecs_rollout.Before(seen.ecs.task_definition_arn, seen.ecs.rollback_on_failure))
-    url = ecs_address.service_url(ctx.aws.client, dep.ecs.cluster, described)
+    url = ecs_address.service_url(ctx.client, dep.ecs.cluster, described)
     return Done(registered=registered, updated=True,
                 detail="revision " + arn.rsplit(":", 1)[-1], url=url)
 
@@ -275,10 +308,10 @@ def record(ctx: Context, dep: ServiceDeployment, seen: Observed, build_key: str)
 
     try:
         if dep.ecs is not None and seen.ecs is not None and stale(seen.ecs.tags):
-            ctx.aws.client("ecs").tag_resource(
+            ctx.client("ecs").tag_resource(
                 resourceArn=seen.ecs.task_definition_arn,
                 tags=[{"key": k, "value": v} for k, v in want.items()])
         if dep.lambda_ is not None and seen.function is not None and stale(seen.function.tags):
-            ctx.aws.client("lambda").tag_resource(Resource=seen.function.arn, Tags=want)
+            ctx.client("lambda").tag_resource(Resource=seen.function.arn, Tags=want)
     except Exception as exc:  # noqa: BLE001 - botocore errors become user messages
         raise explain(exc, f"record the release on {dep.name}") from None

@@ -288,7 +288,7 @@ class _Loader:
                      f"or set name: {name}")
         aws = AwsAccount(**data["aws"]) if "aws" in data else None
         azure = AzureAccount(**data["azure"]) if "azure" in data else None
-        registry = self._registry(source, aws)
+        registry = self._registry(source, source.data["registry"], ("registry",), aws)
         if services is None:  # release.yaml is broken: its problems are already reported
             return None
         deployments = {}
@@ -305,15 +305,16 @@ class _Loader:
         return Environment(name=name, path=source.path, registry=registry,
                            deployments=deployments, aws=aws, azure=azure)
 
-    def _registry(self, source: Source, aws: AwsAccount | None) -> Registry:
-        raw = source.data["registry"]
+    def _registry(self, source: Source, raw: dict[str, Any], at: PathKey,
+                  aws: AwsAccount | None) -> Registry:
+        """The top-level registry, or a service's own (``at`` says which)."""
         kind = raw["type"]
         host = raw.get("host")
         if kind == "ecr" and aws is None:
-            self._at(source, ("registry", "type"), "an ecr registry needs the aws block",
+            self._at(source, (*at, "type"), "an ecr registry needs the aws block",
                      "add aws: {region, account_id, role_arn}")
         if kind == "acr" and "azure" not in source.data:
-            self._at(source, ("registry", "type"), "an acr registry needs the azure block",
+            self._at(source, (*at, "type"), "an acr registry needs the azure block",
                      "add azure: {tenant_id, client_id, subscription_id}")
         if host is None and aws is not None:
             host = f"{aws.account_id}.dkr.ecr.{aws.region}.amazonaws.com"
@@ -324,7 +325,7 @@ class _Loader:
         env = source.data["name"]
         at: PathKey = ("services", service.name)
         for kind in raw:
-            if kind not in service.targets:
+            if kind != "registry" and kind not in service.targets:
                 self._at(source, (*at, kind),
                          f"'{service.name}' has no {kind} target in release.yaml",
                          f"its targets: {', '.join(service.targets)}; remove this block "
@@ -338,6 +339,8 @@ class _Loader:
             self._at(source, at, f"'{service.name}' deploys to Azure but the environment has "
                      "no azure block", "add azure: {tenant_id, client_id, subscription_id}")
         default_name = f"{env}-{service.name}"
+        registry = (self._registry(source, raw["registry"], (*at, "registry"), aws)
+                    if "registry" in raw else None)
         return ServiceDeployment(
             service=service,
             ecs=self._ecs(source, service, raw.get("ecs", {}), aws, default_name),
@@ -358,6 +361,7 @@ class _Loader:
                 resource_group=raw["azure_container_app"]["resource_group"],
                 container=service.azure_container_app or None,
             ) if "azure_container_app" in raw else self._missing_azure(source, service),
+            registry=registry,
         )
 
     def _missing_azure(self, source: Source, service: Service) -> AzureAppDeployment | None:

@@ -87,6 +87,7 @@ class AzureAccount:
     subscription_id: str
     authority_url: str = "https://login.microsoftonline.com"
     management_url: str = "https://management.azure.com"
+    acr_exchange_url: str | None = None  # None: https://<registry host>/oauth2/exchange
 
 
 @dataclass(frozen=True)
@@ -160,11 +161,17 @@ class ServiceDeployment:
     step_functions: StepFunctionsDeployment | None = None
     s3: S3Deployment | None = None
     azure_container_app: AzureAppDeployment | None = None
+    registry: Registry | None = None  # None: the environment's registry
 
     @property
     def name(self) -> str:
         """The service name."""
         return self.service.name
+
+    @property
+    def needs_aws(self) -> bool:
+        """True when a target is an AWS one (an ECR registry is the caller's to check)."""
+        return any(t != "azure_container_app" for t in self.service.targets)
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,10 @@ class Environment:
     deployments: Mapping[str, ServiceDeployment]
     aws: AwsAccount | None = None
     azure: AzureAccount | None = None
+
+    def registry_of(self, dep: ServiceDeployment) -> Registry:
+        """Where ``dep``'s image is pushed: its own registry, else the environment's."""
+        return dep.registry or self.registry
 
 
 @dataclass(frozen=True)

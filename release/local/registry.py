@@ -18,9 +18,11 @@ HTPASSWD_FILE = "registry.htpasswd"
 STORAGE_DIR = "registry"
 
 
-def config(state_dir: Path, host: str, port: int, http_secret: str) -> dict[str, Any]:
-    """The registry's configuration: filesystem storage, htpasswd auth, no TLS."""
-    return {
+def config(state_dir: Path, host: str, port: int, http_secret: str,
+           tls: tuple[Path, Path] | None = None) -> dict[str, Any]:
+    """The registry's configuration: filesystem storage, htpasswd auth; TLS with ``tls``
+    (certificate file, key file), else plain HTTP."""
+    made: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "info", "formatter": "text"},
         "storage": {
@@ -36,16 +38,20 @@ def config(state_dir: Path, host: str, port: int, http_secret: str) -> dict[str,
             "htpasswd": {"realm": "release-local", "path": str(state_dir / HTPASSWD_FILE)},
         },
     }
+    if tls is not None:
+        made["http"]["tls"] = {"certificate": str(tls[0]), "key": str(tls[1])}
+    return made
 
 
-def write_config(state_dir: Path, host: str, port: int) -> Path:
+def write_config(state_dir: Path, host: str, port: int,
+                 tls: tuple[Path, Path] | None = None) -> Path:
     """Write ``registry.yml`` (keeping its HTTP secret across restarts); return its path."""
     path = state_dir / CONFIG_FILE
     http_secret = secrets.token_hex(16)
     if path.exists():
         previous = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         http_secret = previous.get("http", {}).get("secret") or http_secret
-    text = yaml.safe_dump(config(state_dir, host, port, http_secret), sort_keys=False)
+    text = yaml.safe_dump(config(state_dir, host, port, http_secret, tls), sort_keys=False)
     _write_private(path, text.encode())
     return path
 

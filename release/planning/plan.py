@@ -102,3 +102,13 @@ def files_step(service: str, local: dict[str, str], remote: dict[str, str | None
         return TargetStep(service, "s3_files", "none", f"{len(local)} files up to date")
     return TargetStep(service, "s3_files", "upload",
                       f"{len(stale)} of {len(local)} files changed")
+
+
+def container_app_step(service: str, desired_image: str | None,
+                       running_image: str | None) -> TargetStep:
+    """Point an Azure container app at the image, or nothing when it already runs it."""
+    if desired_image is None:
+        return TargetStep(service, "azure_container_app", "deploy", "new image")
+    if running_image == desired_image:
+        return TargetStep(service, "azure_container_app", "none", "up to date")
+    return TargetStep(service, "azure_container_app", "deploy", "app runs another image")

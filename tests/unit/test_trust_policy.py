@@ -103,3 +103,10 @@ def test_command_refuses_a_wildcard_repository(capsys: pytest.CaptureFixture[str
                  "--root", str(REPO)], environ={})
     assert code == 2
     assert "is not OWNER/REPO" in capsys.readouterr().err
+
+
+def test_a_service_pushing_to_another_registry_gets_no_ecr_permission() -> None:
+    config = load_config(REPO, ("dev",))
+    found = iam.resources(config, config.environments["dev"])
+    assert any(r.endswith("repository/autovision") for r in found.ecr_repositories)
+    assert not any("batch-detector" in r for r in found.ecr_repositories)  # it pushes to ACR

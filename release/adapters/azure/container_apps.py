@@ -78,22 +78,41 @@ class Wait:
     log: Callable[[str], None] = field(default=lambda _line: None)
 
 
-def with_image(template: dict[str, Any], container: str | None, image: str) -> dict[str, Any]:
-    """``template`` with the named container's (or the only container's) image replaced."""
-    containers = [dict(c) for c in template.get("containers", [])]
+def _index(containers: list[dict[str, Any]], container: str | None) -> int:
     names = [c.get("name") for c in containers]
     if container is None:
         if len(containers) != 1:
             raise ReleaseError(f"the container app has containers {names}: name the one to "
                                "update", "set azure_container_app: {container: NAME} in "
                                "release.yaml")
-        index = 0
-    elif container in names:
-        index = names.index(container)
-    else:
-        raise ReleaseError(f"the container app has no container '{container}' (it has {names})")
-    containers[index]["image"] = image
+        return 0
+    if container in names:
+        return names.index(container)
+    raise ReleaseError(f"the container app has no container '{container}' (it has {names})")
+
+
+def with_image(template: dict[str, Any], container: str | None, image: str) -> dict[str, Any]:
+    """``template`` with the named container's (or the only container's) image replaced."""
+    containers = [dict(c) for c in template.get("containers", [])]
+    containers[_index(containers, container)]["image"] = image
     return {**template, "containers": containers}
+
+
+@dataclass(frozen=True)
+class Running:
+    """What the app runs now: its container's image and its newest revision."""
+
+    image: str | None
+    revision: str | None
+
+
+def current(api: Api, app: AzureAppDeployment) -> Running:
+    """The app's current image (of ``app.container``, or its only container) and revision."""
+    props = api.call("GET", app_path(api.account, app)).get("properties", {})
+    containers = list(props.get("template", {}).get("containers", []))
+    image = containers[_index(containers, app.container)].get("image") if containers else None
+    revision = props.get("latestRevisionName")
+    return Running(str(image) if image else None, str(revision) if revision else None)
 
 
 def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
