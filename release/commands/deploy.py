@@ -391,7 +391,8 @@ def _deploy_service(ctx: targets.Context, svc: _Service) -> None:
         if isinstance(result, ReleaseError):
             return  # later targets (state machine, files) depend on this one
     try:
-        targets.record(ctx, svc.dep, svc.seen, key)
+        targets.record(ctx, svc.dep, svc.seen, key,
+                       {step.target for step in svc.steps if step.action == "none"})
     except ReleaseError as exc:
         ctx.log(f"{svc.dep.name}: warning: {exc.message}")
 

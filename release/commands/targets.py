@@ -125,7 +125,7 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
     if dep.ecs is not None:
         client = ctx.client("ecs")
         seen.ecs = ecs.describe(client, dep.ecs.cluster, dep.ecs.service)
-        seen.ecs_latest = _latest_revision(client, dep.ecs.family)
+        seen.ecs_latest = _latest_revision(client, dep.ecs.family, seen.ecs)
     if dep.lambda_ is not None:
         seen.function = lambda_.describe(ctx.client("lambda"), dep.lambda_.function,
                                          dep.lambda_.alias)
@@ -142,12 +142,14 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
     return seen
 
 
-def _latest_revision(client: Any, family: str) -> plan.Revision | None:
+def _latest_revision(client: Any, family: str, running: ecs.ServiceState) -> plan.Revision | None:
     try:
         arns = client.list_task_definitions(familyPrefix=family, sort="DESC", maxResults=1)
         if not arns.get("taskDefinitionArns"):
             return None
         arn = arns["taskDefinitionArns"][0]
+        if arn == running.task_definition_arn:  # the usual case: described already
+            return plan.Revision(arn, running.task_definition, running.tags)
         found = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"list task definitions of {family}") from None
@@ -297,9 +299,14 @@ def running_commits(seen: Observed) -> dict[str, str]:
     return out
 
 
-def record(ctx: Context, dep: ServiceDeployment, seen: Observed, build_key: str) -> None:
+def record(ctx: Context, dep: ServiceDeployment, seen: Observed, build_key: str,
+           unchanged: set[str]) -> None:
     """Tag what runs with this release's keys where an unchanged target lacks them, so that
-    `release plan` sees the service as current. Nothing is called when the tags match."""
+    `release plan` sees the service as current. Nothing is called when the tags match.
+
+    Only targets in ``unchanged`` are looked at: an updated one already carries the tags,
+    and ``seen`` describes what ran before it (tagging that would mislabel the old revision).
+    """
     want = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
     keys = (BUILD_KEY_TAG, CONFIG_KEY_TAG)
 
@@ -307,11 +314,13 @@ def record(ctx: Context, dep: ServiceDeployment, seen: Observed, build_key: str)
         return any(have.get(k) != want.get(k) for k in keys if k in want)
 
     try:
-        if dep.ecs is not None and seen.ecs is not None and stale(seen.ecs.tags):
+        if "ecs" in unchanged and dep.ecs is not None and seen.ecs is not None and stale(
+                seen.ecs.tags):
             ctx.client("ecs").tag_resource(
                 resourceArn=seen.ecs.task_definition_arn,
                 tags=[{"key": k, "value": v} for k, v in want.items()])
-        if dep.lambda_ is not None and seen.function is not None and stale(seen.function.tags):
+        if "lambda" in unchanged and dep.lambda_ is not None and seen.function is not None and (
+                stale(seen.function.tags)):
             ctx.client("lambda").tag_resource(Resource=seen.function.arn, Tags=want)
     except Exception as exc:  # noqa: BLE001 - botocore errors become user messages
         raise explain(exc, f"record the release on {dep.name}") from None

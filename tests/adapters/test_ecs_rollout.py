@@ -185,3 +185,39 @@ def test_no_url_when_the_lookup_fails() -> None:
     ecs.faults["list_tasks"] = [client_error("AccessDeniedException", "ListTasks")]
     clients = {"elbv2": FakeElb(), "ecs": ecs, "ec2": FakeEc2()}
     assert ecs_address.service_url(clients.__getitem__, "c", {"serviceName": "web"}) is None
+
+
+def test_a_rollout_joining_once_polling_has_begun_restarts_the_backoff() -> None:
+    """The next wave of a bounded pool must not be looked at only every 15 s."""
+    ecs, clock = FakeEcs(), FakeClock()
+    arns: dict[str, tuple[str, str]] = {}
+    for name, states in (("a", ["IN_PROGRESS"] * 6 + ["COMPLETED"]),
+                         ("b", ["IN_PROGRESS", "COMPLETED"])):
+        before = ecs.add_service("c", name, {**BODY, "family": name})
+        arns[name] = (before, ecs.register_task_definition(**{**NEW, "family": name})[
+            "taskDefinition"]["taskDefinitionArn"])
+        ecs.behaviour[name].append(Behaviour(states))
+    ecs.calls.clear()
+    results: dict[str, str] = {}
+    late: list[threading.Thread] = []
+
+    def run(name: str) -> None:
+        before, ours = arns[name]
+        results[name] = str(rollouts.roll_out(Target("c", name, 600), ours,
+                                              Before(before, False))["taskDefinition"])
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 3:  # a has been looked at twice: b starts now
+            late.append(threading.Thread(target=run, args=("b",)))
+            late[0].start()
+            deadline = time.monotonic() + 5
+            while watcher.waiting < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+
+    watcher = RolloutWatcher(lambda: ecs, Pace(clock, sleep))
+    rollouts = Rollouts(ecs, watcher)
+    run("a")
+    late[0].join(timeout=10)
+    assert results == {"a": arns["a"][1], "b": arns["b"][1]}
+    assert clock.sleeps[:4] == [2.0, 3.0, 4.5, 2.0]  # b's arrival restarted the schedule

@@ -87,6 +87,9 @@ def test_first_release_builds_pushes_and_deploys_every_target(
         tags = {t["key"]: t["value"] for t in definition["tags"]}
         assert tags["release:build-key"] == results[(service, "ecs")]["build_key"]
         assert tags["release:source-commit"] == _git(repo, "rev-parse", "HEAD")
+        seeded = ecs.describe_task_definition(taskDefinition=f"local-{service}:1",
+                                              include=["TAGS"]).get("tags", [])
+        assert "release:build-key" not in {t["key"] for t in seeded}  # the old one untouched
     lam = aws_client(cloud_state, "lambda")
     for service in ("coral-restoration", "quetzal"):
         alias = lam.get_alias(FunctionName=f"local-{service}", Name="live")
@@ -299,24 +302,36 @@ def test_deploy_authenticates_through_github_oidc_when_the_runner_offers_it(
     assert [r["status"] for r in data["results"]] == ["deployed"]
 
 
-def test_under_github_actions_the_registry_password_is_masked_and_outputs_hold_digests(
+def test_a_full_release_under_github_actions_shows_each_secret_only_on_its_mask_line(
         repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     outputs, summary = tmp_path / "output", tmp_path / "summary"
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    code = main(["deploy", "--env", "local", "--root", str(repo), "coral-reframing"],
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", cloud_state.oidc_request_url)
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", cloud_state.oidc_request_token)
+    code = main(["deploy", "--env", "local", "--root", str(repo)],
                 environ={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
                          "GITHUB_STEP_SUMMARY": str(summary)})
     out, err = capsys.readouterr()
     assert code == 0
-    password = cloud_state.registry_password
-    lines = [line for line in (out + err).splitlines() if password in line]
-    assert lines == [f"::add-mask::{password}"]
-    written = outputs.read_text()
-    assert password not in written
-    assert "digest=sha256:" in written
-    assert "function-version=" in written
-    assert "coral-reframing" in summary.read_text()
+    lines = (out + err).splitlines()
+    masked = {line.removeprefix("::add-mask::") for line in lines
+              if line.startswith("::add-mask::")}
+    # The registry password, the OIDC token, and the role's key id, secret and session token.
+    assert cloud_state.registry_password in masked
+    assert len(masked) >= 5
+    assert any(m.startswith("eyJ") for m in masked)  # the OIDC token (a JWT) itself
+    for secret in masked:
+        first_use = next(i for i, line in enumerate(lines) if secret in line)
+        assert lines[first_use] == f"::add-mask::{secret}"  # masked before anything shows it
+        assert all(line == f"::add-mask::{secret}" for line in lines if secret in line)
+    assert cloud_state.oidc_request_token not in out + err
+    written = outputs.read_text() + summary.read_text()
+    assert not any(secret in written for secret in masked)
+    assert "digest=sha256:" in outputs.read_text()
+    assert "autovision" in summary.read_text()
 
 
 def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(

@@ -65,6 +65,7 @@ class RolloutWatcher:
         self._leader = False
         self._next_at = 0.0
         self._delays = self._schedule()
+        self._polled = False  # a round ran since the schedule (re)started
         self.calls = 0  # DescribeServices calls made, for tests and the benchmark
 
     def wait(self, cluster: str, service: str, deployment_id: str, arn: str,
@@ -80,7 +81,13 @@ class RolloutWatcher:
                 # No rollout completes within seconds: the first look waits one delay, which
                 # also lets rollouts started at about the same time share the first call.
                 self._delays = self._schedule()
+                self._polled = False
                 self._next_at = now + next(self._delays)
+            elif self._polled:
+                # A rollout joining once polling has begun (the next wave of a bounded pool)
+                # restarts the backoff; otherwise it would be looked at only every max_delay.
+                self._delays = self._schedule()
+                self._polled = False
             self._pending.append(entry)
         while True:
             with self._cond:
@@ -102,7 +109,9 @@ class RolloutWatcher:
             if pause > 0:
                 self._pace.sleep(pause)
             self._round()
-            self._next_at = self._pace.clock() + next(self._delays)
+            with self._cond:
+                self._polled = True
+                self._next_at = self._pace.clock() + next(self._delays)
 
     def _schedule(self) -> Iterator[float]:
         return rollout.delays(self._pace.first_delay, self._pace.factor, self._pace.max_delay)
