@@ -52,6 +52,11 @@ def environment_files(root: Path) -> dict[str, Path]:
 def load_config(root: Path, only: Sequence[str] = ()) -> Config:
     """Load and validate the configuration under ``root``; environments limited to ``only``."""
     files = environment_files(root)
+    if only and not (root / RELEASE_FILE).is_file():
+        # Outside a repository "unknown environment" would mislead: say what is missing.
+        loader = _Loader(root)
+        loader.load_release()
+        raise ConfigError(loader.problems)
     for name in only:
         if name not in files:
             close = difflib.get_close_matches(name, list(files), n=1)

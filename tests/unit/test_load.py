@@ -92,3 +92,15 @@ def test_shipped_schemas_are_valid_json_schema_2020_12(name: str) -> None:
     assert schema["title"]
     assert schema["description"]
     assert schema["examples"]
+
+
+def test_outside_a_repository_the_missing_release_yaml_is_named(tmp_path: Path) -> None:
+    from release.config import load_config
+    from release.errors import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path, ("local",))
+    [problem] = caught.value.problems
+    assert problem.file == "release.yaml"
+    assert problem.message == "file not found"
+    assert "create release.yaml" in (problem.hint or "")
