@@ -97,7 +97,7 @@ def _seed_examples(repo_root: Path, state: LocalState) -> None:
     from release.adapters.aws.clients import AwsClients
     from release.config import load_config
     from release.config.load import environment_files
-    from release.local.seed import seed
+    from release.local.seed import Trust, seed
 
     if "local" not in environment_files(repo_root):
         return
@@ -108,7 +108,7 @@ def _seed_examples(repo_root: Path, state: LocalState) -> None:
         return
     clients = AwsClients(env.aws)
     try:
-        seed(config, env, clients, cloud.Deps().say)
+        seed(config, env, clients, cloud.Deps().say, Trust.of(state))
     finally:
         clients.close()
 

@@ -16,7 +16,7 @@ import yaml
 
 from release.adapters.aws.clients import AwsClients
 from release.config import load_config
-from release.local.seed import seed
+from release.local.seed import Trust, seed
 
 EXAMPLES = ("release.yaml", "environments", "services", "libs", ".dockerignore")
 _IDENTITY = ("-c", "user.name=release-sandbox", "-c", "user.email=sandbox@example.invalid")
@@ -58,8 +58,9 @@ def make(source: Path, target: Path, *, aws_endpoint: str, registry_host: str,
     return target
 
 
-def reset_and_seed(root: Path, aws_endpoint: str) -> None:
-    """Empty moto and create the infrastructure ``environments/local.yaml`` points at."""
+def reset_and_seed(root: Path, aws_endpoint: str, trust: Trust | None = None) -> None:
+    """Empty moto and create the infrastructure ``environments/local.yaml`` points at, its
+    role trusting ``trust`` (default: the issuer on 127.0.0.1:5002)."""
     request = urllib.request.Request(  # noqa: S310 - the local moto server
         f"{aws_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310
@@ -70,6 +71,6 @@ def reset_and_seed(root: Path, aws_endpoint: str) -> None:
         raise ValueError("environments/local.yaml has no aws block")
     clients = AwsClients(env.aws)
     try:
-        seed(config, env, clients, lambda _line: None)
+        seed(config, env, clients, lambda _line: None, trust)
     finally:
         clients.close()

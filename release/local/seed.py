@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,10 @@ from release.config.model import (
     ServiceDeployment,
 )
 from release.errors import ReleaseError
+from release.identity.policies import trust_policy
+from release.local.oidc_issuer import CLAIMS_FILE
+from release.local.state import LocalState
+from release.local.workflow_claims import default_claims
 from release.planning import taskdef
 
 INITIAL_TAG = "initial"
@@ -48,23 +53,52 @@ def _ignore_exists(call: Callable[[], Any], *codes: str) -> None:
 def _role(iam: Any, name: str, principal: dict[str, str]) -> str:
     policy = {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}]}
+    return _role_with(iam, name, policy)
+
+
+def _role_with(iam: Any, name: str, policy: dict[str, Any]) -> str:
     _ignore_exists(lambda: iam.create_role(RoleName=name,
                                            AssumeRolePolicyDocument=json.dumps(policy)),
                    "EntityAlreadyExists")
     return str(iam.get_role(RoleName=name)["Role"]["Arn"])
 
 
+@dataclass(frozen=True)
+class Trust:
+    """Whose OIDC tokens the seeded deploy role admits: an issuer and a repository."""
+
+    issuer_host: str = "127.0.0.1:5002"
+    repository: str | None = None  # None: the repository's own (workflow_claims.default_claims)
+
+    @classmethod
+    def of(cls, state: LocalState) -> Trust:
+        """The local cloud's issuer and the repository its tokens name (its claims file)."""
+        claims = Path(state.state_dir) / CLAIMS_FILE
+        try:
+            repository = str(json.loads(claims.read_text(encoding="utf-8"))["repository"])
+        except (OSError, ValueError, KeyError):
+            repository = None
+        return cls(state.oidc_issuer.removeprefix("http://"), repository)
+
+
 def seed(config: Config, env: Environment, aws: AwsClients,
-         log: Callable[[str], None]) -> list[str]:
-    """Create what ``env`` needs in moto; return a line per resource made or found."""
+         log: Callable[[str], None], trust: Trust | None = None) -> list[str]:
+    """Create what ``env`` needs in moto; return a line per resource made or found.
+
+    The deploy role trusts the local OIDC issuer exactly as `release iam trust-policy` has a
+    role trust GitHub's: one repository's jobs in the environment's GitHub environment, so
+    `release doctor --env local` finds nothing to fix.
+    """
     if env.aws is None or not env.aws.endpoint_url:
         raise ReleaseError(f"{env.path} is not a local environment (no aws.endpoint_url)",
                            "seeding creates infrastructure only in the local cloud")
     account = env.aws
     made: list[str] = []
     iam, ec2 = aws.client("iam"), aws.client("ec2")
-    _role(iam, env.aws.role_arn.rsplit("/", 1)[-1],
-          {"Federated": f"arn:aws:iam::{env.aws.account_id}:oidc-provider/127.0.0.1:5002"})
+    trust = trust or Trust()
+    repository = trust.repository or str(default_claims(config.root)["repository"])
+    _role_with(iam, env.aws.role_arn.rsplit("/", 1)[-1],
+               trust_policy("aws", env.aws.account_id, repository, env.name, trust.issuer_host))
     vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
     subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]
     group = ec2.describe_security_groups(

@@ -22,7 +22,8 @@ def _git(repo_root: Path, *args: str) -> str | None:
 
 
 def default_claims(repo_root: Path) -> dict[str, Any]:
-    """``repository`` from the GitHub remote (else ``local/<dir>``), ``sha`` from HEAD."""
+    """``repository`` from the GitHub remote (else ``local/<dir>``), ``sha`` from HEAD, and the
+    GitHub environment ``local``: tokens look like those of a deploy job to the local cloud."""
     remote = _git(repo_root, "remote", "get-url", "origin") or ""
     match = _GITHUB_REMOTE.search(remote)
     repository = match.group("repo") if match else f"local/{repo_root.resolve().name}"
@@ -30,7 +31,7 @@ def default_claims(repo_root: Path) -> dict[str, Any]:
         "repository": repository,
         "ref": "refs/heads/main",
         "sha": _git(repo_root, "rev-parse", "HEAD") or "0" * 40,
-        "environment": None,
+        "environment": "local",
     }
 
 

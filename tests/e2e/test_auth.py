@@ -14,11 +14,11 @@ from pathlib import Path
 
 import boto3
 import pytest
-from private_cloud import private_cloud
+from private_cloud import examples_repo, private_cloud
 
 from release.adapters import oidc
 from release.cli import main
-from release.commands import auth
+from release.commands import auth, doctor
 from release.errors import ReleaseError
 from release.local.state import LocalState
 
@@ -183,3 +183,16 @@ def test_wrong_account_is_refused(cloud_state: LocalState, tmp_path: Path) -> No
     with pytest.raises(ReleaseError, match="for account 123456789012") as caught:
         _run(root, cloud_state.environment())
     assert "aws.account_id 999999999999" in caught.value.message
+
+
+def test_the_seeded_local_role_admits_the_local_issuers_tokens(
+        cloud_state: LocalState, tmp_path: Path) -> None:
+    """`release local up` seeds the role as `release iam trust-policy` would write it, so the
+    doctor finds nothing to fix against the cloud's own tokens."""
+    root = examples_repo(tmp_path, cloud_state)
+    environ = {**cloud_state.environment(), "ACTIONS_ID_TOKEN_REQUEST_URL":
+               cloud_state.oidc_request_url,
+               "ACTIONS_ID_TOKEN_REQUEST_TOKEN": cloud_state.oidc_request_token}
+    result = doctor.run(doctor.Options(root, "local", environ=environ))
+    assert result.findings == (), result.to_text()
+    assert result.exit_code == 0
