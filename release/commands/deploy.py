@@ -19,19 +19,20 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from release.adapters import git, git_history, github_masks, registry
-from release.adapters.aws import ecr
+from release.adapters import git, git_history, registry
+from release.adapters.aws import ecs
 from release.adapters.aws.clients import AwsClients
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
-from release.adapters.azure import acr
-from release.adapters.docker_engine import BuildRequest, DockerEngine, connect
-from release.commands import auth_azure, targets
+from release.adapters.docker_engine import DockerEngine, connect
+from release.commands import auth_azure, images, summary, targets
 from release.commands import plan as plan_cmd
 from release.config import load_config
 from release.config.model import Environment, Registry, ServiceDeployment
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
 from release.output import envelope, table
 from release.planning import buildkey, plan, rollout
+
+MAX_ROLLOUTS = 64  # threads that mostly wait; ECS's API rate limits bound the rest
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,9 @@ class Options:
     environment: str
     services: tuple[str, ...] = ()
     dry_run: bool = False
-    parallel: int = 8
+    parallel: int = 8  # plan reads at once (registry, cloud); builds go one after another
     allow_downgrade: bool = False
+    rollouts: int = 0  # services deployed at once; 0: all (a rollout waits, it uses no CPU)
 
 
 def _log(line: str) -> None:
@@ -82,6 +84,7 @@ class Outcome:
     seconds: float = 0.0
     url: str | None = None  # how to reach an ECS service after its rollout
     rolled_back_to: str | None = None  # family:N put back after our rollout failed
+    arn: str | None = None  # the ECS task definition ARN the service runs afterwards
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,8 @@ class Result:
         for o in ok:
             if o.target == "lambda" and o.detail.startswith("version "):
                 outputs.setdefault("function-version", o.detail.split(" ", 1)[1])
+            if o.target == "ecs" and o.arn:
+                outputs.setdefault("task-definition-arn", o.arn)
         urls = {o.service: o.url for o in ok if o.url}
         if urls:
             outputs["service-url"] = next(iter(urls.values()))
@@ -144,25 +149,8 @@ class Result:
         return outputs
 
     def summary_markdown(self) -> str:
-        """One table for the job summary, failures first, each with its hint."""
-        icon = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝",
-                "skipped": "⏭️"}
-        ordered = sorted(self.outcomes, key=lambda o: (o.status != "failed", o.service))
-        lines = [f"### release to `{self.environment}` at `{self.commit[:12]}`"
-                 + (" (dry run)" if self.dry_run else ""), "",
-                 "| | service | target | why | image | digest | revision / version | time |",
-                 "|---|---|---|---|---|---|---|---|"]
-        for o in ordered:
-            image = "built" if o.built else ("reused" if o.digest else "")
-            lines.append(f"| {icon.get(o.status, '')} {o.status} | {o.service} | {o.target} | "
-                         f"{o.reason} | {image} | `{(o.digest or '')[:19]}` | {o.detail} | "
-                         f"{o.seconds:.1f}s |")
-        for o in ordered:
-            if o.status == "failed":
-                lines += ["", f"**{o.service} {o.target}**: {o.message}"]
-                if o.hint:
-                    lines.append(f"> hint: {o.hint}")
-        return "\n".join(lines)
+        """The job summary: a diagram, one table (failures first), each failure's hint."""
+        return summary.deploy_markdown(self)
 
     def to_json(self) -> str:
         """Versioned JSON: one entry per service and target."""
@@ -226,8 +214,8 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     try:
         return _release(options, deps, targets.Context(
             config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log, deps.random,
-            watcher, {n: k.config_key for n, k in keys.items() if k.config_key}, azure),
-            chosen, ids)
+            watcher, {n: k.config_key for n, k in keys.items() if k.config_key}, azure,
+            _ecs_reads(aws, chosen)), chosen, ids)
     finally:
         if aws is not None:
             aws.close()
@@ -261,35 +249,42 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
     finally:
         if docker is not None:
             docker.close()
-    with ThreadPoolExecutor(max_workers=options.parallel) as pool:
+    with ThreadPoolExecutor(max_workers=_rollout_pool(options, len(services))) as pool:
         list(pool.map(lambda s: _deploy_service(ctx, s), services))
+    _add_urls(ctx, services)
     return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=False))
+
+
+def _ecs_reads(aws: AwsClients | None, chosen: list[ServiceDeployment]) -> ecs.Reads | None:
+    """The chosen ECS services, described together (10 per DescribeServices) when planning."""
+    wanted = [(d.ecs.cluster, d.ecs.service) for d in chosen if d.ecs is not None]
+    return ecs.Reads(lambda: aws.client("ecs"), wanted) if aws is not None and wanted else None
+
+
+def _rollout_pool(options: Options, services: int) -> int:
+    """Services deployed at once: every one by default (rollouts wait together on one
+    batched poller), at most MAX_ROLLOUTS."""
+    return max(1, min(options.rollouts or services, MAX_ROLLOUTS))
+
+
+def _add_urls(ctx: targets.Context, services: list[_Service]) -> None:
+    """Each rolled-out ECS service's URL, looked up for all services at once."""
+    spots = [(svc, i) for svc in services for i, (_, result, _) in enumerate(svc.applied)
+             if isinstance(result, targets.Done) and result.reach is not None]
+    done = [result for svc, i in spots if isinstance(result := svc.applied[i][1], targets.Done)]
+    for (svc, i), found in zip(spots, targets.with_urls(ctx, done), strict=True):
+        step, _, seconds = svc.applied[i]
+        svc.applied[i] = (step, found, seconds)
 
 
 def _logins(ctx: targets.Context,
             chosen: list[ServiceDeployment]) -> dict[Registry, registry.Login]:
     """One login per distinct registry the chosen services push to (ECR and ACR may mix)."""
-    wanted = dict.fromkeys(ctx.env.registry_of(d) for d in chosen if d.service.needs_image)
-    return {reg: _login(ctx, reg) for reg in wanted}
+    return images.logins(ctx, chosen, _login)
 
 
 def _login(ctx: targets.Context, reg: Registry) -> registry.Login:
-    if reg.type == "ecr":
-        login = ecr.login(ctx.client("ecr"), reg.host)
-        if os.environ.get("GITHUB_ACTIONS") == "true":
-            github_masks.mask(login.password)  # before anything could print it
-        return login
-    if reg.type == "acr":
-        return auth_azure.registry_login(ctx.env, os.environ, registry=reg,
-                                         session=ctx.azure_session())
-    return registry.Login(reg.host, "", "")
-
-
-def _manifest_digest(reg: Registry, login: registry.Login, repository: str,
-                     tag: str) -> str | None:
-    if reg.type == "acr":  # HTTPS only, trusting REQUESTS_CA_BUNDLE when set
-        return acr.manifest_digest(login, repository, tag, os.environ.get("REQUESTS_CA_BUNDLE"))
-    return registry.manifest_digest(login, repository, tag)
+    return images.login(ctx, reg)
 
 
 def _image_ref(env: Environment, svc: _Service) -> str | None:
@@ -300,13 +295,9 @@ def _image_ref(env: Environment, svc: _Service) -> str | None:
 
 def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
                   logins: dict[Registry, registry.Login], allow_downgrade: bool) -> None:
-    service = svc.dep.service
     try:
-        if service.needs_image:
-            key = buildkey.build_key(buildkey.inputs_for(service, ids))
-            reg = ctx.env.registry_of(svc.dep)
-            digest = _manifest_digest(reg, logins[reg], service.repository, key)
-            svc.image = plan.ImageStep(service.name, service.repository, key, digest)
+        if svc.dep.service.needs_image:
+            svc.image = images.lookup(ctx, svc.dep, ids, logins)
         svc.seen = targets.observe(ctx, svc.dep)
         svc.steps = targets.steps(ctx, svc.dep, svc.seen, image=_image_ref(ctx.env, svc),
                                   build_key=svc.image.build_key if svc.image else "")
@@ -348,25 +339,13 @@ def _print_plan(services: list[_Service], log: Callable[[str], None]) -> None:
 def _build(ctx: targets.Context, svc: _Service, docker: DockerEngine,
            login: registry.Login) -> None:
     assert svc.image is not None  # noqa: S101
-    service = svc.dep.service
-    image = f"{ctx.env.registry_of(svc.dep).host}/{service.repository}"
-    ctx.log(f"{service.name}: building {image}:{svc.image.build_key}")
     try:
-        docker.build(BuildRequest(
-            context=ctx.config.root / service.context,
-            dockerfile=ctx.config.root / service.dockerfile,
-            image=image, tag=svc.image.build_key, build_args=service.build_args,
-            platform=service.platform,
-            labels={"org.opencontainers.image.revision": ctx.commit,
-                    "dev.release.build-key": svc.image.build_key},
-        ))
-        digest = docker.push(image, svc.image.build_key, login)
+        digest = images.build_and_push(ctx, svc.dep, svc.image, docker, login)
     except ReleaseError as exc:
         svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
         return
     svc.built = True
     svc.image = replace(svc.image, digest=digest)
-    ctx.log(f"{service.name}: pushed {image}@{digest}")
     # The digest is known now: decide the targets against the real image reference.
     try:
         assert svc.seen is not None  # noqa: S101
@@ -425,7 +404,8 @@ def _outcomes(services: list[_Service], clock: Callable[[], float], *,
                 out.append(replace(base, target=step.target, reason=step.reason,
                                    registered=result.registered, updated=result.updated,
                                    status="deployed" if result.updated else "unchanged",
-                                   detail=result.detail, seconds=seconds, url=result.url))
+                                   detail=result.detail, seconds=seconds, url=result.url,
+                                   arn=result.arn))
         for step in svc.steps[len(applied):]:
             out.append(replace(base, target=step.target, reason=step.reason, status="skipped",
                                message="not attempted: an earlier target of this service "
@@ -446,9 +426,13 @@ def register(sub: Any) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan and stop: build nothing, change nothing")
     parser.add_argument("--parallel", type=int, default=8, metavar="N",
-                        help="services deployed at once (default: 8)")
+                        help="registry and cloud reads at once while planning (default: 8); "
+                             "builds go one after another")
+    parser.add_argument("--rollouts", type=int, default=0, metavar="N",
+                        help=f"services deployed at once (default: all, at most {MAX_ROLLOUTS}"
+                             "; rollouts wait on one batched poller)")
     parser.add_argument("--allow-downgrade", action="store_true",
                         help="deploy even when the running build comes from a newer commit")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, tuple(args.services), args.dry_run, max(1, args.parallel),
-        args.allow_downgrade)))
+        args.allow_downgrade, max(0, args.rollouts))))

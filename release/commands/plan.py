@@ -10,14 +10,11 @@ import argparse
 import dataclasses
 import difflib
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from release.adapters import git
-from release.adapters.aws import deployed as deployed_state
-from release.adapters.aws.clients import AwsClients
 from release.config import Config, Environment, load_config
 from release.errors import UsageError
 from release.output import envelope, table
@@ -93,24 +90,25 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
     With ``missing_ok``, a service whose files are not all in ``tree`` is left out.
     """
     services = [config.services[n] for n in names]
-    image_paths = [p for s in services if s.needs_image for p in buildkey.paths_of(s)]
-    config_paths = [p for s in services for p in buildkey.config_paths(s)]
-    ids = git.build_ids(config.root, tree, [*image_paths, *config_paths],
-                        [s.context for s in services if s.needs_image], missing_ok=missing_ok)
+    inputs = {s.name: buildkey.paths_of(s) if s.needs_image else () for s in services}
+    files = {s.name: buildkey.config_paths(s) for s in services}
+    ids = git.build_ids(config.root, tree,
+                        [p for s in services for p in (*inputs[s.name], *files[s.name])],
+                        [s.context for s in services if inputs[s.name]], missing_ok=missing_ok)
+    registry, aws = repr(env.registry), repr(env.aws)
     out = {}
     for service in services:
-        inputs = buildkey.paths_of(service) if service.needs_image else ()
-        if any(p not in ids for p in (*inputs, *buildkey.config_paths(service))):
+        if any(p not in ids for p in (*inputs[service.name], *files[service.name])):
             continue
         # The deployment's repr is canonical (frozen dataclasses, values in file order) and
         # much cheaper than dataclasses.asdict for a thousand services.
         dep = {"deployment": repr(dataclasses.replace(env.deployments[service.name],
                                                       service=None)),  # type: ignore[arg-type]
-               "registry": repr(env.registry), "aws": repr(env.aws)}
-        files = {p: ids[p] for p in buildkey.config_paths(service)}
-        image = (buildkey.build_key(buildkey.inputs_for(service, ids)) if service.needs_image
+               "registry": registry, "aws": aws}
+        image = (buildkey.build_key(buildkey.inputs_for(service, ids)) if inputs[service.name]
                  else "no-image")
-        out[service.name] = Desired(image, buildkey.config_key(dep, files))
+        out[service.name] = Desired(
+            image, buildkey.config_key(dep, {p: ids[p] for p in files[service.name]}))
     return out
 
 
@@ -147,15 +145,19 @@ def read_recorded(path: Path) -> dict[str, Deployed | None]:
 
 def run(options: Options, aws_factory: Any = None) -> Result:
     """Plan one environment."""
-    # git walks the work tree in its own process while Python validates the config.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(git.snapshot, options.root)
+    # git walks the work tree in its own process (O(files)) while Python validates the
+    # config and keys every service on HEAD's tree, which is the answer whenever the work
+    # tree is clean (always, in CI). Only a dirty tree is keyed again.
+    with git.snapshot_in_background(options.root) as pending:
         config = load_config(options.root, (options.environment,))
+        env = config.environments[options.environment]
+        _check_names(env, options.selection.services)
+        names = sorted(env.deployments)
+        head = pending.head()
+        want = desired(config, env, names, head.tree, missing_ok=True)
         snap = pending.result()
-    env = config.environments[options.environment]
-    _check_names(env, options.selection.services)
-    names = sorted(env.deployments)
-    want = desired(config, env, names, snap.tree)
+    if snap.tree != head.tree or len(want) != len(names):
+        want = desired(config, env, names, snap.tree)
     extra = {n: {"repository": config.services[n].repository,
                  "context": config.services[n].context,
                  "dockerfile": config.services[n].dockerfile,
@@ -185,6 +187,10 @@ def run(options: Options, aws_factory: Any = None) -> Result:
     else:
         if env.aws is None:
             raise UsageError(f"{env.path} has no aws block", "planning reads what runs in AWS")
+        # Only here: a recorded state (--deployed) plans without the AWS modules.
+        from release.adapters.aws import deployed as deployed_state
+        from release.adapters.aws.clients import AwsClients
+
         aws = (aws_factory or AwsClients)(env.aws)
         try:
             running = deployed_state.read(env, aws, names)
@@ -204,12 +210,8 @@ def _result(env: Environment, commit: str, entries: list[Entry], names: list[str
 
 
 def _services_arg(text: str) -> tuple[str, ...]:
-    names = tuple(n.strip() for n in text.replace(" ", ",").split(",") if n.strip())
-    for name in names:
-        if not name.replace("-", "").isalnum() or not name[0].isalpha():
-            raise argparse.ArgumentTypeError(
-                f"{name!r} is not a service name (letters, digits and dashes)")
-    return names
+    # Each name is checked (pattern, did-you-mean) by release.names before the command runs.
+    return tuple(n.strip() for n in text.replace(" ", ",").split(",") if n.strip())
 
 
 def register(sub: Any) -> None:

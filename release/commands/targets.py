@@ -10,7 +10,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ class Context:
     watcher: RolloutWatcher | None = None  # shared by every service: one batched poller
     config_keys: Mapping[str, str] = field(default_factory=dict)  # what `release plan` compares
     azure: auth_azure.Session | None = None  # one Entra ID token for the whole deploy
+    ecs_reads: ecs.Reads | None = None  # the chosen services' DescribeServices, shared
 
     def client(self, name: str) -> Any:
         """The AWS client for ``name``; an error when this deploy has no AWS account."""
@@ -91,6 +92,9 @@ class Done:
     updated: bool = False
     detail: str = ""
     url: str | None = None
+    arn: str | None = None  # the task definition an ECS service runs afterwards
+    # an ECS service after its rollout: (cluster, its description), for ``with_urls``
+    reach: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
 
 def tags(build_key: str, commit: str, config_key: str | None = None) -> dict[str, str]:
@@ -124,8 +128,14 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
     seen = Observed()
     if dep.ecs is not None:
         client = ctx.client("ecs")
-        seen.ecs = ecs.describe(client, dep.ecs.cluster, dep.ecs.service)
-        seen.ecs_latest = _latest_revision(client, dep.ecs.family, seen.ecs)
+        found = (ctx.ecs_reads.service(dep.ecs.cluster, dep.ecs.service)
+                 if ctx.ecs_reads is not None else None)
+        if ctx.ecs_reads is not None and found is None:
+            raise ecs.missing(dep.ecs.cluster, dep.ecs.service)
+        seen.ecs = ecs.describe(client, dep.ecs.cluster, dep.ecs.service,
+                                family=dep.ecs.family, found=found)
+        latest = seen.ecs.latest
+        seen.ecs_latest = plan.Revision(latest.arn, latest.body, latest.tags) if latest else None
     if dep.lambda_ is not None:
         seen.function = lambda_.describe(ctx.client("lambda"), dep.lambda_.function,
                                          dep.lambda_.alias)
@@ -140,20 +150,6 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
         seen.container_app = auth_azure.current_app(ctx.env, dep.name, os.environ,
                                                     ctx.azure_session())
     return seen
-
-
-def _latest_revision(client: Any, family: str, running: ecs.ServiceState) -> plan.Revision | None:
-    try:
-        arns = client.list_task_definitions(familyPrefix=family, sort="DESC", maxResults=1)
-        if not arns.get("taskDefinitionArns"):
-            return None
-        arn = arns["taskDefinitionArns"][0]
-        if arn == running.task_definition_arn:  # the usual case: described already
-            return plan.Revision(arn, running.task_definition, running.tags)
-        found = client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
-    except Exception as exc:  # noqa: BLE001
-        raise explain(exc, f"list task definitions of {family}") from None
-    return plan.Revision(arn, found["taskDefinition"], taskdef.tags_of(found))
 
 
 def _state_machine_arn(ctx: Context, dep: ServiceDeployment) -> str:
@@ -218,7 +214,8 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
           image: str | None, build_key: str) -> Done:
     """Carry out one planned step."""
     if step.action == "none":
-        return Done(detail=_current_detail(step.target, seen))
+        running = seen.ecs.task_definition_arn if step.target == "ecs" and seen.ecs else None
+        return Done(detail=_current_detail(step.target, seen), arn=running)
     if step.target == "ecs":
         return _apply_ecs(ctx, dep, step, seen, image=image, build_key=build_key)
     if step.target == "lambda":
@@ -229,7 +226,9 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
         recorded = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
         version = lambda_.deploy_image(ctx.client("lambda"), lambda_.FunctionUpdate(
             dep.lambda_.function, dep.lambda_.alias, image,
-            environment if changed else None, recorded), ctx.lambda_pace())
+            environment if changed else None, recorded,
+            seen.function.arn if seen.function else None,
+            bool(seen.function and seen.function.idle)), ctx.lambda_pace())
         return Done(updated=True, detail=f"version {version}")
     if step.target == "step_functions":
         definition = desired_definition(ctx, dep, seen)
@@ -284,9 +283,21 @@ def _apply_ecs(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen
         ecs_rollout.Target(dep.ecs.cluster, dep.ecs.service, dep.ecs.deadline_seconds,
                            dep.ecs.desired_count), arn,
         ecs_rollout.Before(seen.ecs.task_definition_arn, seen.ecs.rollback_on_failure))
-    url = ecs_address.service_url(ctx.client, dep.ecs.cluster, described)
-    return Done(registered=registered, updated=True,
-                detail="revision " + arn.rsplit(":", 1)[-1], url=url)
+    return Done(registered=registered, updated=True, arn=arn,
+                detail="revision " + arn.rsplit(":", 1)[-1], reach=(dep.ecs.cluster, described))
+
+
+def with_urls(ctx: Context, results: list[Done]) -> list[Done]:
+    """``results`` with the URL of each rolled-out ECS service, looked up for all at once
+    (after every rollout: one DescribeTasks and one DescribeNetworkInterfaces per cluster)."""
+    reached = [(i, done.reach) for i, done in enumerate(results) if done.reach is not None]
+    if not reached:
+        return results
+    urls = ecs_address.service_urls(ctx.client, [spot for _, spot in reached])
+    out = list(results)
+    for (i, _), url in zip(reached, urls, strict=True):
+        out[i] = replace(out[i], url=url, reach=None)
+    return out
 
 
 def running_commits(seen: Observed) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -50,7 +51,7 @@ class Service:
     s3_files: tuple[S3File, ...] = ()
     azure_container_app: str | None = None  # container name in the app ("" = the only one)
 
-    @property
+    @cached_property  # asked for several times per service while loading and planning
     def targets(self) -> tuple[TargetKind, ...]:
         """The kinds of target this service deploys to, in a fixed order."""
         present = {
@@ -62,7 +63,7 @@ class Service:
         }
         return tuple(kind for kind in TARGET_KINDS if present[kind])
 
-    @property
+    @cached_property
     def needs_image(self) -> bool:
         """True when a target runs the image (S3 files and state machines alone do not)."""
         return self.ecs is not None or self.lambda_ or self.azure_container_app is not None

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from functools import cache
-from importlib import resources
-from typing import Any, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
-
+from release.config import schema_checks
 from release.config.source import PathKey, Source, dotted
 from release.errors import Problem
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 RELEASE_SCHEMA = "release.schema.json"
 ENVIRONMENT_SCHEMA = "environment.schema.json"
@@ -28,11 +31,26 @@ _TYPE_NAMES = {
 }
 
 
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+@cache
+def schema_bytes(name: str) -> bytes:
+    """The named schema file as shipped in ``release/schemas``."""
+    # Straight from the file beside this module: importlib.resources costs ~10 ms of
+    # imports (zipfile) on every run. It stays the way to reach a zipped install.
+    try:
+        return (SCHEMA_DIR / name).read_bytes()
+    except OSError:
+        from importlib import resources
+
+        return resources.files("release").joinpath("schemas", name).read_bytes()
+
+
 @cache
 def load_schema(name: str) -> dict[str, Any]:
     """The named schema shipped in ``release/schemas``."""
-    text = resources.files("release").joinpath("schemas", name).read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = json.loads(schema_bytes(name))
     return schema
 
 
@@ -82,17 +100,40 @@ def _fold(node: Any) -> Any:
 TARGETS_ANY_OF = "x-release-targets"  # marks the anyOf that load.py checks instead
 
 
+def compiled_form(name: str) -> dict[str, Any]:
+    """The schema as release checks it: ``$ref``s inlined, wrappers folded (see ``_fold``)."""
+    schema = load_schema(name)
+    folded: dict[str, Any] = _fold(_inline(schema, schema.get("$defs", {})))
+    return folded
+
+
 @cache
 def _validator(name: str) -> Draft202012Validator:
-    schema = load_schema(name)
-    return Draft202012Validator(_fold(_inline(schema, schema.get("$defs", {}))))
+    # jsonschema costs ~0.15 s to import: only files with a problem need it.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(compiled_form(name))
+
+
+def _surely_valid(source: Source, schema_name: str) -> bool:
+    """The generated checks' answer, when they were generated from this very schema."""
+    fresh = schema_checks.SCHEMA_SHA256.get(schema_name) == _digest(schema_name)
+    return fresh and schema_checks.verdict(schema_name, source.data) is True
+
+
+@cache
+def _digest(name: str) -> str:
+    return hashlib.sha256(schema_bytes(name)).hexdigest()
 
 
 def validate(source: Source, schema_name: str) -> list[Problem]:
     """All schema problems of ``source``, in file order."""
     problems: list[Problem] = []
-    for error in _validator(schema_name).iter_errors(source.data):
-        problems.extend(_explain(error, source))
+    # Valid files (nearly all of them) are recognised by generated code; jsonschema runs
+    # only to word and locate what is wrong.
+    if not _surely_valid(source, schema_name):
+        for error in _validator(schema_name).iter_errors(source.data):
+            problems.extend(_explain(error, source))
     if schema_name == RELEASE_SCHEMA:
         problems.extend(_targetless(source))
     problems.sort(key=lambda p: (p.line or 0, p.field))

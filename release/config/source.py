@@ -7,11 +7,13 @@ cross-file checks and plaintext-secret checks can all say ``file:line``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from release.config.plain_yaml import plain_data
 from release.errors import Problem
 
 MAX_CONFIG_BYTES = 1024 * 1024  # real config files are a few KB; 1 MiB is generous
@@ -20,25 +22,58 @@ MAX_NODES = 100_000
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 PathKey = tuple[str | int, ...]
+_QUICK_DEPTH = 100  # config files are a few levels deep; deeper ones take the careful path
 
 
 @dataclass(frozen=True)
 class Source:
-    """A parsed file: its data, and the line of each key and value by path."""
+    """A parsed file: its data, and the line of each key and value by path.
+
+    Lines are found on demand from ``text`` when the parse did not record them: a valid
+    file never needs them, and recording them costs as much as parsing a large file.
+    """
 
     path: str
     data: Any
-    key_lines: dict[PathKey, int] = field(default_factory=dict)
-    value_lines: dict[PathKey, int] = field(default_factory=dict)
+    text: str | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def located(cls, path: str, data: Any, key_lines: dict[PathKey, int],
+                value_lines: dict[PathKey, int]) -> Source:
+        """A source whose lines are already known."""
+        source = cls(path, data)
+        source.__dict__["_lines"] = (key_lines, value_lines)
+        return source
+
+    @cached_property
+    def _lines(self) -> tuple[dict[PathKey, int], dict[PathKey, int]]:
+        if self.text is None:
+            return {}, {}
+        try:
+            located = _located(self.text, self.path)
+        except SourceError:  # cannot happen for a text the quick path read; lines are extra
+            return {}, {}
+        return located.key_lines, located.value_lines
+
+    @property
+    def key_lines(self) -> dict[PathKey, int]:
+        """Line of each mapping key, by the path of its value."""
+        return self._lines[0]
+
+    @property
+    def value_lines(self) -> dict[PathKey, int]:
+        """Line where each value starts, by its path."""
+        return self._lines[1]
 
     def line(self, path: PathKey) -> int | None:
         """Line of the field at ``path``: its key when it has one, else its value."""
+        key_lines, value_lines = self._lines
         probe = tuple(path)
         while True:
-            if probe in self.key_lines:
-                return self.key_lines[probe]
-            if probe in self.value_lines:
-                return self.value_lines[probe]
+            if probe in key_lines:
+                return key_lines[probe]
+            if probe in value_lines:
+                return value_lines[probe]
             if not probe:
                 return None
             probe = probe[:-1]
@@ -108,6 +143,11 @@ def parse_source(raw: bytes, display: str) -> Source:
                     "which YAML does not allow",
                     "remove it, or write it as an escape (\\x01) inside a double-quoted string")
         )
+    return _quick(text, display) or _located(text, display)
+
+
+def _located(text: str, display: str) -> Source:
+    """Parse ``text`` recording the line of every field; a located problem if it is broken."""
     if _Loader is not yaml.SafeLoader:
         fast = _Loader(text)
         try:
@@ -117,6 +157,16 @@ def parse_source(raw: bytes, display: str) -> Source:
         finally:
             fast.dispose()
     return _parse(yaml.SafeLoader(text), display)
+
+
+def _quick(text: str, display: str) -> Source | None:
+    """The data of a plain, well-formed file without recording lines; None for anything else.
+
+    See ``plain_yaml``: what it cannot read exactly takes the located path, which words each
+    problem. A file read here has its lines found again only if a problem needs them.
+    """
+    data = plain_data(text, max_values=MAX_NODES, max_depth=_QUICK_DEPTH)
+    return None if data is None else Source(display, data, text)
 
 
 def _clamped(source: Source, last: int) -> Source:
@@ -135,19 +185,19 @@ def _parse(loader: yaml.SafeLoader, display: str) -> Source:
         if node is None:
             raise SourceError(
                 Problem(display, None, "", "file is empty", "see the example in README.md"))
-        source = Source(display, None)
+        source = Source.located(display, None, {}, {})
         _record(node, (), source, display, [MAX_NODES], open_nodes=set())
-        return Source(display, loader.construct_document(node), source.key_lines,
-                      source.value_lines)
+        return Source.located(display, _construct(loader, node, display), source.key_lines,
+                              source.value_lines)
     try:
         node = loader.get_single_node()
         if node is None:
             raise SourceError(
                 Problem(display, None, "", "file is empty", "see the example in README.md")
             )
-        source = Source(display, None)
+        source = Source.located(display, None, {}, {})
         _record(node, (), source, display, [MAX_NODES], open_nodes=set())
-        data = loader.construct_document(node)
+        data = _construct(loader, node, display)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         mark_line = mark.line + 1 if mark else None
@@ -170,7 +220,42 @@ def _parse(loader: yaml.SafeLoader, display: str) -> Source:
                           ) from None
     finally:
         loader.dispose()
-    return Source(display, data, source.key_lines, source.value_lines)
+    return Source.located(display, data, source.key_lines, source.value_lines)
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, display: str) -> Any:
+    """The data of ``node``; a located problem for a value YAML resolves but cannot build
+    (``2024-13-45`` looks like a date to YAML)."""
+    try:
+        return loader.construct_document(node)
+    except ValueError as exc:
+        bad = _unbuildable(node)
+        line = bad.start_mark.line + 1 if bad is not None else None
+        raise SourceError(Problem(
+            display, line, "", f"YAML cannot read the value{f' {bad.value!r}' if bad else ''}: "
+            f"{exc}", "quote it to keep it as text, e.g. \"2024-13-45\"")) from None
+
+
+def _unbuildable(root: yaml.Node) -> yaml.ScalarNode | None:
+    """The first scalar that YAML's safe constructor refuses."""
+    builder = yaml.constructor.SafeConstructor()
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                builder.construct_object(node)
+            except ValueError:
+                return node
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend(n for pair in reversed(node.value) for n in reversed(pair))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(reversed(node.value))
+    return None
 
 
 def _record(

@@ -182,12 +182,15 @@ def _function(env: Environment, aws: AwsClients, service: str, function: LambdaD
                "ResourceNotFoundException"):
         return f"lambda function {function.function} (exists)"
     role = _role(aws.client("iam"), f"{env.name}-{service}-lambda", _ASSUME["lambda"])
-    lam.create_function(FunctionName=function.function, PackageType="Image", Role=role,
-                        Code={"ImageUri": image}, Publish=True,
-                        Environment={"Variables": dict(function.environment)})
+    # A retried create (the first answer timed out on a busy machine) finds its own function.
+    _ignore_exists(partial(lam.create_function, FunctionName=function.function,
+                           PackageType="Image", Role=role, Code={"ImageUri": image},
+                           Publish=True, Environment={"Variables": dict(function.environment)}),
+                   "ResourceConflictException")
     version = lam.list_versions_by_function(FunctionName=function.function)["Versions"][-1]
-    lam.create_alias(FunctionName=function.function, Name=function.alias,
-                     FunctionVersion=version["Version"])
+    _ignore_exists(partial(lam.create_alias, FunctionName=function.function,
+                           Name=function.alias, FunctionVersion=version["Version"]),
+                   "ResourceConflictException")
     return f"lambda function {function.function} with alias {function.alias}"
 
 

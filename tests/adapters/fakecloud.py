@@ -99,6 +99,7 @@ class FakeEcs(Scripted):
             "serviceName": name, "status": "ACTIVE", "taskDefinition": arn,
             "desiredCount": 1, "runningCount": 1, "events": [], "loadBalancers": [],
             "deploymentConfiguration": {"deploymentCircuitBreaker": breaker},
+            "networkConfiguration": {"awsvpcConfiguration": {"assignPublicIp": "ENABLED"}},
             "deployments": [self._deployment(arn, "COMPLETED")]}
         return arn
 
@@ -124,6 +125,12 @@ class FakeEcs(Scripted):
     def describe_task_definition(self, taskDefinition: str,  # noqa: N803
                                  include: list[str] | None = None) -> dict[str, Any]:
         self._call("describe_task_definition", taskDefinition=taskDefinition)
+        if ":" not in taskDefinition:  # a bare family: its newest revision
+            family = [a for a in self.definitions if f"/{taskDefinition}:" in a]
+            if not family:
+                raise client_error("ClientException", "DescribeTaskDefinition",
+                                   "Unable to describe task definition.")
+            taskDefinition = max(family, key=lambda a: int(a.rsplit(":", 1)[1]))  # noqa: N806
         arn = taskDefinition if taskDefinition in self.definitions else next(
             a for a in self.definitions if a.endswith("/" + taskDefinition))
         return {"taskDefinition": self.definitions[arn], "tags": self.tags[arn]}
@@ -199,7 +206,10 @@ class FakeEcs(Scripted):
         self._call("list_tasks", cluster=cluster, **kwargs)
         if kwargs.get("desiredStatus") == "STOPPED":
             return {"taskArns": [f"arn:aws:ecs:{REGION_ACCOUNT}:task/{cluster}/dead1"]}
-        return {"taskArns": [f"arn:aws:ecs:{REGION_ACCOUNT}:task/{cluster}/live1"]}
+        names = ([kwargs["serviceName"]] if "serviceName" in kwargs else
+                 [name for (c, name) in self.services if c == cluster])
+        return {"taskArns": [f"arn:aws:ecs:{REGION_ACCOUNT}:task/{cluster}/live1-{name}"
+                             for name in names]}
 
     def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
         self._call("describe_tasks", cluster=cluster, tasks=tasks)
@@ -209,9 +219,11 @@ class FakeEcs(Scripted):
                 out.append({"taskArn": arn, "stoppedReason": "Essential container in task "
                             "exited", "containers": [{"name": "web", "exitCode": 137,
                                                       "reason": "OutOfMemoryError"}]})
-            else:
-                out.append({"taskArn": arn, "attachments": [{"type": "ElasticNetworkInterface",
-                            "details": [{"name": "networkInterfaceId", "value": "eni-1"}]}]})
+            else:  # a running task of service NAME (``live1-NAME``) on its ENI eni-NAME
+                name = arn.rsplit("/", 1)[-1].removeprefix("live1").lstrip("-") or "1"
+                out.append({"taskArn": arn, "group": f"service:{name}",
+                            "attachments": [{"type": "ElasticNetworkInterface", "details": [
+                                {"name": "networkInterfaceId", "value": f"eni-{name}"}]}]})
         return {"tasks": out}
 
 
@@ -223,25 +235,37 @@ def _copy(svc: dict[str, Any]) -> dict[str, Any]:
 
 
 class FakeEc2(Scripted):
-    """Only the ENI lookup of a public task."""
+    """Only the ENI lookup of public tasks: ENI ``eni-NAME`` answers as
+    ``ec2-NAME.eu-west-1.compute.amazonaws.com``; those in ``gone`` no longer exist."""
 
-    def describe_network_interfaces(self, NetworkInterfaceIds: list[str]  # noqa: N803
+    def __init__(self) -> None:
+        super().__init__()
+        self.gone: set[str] = set()
+
+    def describe_network_interfaces(self, Filters: list[dict[str, Any]]  # noqa: N803
                                     ) -> dict[str, Any]:
-        self._call("describe_network_interfaces", NetworkInterfaceIds=NetworkInterfaceIds)
-        return {"NetworkInterfaces": [{"Association": {
-            "PublicDnsName": "ec2-203-0-113-7.eu-west-1.compute.amazonaws.com"}}]}
+        self._call("describe_network_interfaces", Filters=Filters)
+        wanted = [v for f in Filters if f["Name"] == "network-interface-id" for v in f["Values"]]
+        return {"NetworkInterfaces": [
+            {"NetworkInterfaceId": eni, "Association": {
+                "PublicDnsName": f"ec2-{eni.removeprefix('eni-')}.eu-west-1.compute.amazonaws.com"}}
+            for eni in wanted if eni not in self.gone]}
 
 
 class FakeElb(Scripted):
     """A target group behind one load balancer."""
 
     def describe_target_groups(self, TargetGroupArns: list[str]) -> dict[str, Any]:  # noqa: N803
+        """Target group ``arn:tg/NAME`` sits behind load balancer ``arn:lb/app/NAME/1``."""
         self._call("describe_target_groups", TargetGroupArns=TargetGroupArns)
-        return {"TargetGroups": [{"LoadBalancerArns": ["arn:lb/app/web/1"]}]}
+        return {"TargetGroups": [{"TargetGroupArn": arn, "LoadBalancerArns": [
+            f"arn:lb/app/{arn.rsplit('/', 1)[-1]}/1"]} for arn in TargetGroupArns]}
 
     def describe_load_balancers(self, LoadBalancerArns: list[str]) -> dict[str, Any]:  # noqa: N803
         self._call("describe_load_balancers", LoadBalancerArns=LoadBalancerArns)
-        return {"LoadBalancers": [{"DNSName": "web-1.eu-west-1.elb.amazonaws.com"}]}
+        return {"LoadBalancers": [{"LoadBalancerArn": arn, "DNSName":
+                                   f"{arn.split('/')[2]}-1.eu-west-1.elb.amazonaws.com"}
+                                  for arn in LoadBalancerArns]}
 
 
 class FakeLambda(Scripted):
@@ -272,9 +296,12 @@ class FakeLambda(Scripted):
     def get_function(self, FunctionName: str, Qualifier: str | None = None  # noqa: N803
                      ) -> dict[str, Any]:
         self._call("get_function", FunctionName=FunctionName, Qualifier=Qualifier)
-        image = self.versions[Qualifier] if Qualifier else self.image
-        return {"Configuration": self._config(), "Code": {"ImageUri": image},
-                "Tags": dict(self.tags)}
+        version = self.aliases.get(Qualifier, Qualifier) if Qualifier else None
+        if version is not None and version not in self.versions:
+            raise client_error("ResourceNotFoundException", "GetFunction")
+        image = self.versions[version] if version else self.image
+        return {"Configuration": {**self._config(), "Version": version or "$LATEST"},
+                "Code": {"ImageUri": image}, "Tags": dict(self.tags)}
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:  # noqa: N803
         self._call("get_function_configuration", FunctionName=FunctionName)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -100,9 +101,10 @@ class World:
     sdk: DockerSdk
     clock: FakeClock
     log: list[str]
+    ec2: FakeEc2 = field(default_factory=FakeEc2)
 
     def deploy(self, *services: str, allow_downgrade: bool = False) -> deploy.Result:
-        aws = FakeAws(ecs=self.ecs, elbv2=FakeElb(), ec2=FakeEc2(), **{"lambda": self.lam})
+        aws = FakeAws(ecs=self.ecs, elbv2=FakeElb(), ec2=self.ec2, **{"lambda": self.lam})
         deps = deploy.Deps(aws=lambda _env: aws, docker=lambda: DockerEngine(self.sdk),
                            clock=self.clock, sleep=self.clock.sleep, log=self.log.append,
                            random=lambda: 0.5)
@@ -170,14 +172,46 @@ def test_one_of_five_failing_rolls_it_back_while_four_succeed(world: World) -> N
     assert world.running("s3") == "test-s3:1"  # the previous version serves
     for name in ("s1", "s2", "s4", "s5"):
         assert outcomes[name].status == "deployed"
-        assert outcomes[name].url == "http://ec2-203-0-113-7.eu-west-1.compute.amazonaws.com"
+        assert outcomes[name].url == f"http://ec2-{name}.eu-west-1.compute.amazonaws.com"
         assert world.running(name) == f"test-{name}:2"
     assert outcomes["worker"].status == "deployed"
     assert world.lam.aliases["live"] == "2"
     text = result.to_text()
     assert "1 failed, 5 deployed" in text
     assert "rolled back to revision 1" in text
-    assert result.github_outputs()["service-url"].startswith("http://ec2-203-0-113-7")
+    outputs = result.github_outputs()
+    assert outputs["service-url"].startswith("http://ec2-s")
+    assert outputs["function-version"] == "2"
+    # the first ECS service that serves: its new revision, never the failed one's
+    first_ok = min(n for n in ("s1", "s2", "s4", "s5"))
+    assert outputs["task-definition-arn"] == outcomes[first_ok].arn
+    assert outputs["task-definition-arn"].endswith(f"task-definition/test-{first_ok}:2")
+
+
+def test_a_release_and_its_no_op_rerun_cost_few_calls(world: World) -> None:
+    """Five ECS services and a function: every call of a release, then of a no-op one."""
+    assert world.deploy().exit_code == 0
+    ops = [op for op, _ in world.ecs.calls]
+    planning = Counter(ops[:ops.index("register_task_definition")])
+    assert planning == {"describe_services": 1,  # the five in one call
+                        "describe_task_definition": 5}  # each family's newest: the running one
+    # (how many polls share a DescribeServices depends on thread timing on a fake clock)
+    assert Counter(op for op in ops if op != "describe_services") == {
+        "describe_task_definition": 5, "register_task_definition": 5, "update_service": 5,
+        "list_tasks": 1, "describe_tasks": 1}  # the URLs: the cluster's tasks, once
+    assert [op for op, _ in world.ec2.calls] == ["describe_network_interfaces"]
+    assert [op for op, _ in world.lam.calls] == [
+        "get_function", "get_function",  # the function, and its alias
+        "update_function_code", "get_function_configuration",  # until Successful
+        "publish_version", "update_alias", "tag_resource"]
+    world.ecs.calls.clear()
+    world.lam.calls.clear()
+
+    result = world.deploy()
+    assert {o.status for o in result.outcomes} == {"unchanged"}
+    assert Counter(op for op, _ in world.ecs.calls) == {"describe_services": 1,
+                                                        "describe_task_definition": 5}
+    assert [op for op, _ in world.lam.calls] == ["get_function", "get_function"]
 
 
 def test_a_rerun_after_a_failure_completes_the_release(world: World) -> None:

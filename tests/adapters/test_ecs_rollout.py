@@ -9,9 +9,18 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
-from fakecloud import Behaviour, FakeClock, FakeEc2, FakeEcs, FakeElb, client_error
+from fakecloud import (
+    Behaviour,
+    FakeClock,
+    FakeEc2,
+    FakeEcs,
+    FakeElb,
+    Scripted,
+    client_error,
+)
 
 from release.adapters.aws import ecs_address
 from release.adapters.aws.ecs_rollout import Before, Rollouts, Target
@@ -164,27 +173,115 @@ def test_many_rollouts_share_batched_describe_calls() -> None:
     assert clock.sleeps == [2.0, 3.0]
 
 
+PUBLIC = {"awsvpcConfiguration": {"assignPublicIp": "ENABLED"}}
+
+
+def _clients() -> dict[str, Scripted]:
+    return {"elbv2": FakeElb(), "ecs": FakeEcs(), "ec2": FakeEc2()}
+
+
+def _calls(clients: dict[str, Scripted]) -> list[str]:
+    return [op for client in clients.values() for op, _ in client.calls]
+
+
 def test_url_from_the_load_balancer() -> None:
-    clients = {"elbv2": FakeElb(), "ecs": FakeEcs(), "ec2": FakeEc2()}
-    described = {"serviceName": "web", "loadBalancers": [{"targetGroupArn": "arn:tg/web"}]}
+    clients = _clients()
+    described = {"serviceName": "web", "loadBalancers": [{"targetGroupArn": "arn:tg/web"}],
+                 "networkConfiguration": PUBLIC}
     assert ecs_address.service_url(clients.__getitem__, "c", described) == \
         "http://web-1.eu-west-1.elb.amazonaws.com"
+    assert _calls(clients) == ["describe_target_groups", "describe_load_balancers"]
 
 
 def test_url_from_a_public_task_eni() -> None:
-    clients = {"elbv2": FakeElb(), "ecs": FakeEcs(), "ec2": FakeEc2()}
-    described = {"serviceName": "web", "loadBalancers": []}
+    clients = _clients()
+    described = {"serviceName": "web", "loadBalancers": [], "networkConfiguration": PUBLIC}
     assert ecs_address.service_url(clients.__getitem__, "c", described) == \
-        "http://ec2-203-0-113-7.eu-west-1.compute.amazonaws.com"
-    assert clients["ec2"].calls == [("describe_network_interfaces",
-                                     {"NetworkInterfaceIds": ["eni-1"]})]
+        "http://ec2-web.eu-west-1.compute.amazonaws.com"
+    # one service: its own ListTasks (a cluster-wide listing could only cost more)
+    assert clients["ecs"].calls[0] == ("list_tasks", {
+        "cluster": "c", "serviceName": "web", "desiredStatus": "RUNNING", "maxResults": 1})
+    assert clients["ec2"].calls == [("describe_network_interfaces", {"Filters": [
+        {"Name": "network-interface-id", "Values": ["eni-web"]}]})]
+
+
+def test_a_task_without_a_public_ip_costs_no_call() -> None:
+    clients = _clients()
+    private = {"awsvpcConfiguration": {"assignPublicIp": "DISABLED"}}
+    spots = [("c", {"serviceName": "a", "networkConfiguration": private}),
+             ("c", {"serviceName": "b"})]  # no awsvpc network: no ENI of its own
+    assert ecs_address.service_urls(clients.__getitem__, spots) == [None, None]
+    assert _calls(clients) == []
+
+
+def test_many_services_are_looked_up_together() -> None:
+    """30 public services, 2 behind load balancers, 1 private: five calls in all."""
+    clients = _clients()
+    ecs = clients["ecs"]
+    assert isinstance(ecs, FakeEcs)
+    spots: list[tuple[str, dict[str, Any]]] = []
+    for i in range(30):
+        ecs.add_service("c", f"s{i}", {**BODY, "family": f"s{i}"})
+        spots.append(("c", {"serviceName": f"s{i}", "networkConfiguration": PUBLIC}))
+    spots += [("c", {"serviceName": name, "networkConfiguration": PUBLIC,
+                     "loadBalancers": [{"targetGroupArn": f"arn:tg/{name}"}]})
+              for name in ("api", "admin")]
+    spots.append(("c", {"serviceName": "inner", "networkConfiguration": {
+        "awsvpcConfiguration": {"assignPublicIp": "DISABLED"}}}))
+    urls = ecs_address.service_urls(clients.__getitem__, spots)
+    assert urls == [f"http://ec2-s{i}.eu-west-1.compute.amazonaws.com" for i in range(30)] + [
+        "http://api-1.eu-west-1.elb.amazonaws.com",
+        "http://admin-1.eu-west-1.elb.amazonaws.com", None]
+    assert sorted(_calls(clients)) == sorted([
+        "describe_target_groups", "describe_load_balancers",  # both balancers at once
+        "list_tasks", "describe_tasks", "describe_network_interfaces"])  # the whole cluster
+
+
+class _BigCluster(Scripted):
+    """A cluster running 1,000 tasks of other services besides ours."""
+
+    def list_tasks(self, cluster: str, **kwargs: Any) -> dict[str, Any]:
+        self._call("list_tasks", cluster=cluster, **kwargs)
+        if "serviceName" in kwargs:
+            return {"taskArns": [f"task/{cluster}/live1-{kwargs['serviceName']}"]}
+        start = int(kwargs.get("nextToken", 0))
+        return {"taskArns": [f"task/{cluster}/other{i}" for i in range(start, start + 100)],
+                "nextToken": str(start + 100)}
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        return FakeEcs().describe_tasks(cluster, tasks)
+
+
+def test_a_large_cluster_is_not_listed_whole() -> None:
+    clients: dict[str, Scripted] = {"elbv2": FakeElb(), "ecs": _BigCluster(), "ec2": FakeEc2()}
+    spots = [("c", {"serviceName": f"s{i}", "networkConfiguration": PUBLIC}) for i in range(5)]
+    urls = ecs_address.service_urls(clients.__getitem__, spots)
+    assert urls == [f"http://ec2-s{i}.eu-west-1.compute.amazonaws.com" for i in range(5)]
+    listed = [kw for op, kw in clients["ecs"].calls if op == "list_tasks"]
+    assert len(listed) == 2 + 5  # two pages given up on (fewer calls than 5 services), then 5
+    assert len(clients["ec2"].calls) == 1
+
+
+def test_an_eni_gone_since_costs_only_its_own_url() -> None:
+    clients = _clients()
+    ecs, ec2 = clients["ecs"], clients["ec2"]
+    assert isinstance(ecs, FakeEcs)
+    assert isinstance(ec2, FakeEc2)
+    for name in ("a", "b", "c"):
+        ecs.add_service("cl", name, {**BODY, "family": name})
+    ec2.gone.add("eni-b")
+    spots = [("cl", {"serviceName": n, "networkConfiguration": PUBLIC}) for n in "abc"]
+    assert ecs_address.service_urls(clients.__getitem__, spots) == [
+        "http://ec2-a.eu-west-1.compute.amazonaws.com", None,
+        "http://ec2-c.eu-west-1.compute.amazonaws.com"]
 
 
 def test_no_url_when_the_lookup_fails() -> None:
     ecs = FakeEcs()
     ecs.faults["list_tasks"] = [client_error("AccessDeniedException", "ListTasks")]
     clients = {"elbv2": FakeElb(), "ecs": ecs, "ec2": FakeEc2()}
-    assert ecs_address.service_url(clients.__getitem__, "c", {"serviceName": "web"}) is None
+    assert ecs_address.service_url(clients.__getitem__, "c", {
+        "serviceName": "web", "networkConfiguration": PUBLIC}) is None
 
 
 def test_a_rollout_joining_once_polling_has_begun_restarts_the_backoff() -> None:
@@ -221,3 +318,67 @@ def test_a_rollout_joining_once_polling_has_begun_restarts_the_backoff() -> None
     late[0].join(timeout=10)
     assert results == {"a": arns["a"][1], "b": arns["b"][1]}
     assert clock.sleeps[:4] == [2.0, 3.0, 4.5, 2.0]  # b's arrival restarted the schedule
+
+
+class _WakeableSleep:
+    """A fake-clock sleep that a joining rollout can cut short: a long pause blocks (for
+    real, at most 10 s) until woken, then only 0.5 s has passed on the fake clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+        self.pauses: list[float] = []
+        self.in_long_pause = threading.Event()
+        self._woken = threading.Event()
+
+    def __call__(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        if seconds < 10:
+            self.clock.sleep(seconds)
+            return
+        self.in_long_pause.set()
+        woken = self._woken.wait(timeout=10)
+        self._woken.clear()
+        self.clock.sleep(0.5 if woken else seconds)
+
+    def wake(self) -> None:
+        self._woken.set()
+
+
+def test_a_rollout_joining_during_a_long_pause_cuts_it_short() -> None:
+    """The leader has begun a 15 s pause when b starts: b is looked at 2 s later."""
+    ecs, clock = FakeEcs(), FakeClock()
+    arns: dict[str, tuple[str, str]] = {}
+    for name, states in (("a", ["IN_PROGRESS", "COMPLETED"]), ("b", ["COMPLETED"])):
+        before = ecs.add_service("c", name, {**BODY, "family": name})
+        arns[name] = (before, ecs.register_task_definition(**{**NEW, "family": name})[
+            "taskDefinition"]["taskDefinitionArn"])
+        ecs.behaviour[name].append(Behaviour(states))
+    ecs.calls.clear()
+    sleep = _WakeableSleep(clock)
+    watcher = RolloutWatcher(lambda: ecs, Pace(clock, sleep, first_delay=2.0, factor=10.0))
+    rollouts = Rollouts(ecs, watcher)
+    results: dict[str, str] = {}
+    looks: list[tuple[float, list[str]]] = []
+    describe = ecs.describe_services
+
+    def watched(cluster: str, services: list[str]) -> dict[str, Any]:
+        looks.append((clock.now, list(services)))
+        return describe(cluster, services)
+
+    ecs.describe_services = watched  # type: ignore[method-assign]
+
+    def run(name: str) -> None:
+        before, ours = arns[name]
+        results[name] = str(rollouts.roll_out(Target("c", name, 600), ours,
+                                              Before(before, False))["taskDefinition"])
+
+    first = threading.Thread(target=run, args=("a",))
+    first.start()
+    assert sleep.in_long_pause.wait(timeout=10)  # a: looked at once, now in a 15 s pause
+    joined = clock.now
+    run("b")
+    first.join(timeout=10)
+    assert results == {"a": arns["a"][1], "b": arns["b"][1]}
+    assert sleep.pauses[:2] == [2.0, 15.0]
+    looked_at_b = [when for when, names in looks if "b" in names]
+    assert looked_at_b == [joined + 2.0]  # not at the end of the 15 s pause

@@ -54,7 +54,7 @@ class AwsClients:
                     retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
                     connect_timeout=CONNECT_TIMEOUT,
                     read_timeout=READ_TIMEOUT,
-                    max_pool_connections=32,
+                    max_pool_connections=64,  # deploy rolls out up to 64 services at once
                 )
                 self._clients[name] = self._session().client(
                     name, endpoint_url=self.account.endpoint_url, config=config,

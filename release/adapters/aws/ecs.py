@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from release.adapters.aws.clients import explain
 from release.adapters.aws.ecs_watch import RolloutFailedError
 from release.errors import ReleaseError
+from release.planning import rollout
 
-__all__ = ["Rollout", "RolloutFailedError", "ServiceState", "describe", "failure_details",
-           "family_revisions", "register", "start_rollout"]
+__all__ = ["Definition", "Reads", "Rollout", "RolloutFailedError", "ServiceState", "describe",
+           "describe_services", "failure_details", "family_revisions", "missing", "register",
+           "start_rollout"]
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A registered task definition revision: its ARN, body and tags."""
+
+    arn: str
+    body: dict[str, Any]
+    tags: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -24,6 +37,7 @@ class ServiceState:
     running_count: int
     rollback_on_failure: bool = False  # the deployment circuit breaker rolls back by itself
     load_balancers: tuple[dict[str, Any], ...] = ()
+    latest: Definition | None = None  # the family's newest ACTIVE revision, when asked for
 
 
 @dataclass(frozen=True)
@@ -34,31 +48,96 @@ class Rollout:
     task_definition_arn: str
 
 
-def describe(ecs: Any, cluster: str, service: str) -> ServiceState:
-    """The service's current task definition (with tags) and counts."""
-    doing = f"describe ECS service {cluster}/{service}"
+def describe_services(ecs: Any, cluster: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Service name -> its DescribeServices entry (INACTIVE ones left out), 10 per call."""
+    out: dict[str, dict[str, Any]] = {}
+    for batch in rollout.batches(names):
+        try:
+            found = ecs.describe_services(cluster=cluster, services=batch)
+        except Exception as exc:  # noqa: BLE001
+            what = "services" if len(batch) > 1 else "service"
+            raise explain(exc, f"describe ECS {what} {cluster}/{','.join(batch)}") from None
+        out.update({s["serviceName"]: s for s in found.get("services", [])
+                    if s.get("status") != "INACTIVE"})
+    return out
+
+
+class Reads:
+    """The services one command reads, described together on first use: 10 per call, per
+    cluster, instead of one DescribeServices per service. Thread-safe."""
+
+    def __init__(self, client: Callable[[], Any], wanted: Iterable[tuple[str, str]]) -> None:
+        self._client = client
+        self._wanted: dict[str, list[str]] = {}
+        for cluster, service in wanted:
+            self._wanted.setdefault(cluster, []).append(service)
+        self._found: dict[str, dict[str, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def service(self, cluster: str, service: str) -> dict[str, Any] | None:
+        """The DescribeServices entry of ``service`` (None: missing or INACTIVE)."""
+        with self._lock:
+            if cluster not in self._found:
+                names = list(dict.fromkeys([*self._wanted.get(cluster, []), service]))
+                self._found[cluster] = describe_services(self._client(), cluster, names)
+            if service not in self._found[cluster]:  # not announced: read it alone
+                self._found[cluster].update(describe_services(self._client(), cluster,
+                                                              [service]))
+            return self._found[cluster].get(service)
+
+
+def _definition(found: dict[str, Any]) -> Definition:
+    body = found["taskDefinition"]
+    return Definition(body["taskDefinitionArn"], body,
+                      {t["key"]: t["value"] for t in found.get("tags", [])})
+
+
+def _task_definition(ecs: Any, arn: str) -> Definition:
     try:
-        found = ecs.describe_services(cluster=cluster, services=[service])
-    except Exception as exc:  # noqa: BLE001
-        raise explain(exc, doing) from None
-    services = [s for s in found.get("services", []) if s.get("status") != "INACTIVE"]
-    if not services:
-        raise ReleaseError(f"ECS service {service} not found in cluster {cluster}",
-                           "create the service first (Terraform, CloudFormation, or "
-                           "`release local up` for the local cloud), or fix ecs.service / "
-                           "ecs.cluster in the environment file")
-    svc = services[0]
-    arn = svc["taskDefinition"]
-    try:
-        described = ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        return _definition(ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]))
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"describe task definition {arn}") from None
-    tags = {t["key"]: t["value"] for t in described.get("tags", [])}
+
+
+def _latest(ecs: Any, family: str) -> Definition | None:
+    """The family's newest ACTIVE revision (DescribeTaskDefinition of the bare family)."""
+    try:
+        found = ecs.describe_task_definition(taskDefinition=family, include=["TAGS"])
+    except Exception as exc:  # noqa: BLE001
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        if code == "ClientException":  # ECS: "Unable to describe task definition."
+            return None
+        raise explain(exc, f"describe the newest revision of {family}") from None
+    return _definition(found)
+
+
+def missing(cluster: str, service: str) -> ReleaseError:
+    """The error for a service that does not exist (or is INACTIVE)."""
+    return ReleaseError(f"ECS service {service} not found in cluster {cluster}",
+                        "create the service first (Terraform, CloudFormation, or "
+                        "`release local up` for the local cloud), or fix ecs.service / "
+                        "ecs.cluster in the environment file")
+
+
+def describe(ecs: Any, cluster: str, service: str, *, family: str | None = None,
+             found: dict[str, Any] | None = None) -> ServiceState:
+    """The service's current task definition (with tags) and counts.
+
+    ``found``: its DescribeServices entry when already read (see ``Reads``). ``family``:
+    also read the family's newest revision, with one DescribeTaskDefinition of the bare
+    family; when that is the running revision (the usual case) it is the only read.
+    """
+    svc = found if found is not None else describe_services(ecs, cluster, [service]).get(service)
+    if svc is None:
+        raise missing(cluster, service)
+    arn = svc["taskDefinition"]
+    latest = _latest(ecs, family) if family else None
+    running = latest if latest is not None and latest.arn == arn else _task_definition(ecs, arn)
     breaker = svc.get("deploymentConfiguration", {}).get("deploymentCircuitBreaker", {})
-    return ServiceState(arn, described["taskDefinition"], tags, svc.get("desiredCount", 0),
+    return ServiceState(arn, running.body, running.tags, svc.get("desiredCount", 0),
                         svc.get("runningCount", 0),
                         bool(breaker.get("enable") and breaker.get("rollback")),
-                        tuple(svc.get("loadBalancers", [])))
+                        tuple(svc.get("loadBalancers", [])), latest)
 
 
 def register(ecs: Any, task_definition: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """One poller for every ECS rollout of a command: DescribeServices, 10 services per call.
 
 Each waiting thread registers its rollout and blocks; one of them (the leader) polls for
-all, batched per cluster, backing off between rounds (2 s, x1.5, at most 15 s). When the
+all, batched per cluster, backing off between rounds (2 s, x1.5, at most 15 s). A rollout
+joining while polling is under way restarts the backoff and cuts the leader's pause short,
+so it is first looked at after 2 s, not after what is left of a 15 s pause. When the
 leader's own rollout ends it hands leadership to another waiting thread. Time is passed
 in, so tests run the schedule without sleeping.
 """
@@ -9,9 +11,10 @@ in, so tests run the schedule without sleeping.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from release.adapters.aws.clients import explain
 from release.errors import ReleaseError
@@ -27,6 +30,39 @@ class Pace:
     first_delay: float = 2.0
     factor: float = 1.5
     max_delay: float = 15.0
+
+
+@runtime_checkable
+class Wakeable(Protocol):
+    """A sleep that ``wake()`` cuts short."""
+
+    def __call__(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less when woken."""
+
+    def wake(self) -> None:
+        """End the sleep under way (or the next one) now."""
+
+
+class Nap:
+    """A real-time sleep that ``wake()`` cuts short."""
+
+    def __init__(self) -> None:
+        self._woken = threading.Event()
+
+    def __call__(self, seconds: float) -> None:
+        """Sleep ``seconds``, or until woken."""
+        self._woken.wait(seconds)
+        self._woken.clear()
+
+    def wake(self) -> None:
+        """End the sleep under way (or the next one) now."""
+        self._woken.set()
+
+
+def _pause(sleep: Callable[[float], None]) -> Callable[[float], None]:
+    """The leader's pause between rounds: a Nap on real time, the given sleep otherwise
+    (tests' fake clocks; a fake that can be woken is woken)."""
+    return Nap() if sleep is time.sleep else sleep
 
 
 class RolloutFailedError(ReleaseError):
@@ -66,6 +102,7 @@ class RolloutWatcher:
         self._next_at = 0.0
         self._delays = self._schedule()
         self._polled = False  # a round ran since the schedule (re)started
+        self._nap = _pause(pace.sleep)
         self.calls = 0  # DescribeServices calls made, for tests and the benchmark
 
     def wait(self, cluster: str, service: str, deployment_id: str, arn: str,
@@ -76,6 +113,7 @@ class RolloutWatcher:
         """
         now = self._pace.clock()
         entry = _Entry(cluster, service, deployment_id, arn, deadline_seconds, now)
+        wake = False
         with self._cond:
             if not self._pending:  # idle: start a fresh schedule
                 # No rollout completes within seconds: the first look waits one delay, which
@@ -84,11 +122,18 @@ class RolloutWatcher:
                 self._polled = False
                 self._next_at = now + next(self._delays)
             elif self._polled:
-                # A rollout joining once polling has begun (the next wave of a bounded pool)
-                # restarts the backoff; otherwise it would be looked at only every max_delay.
+                # A rollout joining once polling has begun (a later rollout, or a rollback)
+                # restarts the backoff, and its first look comes one first delay after it
+                # joined even when the pause under way is longer.
                 self._delays = self._schedule()
                 self._polled = False
+                soonest = now + self._pace.first_delay
+                if soonest < self._next_at:
+                    next(self._delays)  # this look is the schedule's first
+                    self._next_at, wake = soonest, True
             self._pending.append(entry)
+        if wake and isinstance(self._nap, Wakeable):
+            self._nap.wake()
         while True:
             with self._cond:
                 while not entry.done and self._leader:
@@ -105,13 +150,16 @@ class RolloutWatcher:
 
     def _lead(self, own: _Entry) -> None:
         while not own.done:
-            pause = self._next_at - self._pace.clock()
-            if pause > 0:
-                self._pace.sleep(pause)
+            while (pause := self._due() - self._pace.clock()) > 0.001:  # not float dust
+                self._nap(pause)  # a joining rollout may end it early and move the next look
             self._round()
             with self._cond:
                 self._polled = True
                 self._next_at = self._pace.clock() + next(self._delays)
+
+    def _due(self) -> float:
+        with self._cond:
+            return self._next_at
 
     def _schedule(self) -> Iterator[float]:
         return rollout.delays(self._pace.first_delay, self._pace.factor, self._pace.max_delay)

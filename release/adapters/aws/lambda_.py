@@ -27,6 +27,7 @@ class FunctionState:
     alias_image_uri: str | None
     tags: dict[str, str]
     environment: dict[str, str]
+    idle: bool = True  # no update in progress when it was read (LastUpdateStatus Successful)
 
 
 def _missing(exc: Exception) -> bool:
@@ -37,7 +38,10 @@ def _missing(exc: Exception) -> bool:
 
 
 def describe(lam: Any, function: str, alias: str) -> FunctionState:
-    """The function's image, and the version and image its alias points at."""
+    """The function's image, and the version and image its alias points at.
+
+    Two reads: GetFunction, and GetFunction of the alias (its version and image at once).
+    """
     try:
         found = lam.get_function(FunctionName=function)
     except Exception as exc:  # noqa: BLE001
@@ -52,15 +56,16 @@ def describe(lam: Any, function: str, alias: str) -> FunctionState:
                            "release deploys container-image functions only")
     alias_version = alias_image = None
     try:
-        alias_version = lam.get_alias(FunctionName=function, Name=alias)["FunctionVersion"]
-        versioned = lam.get_function(FunctionName=function, Qualifier=alias_version)
+        versioned = lam.get_function(FunctionName=function, Qualifier=alias)
+        alias_version = versioned["Configuration"].get("Version")
         alias_image = versioned.get("Code", {}).get("ImageUri")
     except Exception as exc:  # noqa: BLE001
         if not _missing(exc):
             raise explain(exc, f"read alias {alias} of {function}") from None
     return FunctionState(config["FunctionArn"], found.get("Code", {}).get("ImageUri"),
                          alias_version, alias_image, dict(found.get("Tags", {})),
-                         dict(config.get("Environment", {}).get("Variables", {})))
+                         dict(config.get("Environment", {}).get("Variables", {})),
+                         _settled(config))
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,11 @@ class UpdateFailedError(ReleaseError):
 
 def _code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _settled(config: dict[str, Any]) -> bool:
+    """The answer says, explicitly, that no update is in progress."""
+    return config.get("LastUpdateStatus") == "Successful" and config.get("State") == "Active"
 
 
 def wait_updated(lam: Any, function: str, pace: Pace) -> None:
@@ -132,27 +142,33 @@ class FunctionUpdate:
     image_uri: str
     environment: dict[str, str] | None
     tags: dict[str, str]
+    arn: str | None = None  # known from describe(): no read to learn it before tagging
+    idle: bool = False  # describe() saw no update in progress: no wait before ours
 
 
 def deploy_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> str:
     """Point the function at the image, publish a version, and only then move the alias."""
     pace = pace or Pace()
     function = update.function
-    wait_updated(lam, function, pace)  # an update still in progress would conflict
+    if not update.idle:
+        wait_updated(lam, function, pace)  # an update still in progress would conflict
+    # (an update started since describe() is met by the ResourceConflictException retry)
     if update.environment is not None:
         variables = update.environment
-        _call(lam, function, "update configuration", pace,
-              lambda: lam.update_function_configuration(
-                  FunctionName=function, Environment={"Variables": variables}))
-        wait_updated(lam, function, pace)
-    _call(lam, function, "update code", pace, lambda: lam.update_function_code(
+        done = _call(lam, function, "update configuration", pace,
+                     lambda: lam.update_function_configuration(
+                         FunctionName=function, Environment={"Variables": variables}))
+        if not _settled(done or {}):
+            wait_updated(lam, function, pace)
+    done = _call(lam, function, "update code", pace, lambda: lam.update_function_code(
         FunctionName=function, ImageUri=update.image_uri))
-    wait_updated(lam, function, pace)
+    if not _settled(done or {}):  # Lambda usually answers InProgress: wait for the outcome
+        wait_updated(lam, function, pace)
     version = str(_call(lam, function, "publish a version", pace,
                         lambda: lam.publish_version(FunctionName=function))["Version"])
     point_alias(lam, function, update.alias, version)
     try:
-        arn = lam.get_function_configuration(FunctionName=function)["FunctionArn"]
+        arn = update.arn or lam.get_function_configuration(FunctionName=function)["FunctionArn"]
         lam.tag_resource(Resource=arn, Tags=update.tags)
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"tag Lambda function {function}") from None

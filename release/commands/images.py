@@ -1,0 +1,81 @@
+"""The build phase shared by ``release deploy`` and ``release build``.
+
+Log in once per registry, look each service's build key up in its registry (a hit means no
+build: the same digest is promoted), and build and push what is missing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+
+from release.adapters import github_masks, registry
+from release.adapters.aws import ecr
+from release.adapters.azure import acr
+from release.adapters.docker_engine import BuildRequest, DockerEngine
+from release.commands import auth_azure, targets
+from release.config.model import Environment, Registry, ServiceDeployment
+from release.planning import buildkey, plan
+
+Logins = dict[Registry, registry.Login]
+
+
+def registries(env: Environment, chosen: Iterable[ServiceDeployment]) -> list[Registry]:
+    """Each distinct registry the chosen services push to, in order (ECR and ACR may mix)."""
+    return list(dict.fromkeys(env.registry_of(d) for d in chosen if d.service.needs_image))
+
+
+def login(ctx: targets.Context, reg: Registry) -> registry.Login:
+    """Credentials for one registry: ECR's token (masked first), ACR via Entra ID, or none."""
+    if reg.type == "ecr":
+        found = ecr.login(ctx.client("ecr"), reg.host)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            github_masks.mask(found.password)  # before anything could print it
+        return found
+    if reg.type == "acr":
+        return auth_azure.registry_login(ctx.env, os.environ, registry=reg,
+                                         session=ctx.azure_session())
+    return registry.Login(reg.host, "", "")
+
+
+def logins(ctx: targets.Context, chosen: Iterable[ServiceDeployment],
+           log_in: Callable[[targets.Context, Registry], registry.Login] = login) -> Logins:
+    """One login per distinct registry the chosen services push to."""
+    return {reg: log_in(ctx, reg) for reg in registries(ctx.env, chosen)}
+
+
+def manifest_digest(reg: Registry, found: registry.Login, repository: str,
+                    tag: str) -> str | None:
+    """The digest ``repository:tag`` points at in ``reg``, or None when it is not there."""
+    if reg.type == "acr":  # HTTPS only, trusting REQUESTS_CA_BUNDLE when set
+        return acr.manifest_digest(found, repository, tag, os.environ.get("REQUESTS_CA_BUNDLE"))
+    return registry.manifest_digest(found, repository, tag)
+
+
+def lookup(ctx: targets.Context, dep: ServiceDeployment, ids: Mapping[str, str],
+           found: Logins) -> plan.ImageStep:
+    """The service's build key, and its digest when the registry already holds that key."""
+    service = dep.service
+    key = buildkey.build_key(buildkey.inputs_for(service, ids))
+    reg = ctx.env.registry_of(dep)
+    return plan.ImageStep(service.name, service.repository, key,
+                          manifest_digest(reg, found[reg], service.repository, key))
+
+
+def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
+                   docker: DockerEngine, found: registry.Login) -> str:
+    """Build the image tagged with its build key, push it, and return its digest."""
+    service = dep.service
+    name = f"{ctx.env.registry_of(dep).host}/{service.repository}"
+    ctx.log(f"{service.name}: building {name}:{image.build_key}")
+    docker.build(BuildRequest(
+        context=ctx.config.root / service.context,
+        dockerfile=ctx.config.root / service.dockerfile,
+        image=name, tag=image.build_key, build_args=service.build_args,
+        platform=service.platform,
+        labels={"org.opencontainers.image.revision": ctx.commit,
+                "dev.release.build-key": image.build_key},
+    ))
+    digest = docker.push(name, image.build_key, found)
+    ctx.log(f"{service.name}: pushed {name}@{digest}")
+    return digest

@@ -1,0 +1,95 @@
+"""The job summary of ``release deploy``: what a reviewer reads on the run's page.
+
+One table per environment (one deploy is one environment), failures first, each failure's
+message and hint below it, and a one-line diagram of the release: plan -> build -> deploy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from release.commands.deploy import Outcome, Result
+
+ICONS = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝", "skipped": "⏭️"}
+HEADERS = ("", "service", "target", "why", "image", "digest", "revision / version", "rollout",
+           "url", "time")
+
+
+def cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell: one line, pipes escaped."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def image(o: Outcome) -> str:
+    """built | reused | (nothing: no image, or it failed before one existed)."""
+    return "built" if o.built else ("reused" if o.digest else "")
+
+
+def rollout(o: Outcome) -> str:
+    """The result of the target's change, with the revision put back after a failure."""
+    if o.rolled_back_to:
+        return f"{o.status}, rolled back to {o.rolled_back_to}"
+    return o.status
+
+
+def row(o: Outcome) -> str:
+    """One table row."""
+    cells = (ICONS.get(o.status, ""), o.service, o.target, o.reason, image(o),
+             f"`{o.digest[:19]}`" if o.digest else "", o.detail, rollout(o),
+             o.url or "", f"{o.seconds:.1f}s" if o.seconds else "")
+    return "| " + " | ".join(cell(c) for c in cells) + " |"
+
+
+def _many(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _count(label: str, counts: Iterable[tuple[str, int]]) -> str:
+    said = ", ".join(f"{n} {what}" for what, n in counts if n)
+    return f"{label}: {said}" if said else f"{label}: nothing"
+
+
+def diagram(result: Result) -> list[str]:
+    """plan -> build -> deploy ENV, each box with its counts; red where something failed."""
+    outcomes = result.outcomes
+    services = {o.service for o in outcomes}
+    by_service = {o.service: o for o in outcomes}.values()
+    build_failed = sum(o.status == "failed" and o.message.startswith("build:")
+                       for o in by_service)
+    build = [("built", sum(o.built for o in by_service)),
+             ("reused", sum(bool(o.digest) and not o.built for o in by_service)),
+             ("failed", build_failed)]
+    deploy = [(s, sum(o.status == s for o in outcomes))
+              for s in ("deployed", "unchanged", "planned", "failed", "skipped")]
+    where = f"deploy {result.environment}" + (" (dry run)" if result.dry_run else "")
+    lines = ["```mermaid", "flowchart LR",
+             f'  plan["plan: {_many(len(services), "service")}, '
+             f'{_many(len(outcomes), "target")}"]',
+             f'  build["{_count("build", build)}"]',
+             f'  deploy["{_count(where, deploy)}"]',
+             "  plan --> build --> deploy"]
+    if build_failed:
+        lines.append("  style build fill:#fdd,stroke:#c00")
+    if any(o.status == "failed" for o in outcomes):
+        lines.append("  style deploy fill:#fdd,stroke:#c00")
+    return [*lines, "```"]
+
+
+def deploy_markdown(result: Result) -> str:
+    """The whole summary of one deploy."""
+    ordered = sorted(result.outcomes, key=lambda o: (o.status != "failed", o.service, o.target))
+    failed = [o for o in ordered if o.status == "failed"]
+    title = (f"### release to `{result.environment}` at `{result.commit[:12]}`"
+             + (" (dry run)" if result.dry_run else "")
+             + (f": {len(failed)} failed" if failed else ""))
+    lines = [title, "", *diagram(result), "",
+             "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += [row(o) for o in ordered]
+    for o in failed:
+        lines += ["", f"**{o.service} {o.target}**: {cell(o.message)}"]
+        if o.hint:
+            lines += [f"> {'hint: ' if i == 0 else ''}{line}"
+                      for i, line in enumerate(o.hint.splitlines())]
+    return "\n".join(lines)

@@ -1,0 +1,290 @@
+"""`release build` over a scripted Docker engine and a registry stub: build once, reuse after.
+
+The command runs whole (config, git, build keys, registry lookups, build, push) on a
+throw-away repository of three image services and one that only publishes files. Docker is
+the real ``DockerEngine`` over a scripted SDK client; the registry is an HTTP stub on
+127.0.0.1 that knows what was pushed and records who asked. AWS, when the registry is ECR,
+is a fake that hands out the ECR client only: any other client asked for fails the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakecloud import FakeAws, FakeClock
+
+from release.adapters import github as gh
+from release.adapters.docker_engine import DockerEngine
+from release.commands import build
+from release.commands.deploy import Deps
+from release.errors import ReleaseError, UsageError
+from release.local import sandbox
+
+IMAGES = ("api", "web", "worker")
+
+
+class RegistryStub:
+    """Answers manifest HEADs for what the scripted engine pushed; records the requests."""
+
+    def __init__(self) -> None:
+        self.pushed: dict[str, str] = {}
+        self.heads: list[tuple[str, str | None]] = []  # (repository:tag, Authorization)
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_HEAD(self) -> None:
+                _, _, rest = self.path.partition("/v2/")
+                repository, _, tag = rest.partition("/manifests/")
+                stub.heads.append((f"{repository}:{tag}", self.headers.get("Authorization")))
+                digest = stub.pushed.get(f"{repository}:{tag}")
+                self.send_response(200 if digest else 404)
+                if digest:
+                    self.send_header("Docker-Content-Digest", digest)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@dataclass
+class EngineSdk:
+    """The slice of the Docker SDK that ``DockerEngine`` uses, scripted per repository."""
+
+    registry: RegistryStub
+    fail_build: set[str] = field(default_factory=set)
+    built: list[str] = field(default_factory=list)
+    auth: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def api(self) -> EngineSdk:
+        return self
+
+    def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        repository = kwargs["tag"].split("/", 1)[1].rsplit(":", 1)[0]
+        if repository in self.fail_build:
+            yield {"stream": "RUN make\nmake: *** [all] Error 2\n"}
+            yield {"error": "The command '/bin/sh -c make' returned a non-zero code: 2"}
+            return
+        self.built.append(repository)
+        yield {"aux": {"ID": f"sha256:{repository}"}}
+
+    def push(self, image: str, tag: str, **kwargs: Any) -> list[dict[str, Any]]:
+        self.auth.append(kwargs.get("auth_config") or {})
+        repository = image.split("/", 1)[1]
+        digest = "sha256:" + f"{abs(hash((repository, tag))):x}".rjust(64, "0")
+        self.registry.pushed[f"{repository}:{tag}"] = digest
+        return [{"status": "Pushed"}, {"aux": {"Tag": tag, "Digest": digest}}]
+
+    def close(self) -> None:
+        pass
+
+
+class EcrOnly(FakeAws):
+    """AWS for a build: the ECR client, and a record of every client asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def client(self, name: str) -> Any:
+        self.asked.append(name)
+        if name != "ecr":
+            raise AssertionError(f"release build asked for the {name} client")
+        token = base64.b64encode(b"AWS:ecr-token").decode()
+
+        class Ecr:
+            def get_authorization_token(self) -> dict[str, Any]:
+                return {"authorizationData": [{"authorizationToken": token}]}
+
+        return Ecr()
+
+
+@dataclass
+class World:
+    root: Path
+    registry: RegistryStub
+    sdk: EngineSdk
+    aws: EcrOnly
+    log: list[str]
+    docker_down: bool = False
+
+    def build(self, *services: str) -> build.Result:
+        def docker() -> DockerEngine:
+            if self.docker_down:
+                raise ReleaseError("cannot reach the Docker engine", "start dockerd")
+            return DockerEngine(self.sdk)
+
+        clock = FakeClock()
+        deps = Deps(aws=lambda _env: self.aws, docker=docker, clock=clock, sleep=clock.sleep,
+                    log=self.log.append)
+        return build.run(build.Options(self.root, "test", services), deps)
+
+
+def _write_repo(root: Path, registry: dict[str, str]) -> None:
+    services: dict[str, Any] = {}
+    for name in IMAGES:
+        (root / name).mkdir(parents=True)
+        (root / name / "Dockerfile").write_text(f"FROM base\nLABEL name={name}\n")
+        (root / name / "task.json").write_text(json.dumps({"family": "x", "containerDefinitions": [
+            {"name": "app", "image": "placeholder", "essential": True, "memory": 128}]}))
+        services[name] = {"context": name, "ecs": {"task_definition": f"{name}/task.json"}}
+    (root / "files").mkdir()
+    (root / "files" / "model.csv").write_text("a,b\n")
+    services["model"] = {"context": "files", "s3_files": [{"source": "files", "key": "m/"}]}
+    (root / "release.yaml").write_text(json.dumps({"version": 1, "services": services}))
+    (root / "environments").mkdir()
+    (root / "environments" / "test.yaml").write_text(json.dumps({
+        "name": "test",
+        "aws": {"region": "eu-west-1", "account_id": "123456789012",
+                "role_arn": "arn:aws:iam::123456789012:role/release"},
+        "registry": registry, "ecs": {"cluster": "c"}, "s3": {"bucket": "bucket-of-test"},
+        "services": {**{n: {} for n in IMAGES}, "model": {}}}))
+    sandbox.git(root, "init", "-q", "-b", "main")
+    sandbox.git(root, "add", "-A")
+    sandbox.git(root, "commit", "-qm", "first")
+
+
+def _world(tmp_path: Path, registry_type: str) -> Iterator[World]:
+    stub = RegistryStub()
+    root = tmp_path / "repo"
+    _write_repo(root, {"type": registry_type, "host": stub.host})
+    yield World(root, stub, EngineSdk(stub), EcrOnly(), [])
+    stub.stop()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    yield from _world(tmp_path, "oci")
+
+
+@pytest.fixture
+def ecr_world(tmp_path: Path) -> Iterator[World]:
+    yield from _world(tmp_path, "ecr")
+
+
+def _by_service(result: build.Result) -> dict[str, build.Image]:
+    return {i.service: i for i in result.images}
+
+
+def test_first_run_builds_and_pushes_each_image_once_then_reuses(world: World) -> None:
+    first = world.build()
+    assert first.exit_code == 0
+    assert sorted(world.sdk.built) == sorted(IMAGES)
+    images = _by_service(first)
+    assert {i.status for i in images.values()} == {"built"}
+    assert first.without_image == ("model",)
+    for name, image in images.items():
+        assert world.registry.pushed[f"{name}:{image.build_key}"] == image.digest
+    assert len({i.build_key for i in images.values()}) == 3  # one key per service
+
+    second = world.build()
+    assert second.exit_code == 0
+    assert sorted(world.sdk.built) == sorted(IMAGES)  # nothing built again
+    assert {n: (i.status, i.digest) for n, i in _by_service(second).items()} == {
+        n: ("reused", i.digest) for n, i in images.items()}
+    assert "3 reused" in second.to_text()
+
+
+def test_a_changed_service_alone_is_built(world: World) -> None:
+    before = _by_service(world.build())
+    (world.root / "web" / "Dockerfile").write_text("FROM base\nRUN true\n")
+    sandbox.git(world.root, "commit", "-qam", "change web")
+    after = _by_service(world.build())
+    assert world.sdk.built.count("web") == 2
+    assert world.sdk.built.count("api") == 1
+    assert after["web"].status == "built"
+    assert after["web"].build_key != before["web"].build_key
+    assert after["api"] == build.Image("api", "api", before["api"].build_key,
+                                       before["api"].digest, "reused")
+
+
+def test_a_failed_build_fails_that_service_while_the_others_complete(world: World) -> None:
+    world.sdk.fail_build.add("api")
+    result = world.build()
+    assert result.exit_code == 1
+    images = _by_service(result)
+    assert images["api"].status == "failed"
+    assert images["api"].digest is None
+    assert "make: *** [all] Error 2" in images["api"].message
+    assert images["api"].message.startswith("build: ")
+    assert {images["web"].status, images["worker"].status} == {"built"}
+    outputs = result.github_outputs()
+    assert json.loads(outputs["digests"]).keys() == {"web", "worker"}
+    text = result.to_text()
+    assert text.splitlines()[2].startswith("api")  # failures first
+    assert "1 failed" in text
+    summary = result.summary_markdown()
+    assert "| api | ❌ failed |" in summary
+    assert "**api**: build:" in summary
+
+
+def test_no_docker_engine_fails_only_what_must_be_built(world: World) -> None:
+    world.build("api")
+    world.docker_down = True
+    result = world.build()
+    images = _by_service(result)
+    assert images["api"].status == "reused"
+    assert {images["web"].status, images["worker"].status} == {"failed"}
+    assert images["web"].message == "build: cannot reach the Docker engine"
+    assert images["web"].hint == "start dockerd"
+    assert result.exit_code == 1
+
+
+def test_outputs_for_one_service_and_for_many(world: World, tmp_path: Path) -> None:
+    one = world.build("worker")
+    [image] = one.images
+    outputs = one.github_outputs()
+    assert outputs == {"digests": json.dumps({"worker": f"worker@{image.digest}"},
+                                             separators=(",", ":")),
+                       "digest": image.digest, "image": f"worker@{image.digest}"}
+    assert world.registry.host not in json.dumps(outputs)  # no host, no account id
+    many = world.build().github_outputs()
+    assert set(many) == {"digests"}
+    assert sorted(json.loads(many["digests"])) == sorted(IMAGES)
+    written = tmp_path / "github_output"
+    gh.write_outputs(written, outputs)
+    assert f"digest={image.digest}\n" in written.read_text()
+    data = json.loads(one.to_json())
+    assert data["kind"] == "build"
+    assert data["data"]["images"][0]["reference"] == f"worker@{image.digest}"
+
+
+def test_unknown_service_is_a_usage_error_with_did_you_mean(world: World) -> None:
+    with pytest.raises(UsageError) as caught:
+        world.build("wrker")
+    assert caught.value.hint == "did you mean 'worker'?"
+    assert world.sdk.built == []
+    assert world.registry.heads == []
+
+
+def test_an_ecr_registry_needs_the_ecr_login_and_nothing_else(ecr_world: World) -> None:
+    result = ecr_world.build("api", "web")
+    assert result.exit_code == 0
+    assert ecr_world.aws.asked == ["ecr"]  # one login; no ECS, Lambda or STS client
+    expected = "Basic " + base64.b64encode(b"AWS:ecr-token").decode()
+    assert {auth for _, auth in ecr_world.registry.heads} == {expected}
+    assert ecr_world.sdk.auth[0]["password"] == "ecr-token"
+
+
+def test_an_oci_registry_needs_no_aws_at_all(world: World) -> None:
+    assert world.build().exit_code == 0
+    assert world.aws.asked == []
