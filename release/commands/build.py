@@ -187,7 +187,8 @@ def _images(ctx: targets.Context, deps: Deps, building: list[ServiceDeployment],
                 docker = docker or deps.docker()
                 step = plan.ImageStep(image.service, image.repository, image.build_key, None)
                 digest = images.build_and_push(ctx, dep, step, docker,
-                                               logins[ctx.env.registry_of(dep)])
+                                               images.login_for(logins,
+                                                                ctx.env.registry_of(dep)))
                 out.append(Image(image.service, image.repository, image.build_key, digest,
                                  "built", seconds=deps.clock() - began))
             except ReleaseError as exc:

@@ -245,7 +245,7 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
                     except ReleaseError as exc:
                         svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
                         continue
-                _build(ctx, svc, docker, logins[env.registry_of(svc.dep)])
+                _build(ctx, svc, docker, images.login_for(logins, env.registry_of(svc.dep)))
     finally:
         if docker is not None:
             docker.close()
@@ -278,7 +278,7 @@ def _add_urls(ctx: targets.Context, services: list[_Service]) -> None:
 
 
 def _logins(ctx: targets.Context,
-            chosen: list[ServiceDeployment]) -> dict[Registry, registry.Login]:
+            chosen: list[ServiceDeployment]) -> images.Logins:
     """One login per distinct registry the chosen services push to (ECR and ACR may mix)."""
     return images.logins(ctx, chosen, _login)
 
@@ -294,7 +294,7 @@ def _image_ref(env: Environment, svc: _Service) -> str | None:
 
 
 def _plan_service(ctx: targets.Context, svc: _Service, ids: dict[str, str],
-                  logins: dict[Registry, registry.Login], allow_downgrade: bool) -> None:
+                  logins: images.Logins, allow_downgrade: bool) -> None:
     try:
         if svc.dep.service.needs_image:
             svc.image = images.lookup(ctx, svc.dep, ids, logins)

@@ -6,6 +6,7 @@ build: the same digest is promoted), and build and push what is missing.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable, Mapping
 
@@ -15,9 +16,11 @@ from release.adapters.azure import acr
 from release.adapters.docker_engine import BuildRequest, DockerEngine
 from release.commands import auth_azure, targets
 from release.config.model import Environment, Registry, ServiceDeployment
+from release.errors import ReleaseError
 from release.planning import buildkey, plan
 
-Logins = dict[Registry, registry.Login]
+# A registry's login, or the error it answered: only the services pushing there fail.
+Logins = dict[Registry, registry.Login | ReleaseError]
 
 
 def registries(env: Environment, chosen: Iterable[ServiceDeployment]) -> list[Registry]:
@@ -40,8 +43,24 @@ def login(ctx: targets.Context, reg: Registry) -> registry.Login:
 
 def logins(ctx: targets.Context, chosen: Iterable[ServiceDeployment],
            log_in: Callable[[targets.Context, Registry], registry.Login] = login) -> Logins:
-    """One login per distinct registry the chosen services push to."""
-    return {reg: log_in(ctx, reg) for reg in registries(ctx.env, chosen)}
+    """One login per distinct registry the chosen services push to; a registry that refuses
+    keeps its error, so the services of the other registries still release."""
+    found: Logins = {}
+    for reg in registries(ctx.env, chosen):
+        try:
+            found[reg] = log_in(ctx, reg)
+        except ReleaseError as exc:
+            ctx.log(f"{reg.host}: login failed: {exc.message}")
+            found[reg] = exc
+    return found
+
+
+def login_for(found: Logins, reg: Registry) -> registry.Login:
+    """``reg``'s login, or its login error raised (a copy) for the service asking."""
+    got = found[reg]
+    if isinstance(got, ReleaseError):
+        raise copy.copy(got)
+    return got
 
 
 def manifest_digest(reg: Registry, found: registry.Login, repository: str,
@@ -59,7 +78,7 @@ def lookup(ctx: targets.Context, dep: ServiceDeployment, ids: Mapping[str, str],
     key = buildkey.build_key(buildkey.inputs_for(service, ids))
     reg = ctx.env.registry_of(dep)
     return plan.ImageStep(service.name, service.repository, key,
-                          manifest_digest(reg, found[reg], service.repository, key))
+                          manifest_digest(reg, login_for(found, reg), service.repository, key))
 
 
 def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from release.adapters.registry import Login
-from release.commands import deploy, targets
+from release.commands import deploy, images, targets
 from release.config import load_config
 from release.config.model import Registry
-from release.errors import ConfigError
+from release.errors import ConfigError, ReleaseError
 from release.planning import plan
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,3 +131,25 @@ def test_the_image_reference_names_the_services_registry(tmp_path: Path) -> None
 ])
 def test_container_app_step(desired: str | None, running: str | None, action: str) -> None:
     assert plan.container_app_step("b", desired, running).action == action
+
+
+def test_a_registry_refusing_the_login_fails_only_its_own_services(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = load_config(_repo(tmp_path, _env({"type": "acr", "host": "acmebatchdev.azurecr.io"})
+                            )).environments["dev"]
+    config = load_config(tmp_path)
+
+    def login(_ctx: targets.Context, reg: Registry) -> Login:
+        if reg.type == "acr":
+            raise ReleaseError("ACR refused the token exchange", "grant AcrPush to the identity")
+        return Login(reg.host, "u", "p")
+
+    monkeypatch.setattr(deploy, "_login", login)
+    ctx = targets.Context(config, env, None, "c" * 40)
+    logins = deploy._logins(ctx, list(env.deployments.values()))
+    assert images.login_for(logins, ECR) == Login(ECR.host, "u", "p")
+    acr = Registry("acr", "acmebatchdev.azurecr.io")
+    with pytest.raises(ReleaseError) as caught:
+        images.login_for(logins, acr)
+    assert caught.value.message == "ACR refused the token exchange"
+    assert caught.value.hint == "grant AcrPush to the identity"
