@@ -43,15 +43,21 @@ def login(ctx: targets.Context, reg: Registry) -> registry.Login:
 
 def logins(ctx: targets.Context, chosen: Iterable[ServiceDeployment],
            log_in: Callable[[targets.Context, Registry], registry.Login] = login) -> Logins:
-    """One login per distinct registry the chosen services push to; a registry that refuses
-    keeps its error, so the services of the other registries still release."""
+    """One login per distinct registry the chosen services push to. When some registry
+    answers, one that refuses keeps its error, so only its own services fail; when none
+    answers (the cloud is unreachable, the role is wrong), its error is the run's error."""
     found: Logins = {}
     for reg in registries(ctx.env, chosen):
         try:
             found[reg] = log_in(ctx, reg)
         except ReleaseError as exc:
-            ctx.log(f"{reg.host}: login failed: {exc.message}")
             found[reg] = exc
+    errors = [got for got in found.values() if isinstance(got, ReleaseError)]
+    if errors and len(errors) == len(found):
+        raise errors[0]
+    for reg, got in found.items():
+        if isinstance(got, ReleaseError):
+            ctx.log(f"{reg.host}: login failed, its services fail: {got.message}")
     return found
 
 

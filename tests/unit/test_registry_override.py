@@ -153,3 +153,21 @@ def test_a_registry_refusing_the_login_fails_only_its_own_services(
         images.login_for(logins, acr)
     assert caught.value.message == "ACR refused the token exchange"
     assert caught.value.hint == "grant AcrPush to the identity"
+
+
+def test_when_every_registry_refuses_the_login_that_is_the_runs_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = load_config(_repo(tmp_path, _env({"type": "acr", "host": "acmebatchdev.azurecr.io"})
+                            )).environments["dev"]
+    config = load_config(tmp_path)
+
+    def login(_ctx: targets.Context, reg: Registry) -> Login:
+        raise ReleaseError(f"cannot reach {reg.host}", "start the cloud")
+
+    monkeypatch.setattr(deploy, "_login", login)
+    ctx = targets.Context(config, env, None, "c" * 40)
+    with pytest.raises(ReleaseError) as caught:
+        deploy._logins(ctx, list(env.deployments.values()))
+    assert caught.value.message.startswith("cannot reach ")
+    assert caught.value.hint == "start the cloud"
+
