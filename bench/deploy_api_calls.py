@@ -187,18 +187,7 @@ def seed_all(moto: str, roots: list[Path]) -> None:
 
 def seed_more(root: Path) -> None:
     """Create a repository's services in moto (without resetting it)."""
-    from release.adapters.aws.clients import AwsClients
-    from release.config import load_config
-    from release.local.seed import seed
-
-    config = load_config(root, ("local",))
-    env = config.environments["local"]
-    assert env.aws is not None
-    clients = AwsClients(env.aws)
-    try:
-        seed(config, env, clients, lambda _line: None)
-    finally:
-        clients.close()
+    sandbox.seed_environments(root, ("local",))
 
 
 # What the tools import: imported once with bytecode writing on, they land in the cache.

@@ -109,19 +109,7 @@ def add_environments(root: Path) -> None:
 def seed_all(root: Path, state: LocalState) -> None:
     """Empty moto, then create what every environment points at."""
     sandbox.reset_and_seed(root, state.aws_endpoint_url)
-    from release.adapters.aws.clients import AwsClients
-    from release.config import load_config
-    from release.local.seed import seed
-
-    config = load_config(root, (PROMOTED, REBUILT))
-    for name in (PROMOTED, REBUILT):
-        env = config.environments[name]
-        assert env.aws is not None
-        clients = AwsClients(env.aws)
-        try:
-            seed(config, env, clients, lambda _line: None)
-        finally:
-            clients.close()
+    sandbox.seed_environments(root, (PROMOTED, REBUILT))
 
 
 def deploy(root: Path, environment: str, state: LocalState, engine: Any,

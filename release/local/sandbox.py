@@ -65,12 +65,19 @@ def reset_and_seed(root: Path, aws_endpoint: str, trust: Trust | None = None) ->
         f"{aws_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310
         pass
-    config = load_config(root, ("local",))
-    env = config.environments["local"]
-    if env.aws is None:
-        raise ValueError("environments/local.yaml has no aws block")
-    clients = AwsClients(env.aws)
-    try:
-        seed(config, env, clients, lambda _line: None, trust)
-    finally:
-        clients.close()
+    seed_environments(root, ("local",), trust)
+
+
+def seed_environments(root: Path, names: tuple[str, ...], trust: Trust | None = None) -> None:
+    """Create (without emptying moto first) the infrastructure each named environment of
+    the repository at ``root`` points at."""
+    config = load_config(root, names)
+    for name in names:
+        env = config.environments[name]
+        if env.aws is None:
+            raise ValueError(f"environments/{name}.yaml has no aws block")
+        clients = AwsClients(env.aws)
+        try:
+            seed(config, env, clients, lambda _line: None, trust)
+        finally:
+            clients.close()

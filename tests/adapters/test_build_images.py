@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_docker import EngineSdk, RegistryStub
 from fakecloud import FakeAws, FakeClock
 
 from release.adapters import github as gh
@@ -29,73 +28,6 @@ from release.errors import ReleaseError, UsageError
 from release.local import sandbox
 
 IMAGES = ("api", "web", "worker")
-
-
-class RegistryStub:
-    """Answers manifest HEADs for what the scripted engine pushed; records the requests."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, str] = {}
-        self.heads: list[tuple[str, str | None]] = []  # (repository:tag, Authorization)
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self) -> None:
-                _, _, rest = self.path.partition("/v2/")
-                repository, _, tag = rest.partition("/manifests/")
-                stub.heads.append((f"{repository}:{tag}", self.headers.get("Authorization")))
-                digest = stub.pushed.get(f"{repository}:{tag}")
-                self.send_response(200 if digest else 404)
-                if digest:
-                    self.send_header("Docker-Content-Digest", digest)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
-
-@dataclass
-class EngineSdk:
-    """The slice of the Docker SDK that ``DockerEngine`` uses, scripted per repository."""
-
-    registry: RegistryStub
-    fail_build: set[str] = field(default_factory=set)
-    built: list[str] = field(default_factory=list)
-    auth: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def api(self) -> EngineSdk:
-        return self
-
-    def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        repository = kwargs["tag"].split("/", 1)[1].rsplit(":", 1)[0]
-        if repository in self.fail_build:
-            yield {"stream": "RUN make\nmake: *** [all] Error 2\n"}
-            yield {"error": "The command '/bin/sh -c make' returned a non-zero code: 2"}
-            return
-        self.built.append(repository)
-        yield {"aux": {"ID": f"sha256:{repository}"}}
-
-    def push(self, image: str, tag: str, **kwargs: Any) -> list[dict[str, Any]]:
-        self.auth.append(kwargs.get("auth_config") or {})
-        repository = image.split("/", 1)[1]
-        digest = "sha256:" + f"{abs(hash((repository, tag))):x}".rjust(64, "0")
-        self.registry.pushed[f"{repository}:{tag}"] = digest
-        return [{"status": "Pushed"}, {"aux": {"Tag": tag, "Digest": digest}}]
-
-    def close(self) -> None:
-        pass
 
 
 class EcrOnly(FakeAws):

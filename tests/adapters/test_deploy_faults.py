@@ -10,15 +10,14 @@ knows what was pushed. Each test asserts the exit code, the message, and what ru
 from __future__ import annotations
 
 import json
-import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_docker import EngineSdk, RegistryStub
 from fakecloud import Behaviour, FakeAws, FakeClock, FakeEc2, FakeEcs, FakeElb, FakeLambda
 
 from release.adapters.docker_engine import DockerEngine
@@ -30,67 +29,6 @@ TASK = {"family": "x", "containerDefinitions": [{"name": "web", "image": "placeh
                                                  "essential": True, "memory": 128}]}
 
 
-class Registry:
-    """Answers manifest HEADs for what the fake engine pushed."""
-
-    def __init__(self) -> None:
-        self.pushed: dict[str, str] = {}
-        registry = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_HEAD(self) -> None:
-                _, _, rest = self.path.partition("/v2/")
-                repository, _, tag = rest.partition("/manifests/")
-                digest = registry.pushed.get(f"{repository}:{tag}")
-                self.send_response(200 if digest else 404)
-                if digest:
-                    self.send_header("Docker-Content-Digest", digest)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.host = f"127.0.0.1:{self.server.server_address[1]}"
-
-
-@dataclass
-class DockerSdk:
-    """The slice of the Docker SDK that ``DockerEngine`` uses, scripted per repository."""
-
-    registry: Registry
-    fail_build: set[str] = field(default_factory=set)
-    interrupt_push: set[str] = field(default_factory=set)
-    built: list[str] = field(default_factory=list)
-
-    @property
-    def api(self) -> DockerSdk:
-        return self
-
-    def build(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        repository = kwargs["tag"].split("/", 1)[1].rsplit(":", 1)[0]
-        yield {"stream": "Step 1/2 : FROM base\n"}
-        if repository in self.fail_build:
-            yield {"stream": "RUN make\nmake: *** [all] Error 2\n"}
-            yield {"error": "The command '/bin/sh -c make' returned a non-zero code: 2"}
-            return
-        self.built.append(repository)
-        yield {"aux": {"ID": f"sha256:{repository}"}}
-
-    def push(self, image: str, tag: str, **_: Any) -> list[dict[str, Any]]:
-        repository = image.split("/", 1)[1]
-        if repository in self.interrupt_push:
-            raise ConnectionError("Connection reset by peer")
-        digest = f"sha256:{abs(hash((repository, tag))):064d}"[:71]
-        self.registry.pushed[f"{repository}:{tag}"] = digest
-        return [{"status": "Pushed"}, {"aux": {"Tag": tag, "Digest": digest}}]
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass
 class World:
     """A repository, its fake cloud and engine, and a way to run the command."""
@@ -98,7 +36,7 @@ class World:
     root: Path
     ecs: FakeEcs
     lam: FakeLambda
-    sdk: DockerSdk
+    sdk: EngineSdk
     clock: FakeClock
     log: list[str]
     ec2: FakeEc2 = field(default_factory=FakeEc2)
@@ -142,16 +80,15 @@ def _write_repo(root: Path, registry_host: str) -> None:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    registry = Registry()
+    registry = RegistryStub()
     root = tmp_path / "repo"
     _write_repo(root, registry.host)
     ecs = FakeEcs()
     for name in SERVICES:
         ecs.add_service("c", name, {**TASK, "family": f"test-{name}"})
-    yield World(root, ecs, FakeLambda("test-worker", "old@sha256:0"), DockerSdk(registry),
+    yield World(root, ecs, FakeLambda("test-worker", "old@sha256:0"), EngineSdk(registry),
                 FakeClock(), [])
-    registry.server.shutdown()
-    registry.server.server_close()
+    registry.stop()
 
 
 def _by_service(result: deploy.Result) -> dict[str, deploy.Outcome]:
