@@ -1,6 +1,6 @@
 """Deploying N ECS services (+ Lambda functions), and a no-op release, vs the tools teams use.
 
-    python bench/deploy_api_calls.py --suite            # issue 8 items 1 and 2 (~6 min)
+    python bench/deploy_api_calls.py --suite            # issue 8 items 1 and 2 (~7 min)
     python bench/deploy_api_calls.py --issue5           # issue 5: 30 services, 10 s rollouts
 
 In one run, all on 127.0.0.1 (ports --base-port .. +3, default 21000-21003):
@@ -15,6 +15,8 @@ In one run, all on 127.0.0.1 (ports --base-port .. +3, default 21000-21003):
    the AWS CLI sequence from READMEs as a matrix, one chain per service at once;
 4. item 2: `release deploy` of the largest set again (nothing changed), and the
    alternatives run again on theirs;
+4b. calls at a longer rollout (--long-rollout-seconds, 10): a new build of the largest set
+   released again, and ecs-deploy once per twin service, its processes at once;
 5. counts every tool's calls at the proxy (each process tagged by AWS_SDK_UA_APP_ID),
    checks every service runs its new image, writes its sections of bench/RESULTS.md and
    its figures (bench/results.py), and stops, by PID, everything it started.
@@ -329,6 +331,10 @@ def parse() -> argparse.Namespace:
                         help="simulated rollout per UpdateService (default 2; --issue5: 10)")
     parser.add_argument("--cli", action=argparse.BooleanOptionalAction, default=None,
                         help="run the AWS CLI sequence (default: yes; --issue5: no)")
+    parser.add_argument("--long-rollout-seconds", type=float, default=None,
+                        help="then count calls again at this rollout: a new build of the "
+                             "largest set vs ecs-deploy's processes at once (default 10; "
+                             "--issue5: 0, off)")
     parser.add_argument("--noop", action=argparse.BooleanOptionalAction, default=None,
                         help="item 2: the no-op release and the alternatives again")
     parser.add_argument("--base-port", type=int, default=21000,
@@ -344,6 +350,8 @@ def parse() -> argparse.Namespace:
     args.rollout_seconds = (10.0 if five else 2.0) if args.rollout_seconds is None \
         else args.rollout_seconds
     args.cli = (not five) if args.cli is None else args.cli
+    args.long_rollout_seconds = (0.0 if five else 10.0) if args.long_rollout_seconds is None \
+        else args.long_rollout_seconds
     args.noop = (not five) if args.noop is None else args.noop
     return args
 
@@ -394,6 +402,11 @@ class Bench:
     files: dict[str, Path] = field(default_factory=dict)  # AWS CLI service -> task.json
 
     @property
+    def registry(self) -> str:
+        """The local registry's host:port."""
+        return f"127.0.0.1:{self.args.base_port + 1}"
+
+    @property
     def log(self) -> Path:
         """Where the alternatives' output goes."""
         return self.tmp / "alternatives.log"
@@ -424,9 +437,10 @@ def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str) -> deploy_repor
     sets = Sets(args.sizes, args.lambdas)
     bench = Bench(args, sets, tmp, ecs, aws)
     moto = f"http://127.0.0.1:{args.base_port}"
-    registry = f"127.0.0.1:{args.base_port + 1}"
+    registry = bench.registry
     simulator = RolloutSimulator(args.rollout_seconds, REGION, ACCOUNT)
-    measured = deploy_report.Measured(sets.sizes, sets.lambdas, args.rollout_seconds)
+    measured = deploy_report.Measured(sets.sizes, sets.lambdas, args.rollout_seconds,
+                                      long_rollout_seconds=args.long_rollout_seconds)
     with CountingProxy(args.base_port, simulator, lifetime=3600,
                        port=args.base_port + 3) as proxy:
         bench.env = tool_env(proxy.url)
@@ -449,7 +463,7 @@ def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str) -> deploy_repor
                   flush=True)
             done = run_release(ours, sets.release(n) + functions, f"rel-{n}")
             measured.release[n] = done
-            bench.images |= {str(r["service"]): f"{registry}/bench/{r['service']}@"
+            bench.images |= {str(r["service"]): f"{bench.registry}/bench/{r['service']}@"
                              f"{r['digest']}" for r in done.results}
             print(f"    {done.seconds:.1f} s (build phase {done.build_seconds:.1f} s)",
                   flush=True)
@@ -462,11 +476,16 @@ def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str) -> deploy_repor
         alternatives_item1(bench, measured, moto)
         if args.noop:
             noop(bench, ours, measured)
+        expected = {name: bench.images[name] for n in sets.sizes for name in sets.release(n)}
+        expected |= {name: bench.images[name] for name in sets.functions("l")}
+        expected |= {alt: bench.image(alt) for alt in bench.mirrors
+                     if alt in set(sets.ecs_deploy() + sets.functions("el")) or args.cli}
+        if args.long_rollout_seconds:
+            simulator.rollout_seconds = args.long_rollout_seconds
+            long_rollouts(bench, ours, measured)
+            expected |= {name: bench.images[name] for name in sets.release(sets.largest)}
+            expected |= {alt: bench.image(alt) for alt in sets.ecs_deploy()}
         measured.calls = {client: proxy.counts.of(client) for client in proxy.counts.clients()}
-    expected = {name: bench.images[name] for n in sets.sizes for name in sets.release(n)}
-    expected |= {name: bench.images[name] for name in sets.functions("l")}
-    expected |= {alt: bench.image(alt) for alt in bench.mirrors
-                 if alt in set(sets.ecs_deploy() + sets.functions("el")) or args.cli}
     functions = [n for n in expected if n.startswith(("l-", "el-", "cl-"))]
     running = running_images(moto, [n for n in expected if n not in functions], functions)
     wrong = [n for n, image in expected.items() if running.get(n) != image]
@@ -495,6 +514,29 @@ def alternatives_item1(bench: Bench, measured: deploy_report.Measured, moto: str
         print(f"AWS CLI: {len(chains)} chains at once ...", flush=True)
         measured.cli[n] = alternatives.matrix(chains, bench.env, bench.log)
         print(f"    {alternatives.wall(measured.cli[n]):.1f} s", flush=True)
+
+
+def long_rollouts(bench: Bench, ours: Path, measured: deploy_report.Measured) -> None:
+    """Calls at a longer rollout: a new build of the largest set released by one `release
+    deploy`, and ecs-deploy for each twin, its processes all at once (each polls its own
+    rollout once a second whatever the others do, so its calls are those of the loop;
+    the loop's wall time at this rollout would not fit the suite's 10 minutes)."""
+    big = bench.sets.largest
+    seconds = bench.args.long_rollout_seconds
+    page = ours / "app" / "index.html"
+    page.write_text(page.read_text() + "<p>v2</p>\n")
+    sandbox.git(ours, "commit", "-qam", "v2: a new build of every service")
+    print(f"{seconds:g} s rollouts: release deploy of a new build of the {big} services ...",
+          flush=True)
+    done = run_release(ours, bench.sets.release(big), "long-rel")
+    measured.long_release = done
+    bench.images |= {str(r["service"]): f"{bench.registry}/bench/{r['service']}@"
+                     f"{r['digest']}" for r in done.results}
+    print(f"    {done.seconds:.1f} s (build phase {done.build_seconds:.1f} s)", flush=True)
+    chains = [bench.ecs_deploy(s, f"long-ecsd-{s}") for s in bench.sets.ecs_deploy()]
+    print(f"{seconds:g} s rollouts: ecs-deploy, {len(chains)} processes at once ...", flush=True)
+    measured.long_ecs_deploy = alternatives.matrix(chains, bench.env, bench.log)
+    print(f"    {alternatives.wall(measured.long_ecs_deploy):.1f} s", flush=True)
 
 
 def noop(bench: Bench, ours: Path, measured: deploy_report.Measured) -> None:

@@ -1,9 +1,10 @@
 """Item 6: what the `setup` action costs: this package into a fresh virtual environment.
 
-    python bench/install_cost.py [--runs 3] [--no-write]
+    python bench/install_cost.py [--runs 3] [--pip-runs N] [--no-write]
 
 For each installer, with a cache of its own under a temporary directory: one untimed
-install warms the cache, then --runs timed installs, each into a new virtual environment:
+install warms the cache, then --runs timed installs (--pip-runs for pip, default the same),
+each into a new virtual environment:
 
 - uv:  `uv venv ENV` + `uv pip install --python ENV/bin/python SRC`
 - pip: `python -m venv ENV` + `ENV/bin/python -m pip install SRC`
@@ -139,23 +140,26 @@ def installer_version(name: str, uv: str, python: Path, env: dict[str, str]) -> 
     return " ".join(out.split()[:2])  # "uv 0.13.9", "pip 23.2.1"
 
 
-def section(results: list[Installs], runs: int, packages: int) -> str:
+def section(results: list[Installs], runs: int, packages: int, pip_runs: int) -> str:
     """The Markdown section for bench/RESULTS.md."""
     uv, pip = results
 
     def med(values: tuple[float, ...]) -> float:
         return statistics.median(values)
 
+    pip_flag = f" --pip-runs {pip_runs}" if pip_runs != runs else ""
+    pip_what = f"median of {pip_runs} runs" if pip_runs > 1 else "one run"
     rows = "\n".join(
         f"| {r.version} | {med(r.venv):.2f} s | {med(r.install):.2f} s | "
         f"{med(r.total):.2f} s | {min(r.total):.2f}-{max(r.total):.2f} s |" for r in results)
     return f"""## {ITEM}. Install cost (the `setup` action): uv {med(uv.total):.1f} s, pip {
 med(pip.total):.1f} s
 
-Reproduce: `python bench/install_cost.py --runs {runs}`. Measured {dt.date.today().isoformat()};
-CPython {sys.version.split()[0]}. The package (non-editable, runtime dependencies only:
-{packages} distributions in the environment) into a new virtual environment per run,
-median of {runs} runs after one untimed run that warmed the installer's own cache:
+Reproduce: `python bench/install_cost.py --runs {runs}{pip_flag}`. Measured
+{dt.date.today().isoformat()}; CPython {sys.version.split()[0]}. The package (non-editable,
+runtime dependencies only: {packages} distributions in the environment) into a new virtual
+environment per run, after one untimed run that warmed the installer's own cache; uv:
+median of {runs} runs, pip: {pip_what} (the suite runs pip once: each takes about 30 s):
 
 | installer | create the environment | install | together | fastest-slowest |
 |---|---|---|---|---|
@@ -176,21 +180,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pip-runs", type=int, default=None,
+                        help="timed pip installs (default: --runs; pip's take ~30 s each)")
     parser.add_argument("--no-write", action="store_true",
                         help="print the section, do not write bench/RESULTS.md")
     args = parser.parse_args()
     stop_on_sigterm()
     with tempfile.TemporaryDirectory(prefix="release-bench-install-") as tmp:
         work = Path(tmp)
-        results = [measure(name, work, args.runs) for name in ("uv", "pip")]
+        pip_runs = args.runs if args.pip_runs is None else args.pip_runs
+        results = [measure("uv", work, args.runs), measure("pip", work, pip_runs)]
         packages = count_packages(work, copy_sources(work / "src-count"))
-    text = section(results, args.runs, packages)
+    text = section(results, args.runs, packages, pip_runs)
     print(text)
     if args.no_write:
         return
     replace_section(ITEM, text)
     uv, pip = (statistics.median(r.total) for r in results)
-    record(ITEM, {"runs": args.runs, "uv_s": uv, "pip_s": pip, "packages": packages,
+    record(ITEM, {"runs": args.runs, "pip_runs": pip_runs, "uv_s": uv, "pip_s": pip,
+                  "packages": packages,
                   "uv_venv_s": statistics.median(results[0].venv),
                   "pip_venv_s": statistics.median(results[1].venv)},
            [Headline("install into a fresh venv, warm cache (uv / pip)",

@@ -51,7 +51,7 @@ def find_root(start: Path) -> Path:
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The argument parser with every command registered (or just the ``only`` verb, which
-    spares importing the others: boto3, docker and azure stay unloaded for `plan`)."""
+    spares importing the others: botocore, docker and azure stay unloaded for `plan`)."""
     parser = argparse.ArgumentParser(
         prog="release",
         description="Build container services once, push them, and deploy them to ECS, "

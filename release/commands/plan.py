@@ -12,7 +12,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from release.adapters import git
 from release.config import Config, Environment, load_config
@@ -20,6 +20,11 @@ from release.errors import UsageError
 from release.output import envelope, table
 from release.planning import buildkey, reconcile
 from release.planning.reconcile import Deployed, Desired, Entry, Selection
+
+if TYPE_CHECKING:
+    from release.commands.plan_images import Found
+
+NO_IMAGE = "no-image"  # the build key of a service that runs no image
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Options:
     since: str | None = None
     selection: Selection = dataclasses.field(default_factory=Selection)
     deployed_file: Path | None = None  # a recorded deployed state instead of asking the cloud
+    find_images: bool = False  # look each planned image up: the build matrix skips the found
 
 
 @dataclass(frozen=True)
@@ -45,18 +51,41 @@ class Result:
     note: str = ""
     removed: tuple[str, ...] = ()
     matrix_extra: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    images: Found | None = None  # with --find-images: what the registries already hold
+
+    def image_status(self, service: str) -> str | None:
+        """``found``, ``missing`` or ``unchecked`` with --find-images; else None."""
+        return self.images.status(service) if self.images is not None else None
+
+    def to_build(self) -> tuple[Entry, ...]:
+        """The entries a build job is needed for: all of them, unless --find-images found
+        their images already pushed (those are promoted) or they run no image."""
+        if self.images is None:
+            return self.entries
+        return tuple(e for e in self.entries
+                     if e.build_key != NO_IMAGE and self.images.status(e.service) != "found")
 
     def to_text(self) -> str:
         """A table: service, why, build key; then what was left alone."""
         lines = []
         if self.note:
             lines.append(f"note: {self.note}")
-        if self.entries:
+        if self.entries and self.images is None:
             lines.append(table(["SERVICE", "WHY", "BUILD KEY", "DETAIL"],
                                [(e.service, e.reason, e.build_key[:12], e.detail)
                                 for e in self.entries]))
+        elif self.entries:
+            lines.append(table(["SERVICE", "WHY", "BUILD KEY", "IMAGE", "DETAIL"],
+                               [(e.service, e.reason, e.build_key[:12],
+                                 self.image_status(e.service), e.detail)
+                                for e in self.entries]))
         lines.append(f"\n{len(self.entries)} to release in {self.environment} ({self.mode}), "
                      f"{len(self.unchanged)} up to date")
+        if self.images is not None:
+            building = len(self.to_build())
+            lines.append(f"{building} image(s) to build, "
+                         f"{sum(self.image_status(e.service) == 'found' for e in self.entries)} "
+                         "already in the registry (promoted, not built)")
         if self.removed:
             lines.append(f"removed from the config but still running (left alone; delete them "
                          f"yourself when ready): {', '.join(self.removed)}")
@@ -66,21 +95,32 @@ class Result:
         """Versioned JSON."""
         return envelope("plan", {
             "environment": self.environment, "commit": self.commit, "mode": self.mode,
-            "note": self.note, "services": [dataclasses.asdict(e) for e in self.entries],
+            "note": self.note, "services": [self._entry(e) for e in self.entries],
+            "build": [e.service for e in self.to_build()],
             "unchanged": list(self.unchanged), "removed": list(self.removed)})
 
+    def _entry(self, entry: Entry) -> dict[str, Any]:
+        row = dataclasses.asdict(entry)
+        if self.images is not None:
+            row["image"] = self.images.status(entry.service)
+            row["digest"] = self.images.digests.get(entry.service)
+        return row
+
     def to_matrix(self) -> str:
-        """GitHub Actions matrices for ``fromJSON``: a list, one per 256 jobs."""
-        return json.dumps(reconcile.matrix(self.entries, self.matrix_extra),
+        """GitHub Actions matrices of build jobs for ``fromJSON``: a list, one per 256 jobs."""
+        return json.dumps(reconcile.matrix(self.to_build(), self.matrix_extra),
                           separators=(",", ":"))
 
     def github_outputs(self) -> dict[str, str]:
-        """``matrix`` (the first chunk), ``matrices`` (all), ``services``, ``count``."""
-        chunks = reconcile.matrix(self.entries, self.matrix_extra)
+        """``matrix`` (build jobs, the first chunk), ``matrices`` (all), ``build-count``;
+        ``services`` and ``count``: everything to deploy, promoted images included."""
+        building = self.to_build()
+        chunks = reconcile.matrix(building, self.matrix_extra)
         return {"matrix": json.dumps(chunks[0], separators=(",", ":")),
                 "matrices": json.dumps(chunks, separators=(",", ":")),
                 "services": " ".join(e.service for e in self.entries),
-                "count": str(len(self.entries))}
+                "count": str(len(self.entries)),
+                "build-count": str(len(building))}
 
 
 def desired(config: Config, env: Environment, names: list[str], tree: str, *,
@@ -106,7 +146,7 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
                                                       service=None)),  # type: ignore[arg-type]
                "registry": registry, "aws": aws}
         image = (buildkey.build_key(buildkey.inputs_for(service, ids)) if inputs[service.name]
-                 else "no-image")
+                 else NO_IMAGE)
         out[service.name] = Desired(
             image, buildkey.config_key(dep, {p: ids[p] for p in files[service.name]}))
     return out
@@ -144,7 +184,38 @@ def read_recorded(path: Path) -> dict[str, Deployed | None]:
 
 
 def run(options: Options, aws_factory: Any = None) -> Result:
-    """Plan one environment."""
+    """Plan one environment (and, with ``find_images``, look its images up)."""
+    clients: list[Any] = []  # one AwsClients for the reads and the registry logins
+
+    def aws(env: Environment) -> Any:
+        if env.aws is None:
+            raise UsageError(f"{env.path} has no aws block", "planning reads what runs in AWS")
+        if not clients:
+            # Only here: a recorded state (--deployed) plans without the AWS modules.
+            from release.adapters.aws.clients import AwsClients
+
+            clients.append((aws_factory or AwsClients)(env.aws))
+        return clients[0]
+
+    try:
+        result, config, env = _plan(options, aws)
+        if options.find_images and not options.selection.redeploy and result.entries:
+            from release.commands.plan_images import find
+
+            needs_aws = env.aws is not None and any(
+                env.registry_of(env.deployments[e.service]).type == "ecr"
+                for e in result.entries)
+            found = find(config, env, result.entries, aws(env) if needs_aws else None,
+                         result.commit)
+            note = "; ".join(n for n in (result.note, found.note()) if n)
+            result = dataclasses.replace(result, images=found, note=note)
+        return result
+    finally:
+        for made in clients:
+            made.close()
+
+
+def _plan(options: Options, aws: Any) -> tuple[Result, Config, Environment]:
     # git walks the work tree in its own process (O(files)) while Python validates the
     # config and keys every service on HEAD's tree, which is the answer whenever the work
     # tree is clean (always, in CI). Only a dirty tree is keyed again.
@@ -175,31 +246,23 @@ def run(options: Options, aws_factory: Any = None) -> Result:
                        for n in names}
             entries = reconcile.since(want, then, before.paths, watched)
             return _result(env, snap.commit, entries, names, mode="since " + options.since[:12],
-                           note="", extra=extra)
+                           note="", extra=extra), config, env
         note = f"{before}; planning by reconcile instead"
     if forced or options.selection.redeploy:
         entries = reconcile.reconcile(want, {}, options.selection)
         return _result(env, snap.commit, entries, names, mode="selection", note=note,
-                       extra=extra)
+                       extra=extra), config, env
     if options.deployed_file is not None:
         running = read_recorded(options.deployed_file)
         gone = sorted(n for n in running if n not in env.deployments)
     else:
-        if env.aws is None:
-            raise UsageError(f"{env.path} has no aws block", "planning reads what runs in AWS")
-        # Only here: a recorded state (--deployed) plans without the AWS modules.
         from release.adapters.aws import deployed as deployed_state
-        from release.adapters.aws.clients import AwsClients
 
-        aws = (aws_factory or AwsClients)(env.aws)
-        try:
-            running = deployed_state.read(env, aws, names)
-            gone = deployed_state.removed(env, aws)
-        finally:
-            aws.close()
+        running = deployed_state.read(env, aws(env), names)
+        gone = deployed_state.removed(env, aws(env))
     entries = reconcile.reconcile(want, running)
     result = _result(env, snap.commit, entries, names, mode="reconcile", note=note, extra=extra)
-    return dataclasses.replace(result, removed=tuple(gone))
+    return dataclasses.replace(result, removed=tuple(gone)), config, env
 
 
 def _result(env: Environment, commit: str, entries: list[Entry], names: list[str], *,
@@ -231,7 +294,10 @@ def register(sub: Any) -> None:
                         help="no new image: fresh tasks for the chosen services")
     parser.add_argument("--deployed", type=Path, metavar="FILE",
                         help="plan against a recorded deployed state instead of the cloud")
+    parser.add_argument("--find-images", action="store_true",
+                        help="look each planned image up in its registry: the build matrix "
+                             "leaves out the images already pushed (promoted, not rebuilt)")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, args.since,
-        Selection(args.services, args.all, args.redeploy), args.deployed)))
+        Selection(args.services, args.all, args.redeploy), args.deployed, args.find_images)))
 

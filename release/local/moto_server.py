@@ -19,6 +19,7 @@ import json
 import sys
 import urllib.request
 from collections.abc import Mapping
+from typing import Any
 
 DEFAULT_ACCOUNT = "123456789012"
 # moto accepts any credentials; these never reach AWS.
@@ -66,10 +67,10 @@ def is_moto(endpoint: str) -> bool:
 
 def ecr_password(endpoint: str, region: str) -> tuple[str, str]:
     """``(username, password)`` from ECR ``GetAuthorizationToken`` against ``endpoint``."""
-    import boto3  # deferred: the CLI imports this module for every command
-    import botocore.config
+    import botocore.config  # deferred: the CLI imports this module for every command
+    import botocore.session
 
-    ecr = boto3.client(
+    ecr: Any = botocore.session.Session().create_client(
         "ecr",
         endpoint_url=endpoint,
         region_name=region,

@@ -29,7 +29,7 @@ PYTHON_MODULES: dict[str, str] = {
     "flask": "moto[server]",
     "cryptography": "cryptography",
     "docker": "docker",
-    "boto3": "boto3",
+    "botocore": "botocore",
 }
 
 

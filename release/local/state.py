@@ -65,7 +65,7 @@ class LocalState:
 
     @property
     def aws_endpoint_url(self) -> str:
-        """The moto server, for boto3 ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
+        """The moto server, for botocore's ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
         return self._url(MOTO)
 
     @property

@@ -20,6 +20,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from act_runner import (
     CHECKOUT,
     REPO,
@@ -150,6 +151,32 @@ def test_a_push_to_main_releases_the_changed_service_and_leaves_the_others_alone
     plan_job = "\n".join(run.lines("plan local"))
     assert plan_job.count("release installed from") == 1
     assert plan_job.count("release is already installed from") == 2
+
+
+def test_a2_a_config_only_push_promotes_the_pushed_image_without_a_build_job(
+        own_repo: Path, act: Act, cloud: LocalState) -> None:
+    before = read_cloud(cloud)
+    local = own_repo / "environments" / "local.yaml"
+    data = yaml.safe_load(local.read_text())
+    data["services"]["autovision"]["ecs"]["environment"]["DETECTION_THRESHOLD"] = "0.8"
+    local.write_text(yaml.safe_dump(data, sort_keys=False))
+    commit_all(own_repo, "autovision: raise the threshold")
+
+    run = act.run(own_repo, "push", workflow=RELEASE, variables={"RELEASE_ENVIRONMENT": "local"})
+
+    assert run.returncode == 0, run.log[-6000:]
+    # The plan found autovision's image in the registry: no build job ran at all.
+    assert build_jobs(run.jobs()) == set()
+    assert any("already in the registry" in line for line in run.lines("plan local"))
+    assert any("autovision" in line and " reused " in line and "deployed" in line
+               for line in run.lines("deploy to local"))
+    after = read_cloud(cloud)
+    assert after.services["autovision"].task_definition != \
+        before.services["autovision"].task_definition  # the new variable, the same image
+    for name in ECS_SERVICES:
+        if name != "autovision":
+            assert after.services[name] == before.services[name], name
+    assert after.functions == before.functions
 
 
 def test_b_a_manual_run_redeploys_the_chosen_service(

@@ -119,7 +119,7 @@ def test_web_identity_session_signs_calls_with_assumed_credentials(
         account(moto_endpoint), tokens(issuer), web_identity.Refresh(
             environ={"GITHUB_RUN_ID": "7", "GITHUB_RUN_ATTEMPT": "3"},
             on_credentials=lambda c: masked.extend(c.secrets)))
-    client = session.client("sts", endpoint_url=moto_endpoint)
+    client = session.create_client("sts", endpoint_url=moto_endpoint)
     try:
         identity = client.get_caller_identity()
     finally:

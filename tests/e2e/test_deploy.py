@@ -354,6 +354,15 @@ def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(
     local.write_text(yaml.safe_dump(data, sort_keys=False))
     _git(repo, "commit", "-qam", "raise the threshold")
     assert plan() == {"autovision": "config differs"}
+    # The image is already in the registry: the plan gives it no build job.
+    code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json",
+                 "--find-images"], environ={})
+    out, _ = capsys.readouterr()
+    assert code == 0
+    found = json.loads(out)["data"]
+    assert [(e["service"], e["image"]) for e in found["services"]] == [("autovision", "found")]
+    assert found["services"][0]["digest"].startswith("sha256:")
+    assert found["build"] == []
     code, data, _ = deploy(repo, capsys)
     assert code == 0
     changed = [(r["service"], r["built"], r["registered"]) for r in data["results"]

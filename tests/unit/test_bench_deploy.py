@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +115,31 @@ def test_smaller_loops_are_the_first_processes_of_the_loop() -> None:
     assert (one.seconds, one.total) == (5, 5)
     assert (two.seconds, two.total, two.mutating) == (11, 12, 1)
     assert (three.seconds, three.total) == (18, 19)
+
+
+def test_the_calls_target_is_judged_at_the_longer_rollout_when_it_ran() -> None:
+    @dataclass
+    class Run:  # the fields item1 reads of a ReleaseRun
+        app: str
+        seconds: float
+        build_seconds: float = 0.0
+
+    m = deploy_report.Measured((2,), 0, 2.0, long_rollout_seconds=10.0)
+    m.release = {2: Run("rel-2", 4.0)}
+    m.ecs_deploy = [_timed("e1", 0, 10), _timed("e2", 10, 21)]
+    m.long_release = Run("long-rel", 15.0)
+    m.long_ecs_deploy = [_timed("l1", 0, 12), _timed("l2", 0, 13)]
+    m.calls = {"rel-2": Counter({"ecs:DescribeServices": 3, "ecs:UpdateService": 2}),
+               "e1": Counter({"ecs:DescribeServices": 11}),
+               "e2": Counter({"ecs:DescribeServices": 11}),
+               "long-rel": Counter({"ecs:DescribeServices": 6, "ecs:UpdateService": 2}),
+               "l1": Counter({"ecs:DescribeServices": 19}),
+               "l2": Counter({"ecs:DescribeServices": 21})}
+    text, figures, headlines = deploy_report.item1(m, "python bench/deploy_api_calls.py")
+    judged = {h.figure: h for h in headlines}
+    at_ten = judged["deploy 2 services: ecs-deploy API calls / release's (10 s rollouts)"]
+    assert (at_ten.value, at_ten.met) == ("5.0x", True)  # 40 calls / 8
+    at_two = judged["deploy 2 services: ecs-deploy API calls / release's (2 s rollouts)"]
+    assert (at_two.value, at_two.met) == ("4.4x", None)  # 22 / 5: shown, not judged
+    assert figures["long"]["ratio"] == 5.0
+    assert "API calls at 10 s rollouts" in text

@@ -20,7 +20,15 @@ LOCAL_CREDENTIALS = {"aws_access_key_id": "local-cloud", "aws_secret_access_key"
 
 @dataclass
 class AwsClients:
-    """Lazily made, shared clients for one account and region (botocore clients are thread-safe)."""
+    """Lazily made, shared clients for one account and region (botocore clients are thread-safe).
+
+    Every client comes from ONE botocore session: its first client pays for loading the
+    endpoint and model data, the next ones reuse the session's loader and caches (a client
+    from a second session would pay again). Under GitHub OIDC the STS client of the
+    exchange comes from the same session.
+    ``session`` may be passed in: a botocore Session, or a boto3 Session (its botocore
+    session is used).
+    """
 
     account: AwsAccount
     session: Any = None
@@ -28,20 +36,20 @@ class AwsClients:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
+        self.session = _botocore_session(self.session)
 
     def _session(self) -> Any:
         if self.session is None and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
             self.session = _web_identity(self.account)
         if self.session is None:
-            import boto3  # deferred: `release --version` and `validate` need no boto3
+            # deferred: `release --version`, `validate` and `plan --deployed` need no botocore
+            import botocore.session
 
-            self.session = boto3.session.Session(region_name=self.account.region)
-            if self.account.endpoint_url and self.session.get_credentials() is None:
-                self.session = boto3.session.Session(
-                    region_name=self.account.region,
-                    aws_access_key_id=LOCAL_CREDENTIALS["aws_access_key_id"],
-                    aws_secret_access_key=LOCAL_CREDENTIALS["aws_secret_access_key"],
-                )
+            session = botocore.session.Session()
+            if self.account.endpoint_url and session.get_credentials() is None:
+                session.set_credentials(LOCAL_CREDENTIALS["aws_access_key_id"],
+                                        LOCAL_CREDENTIALS["aws_secret_access_key"])
+            self.session = session
         return self.session
 
     def client(self, name: str) -> Any:
@@ -56,8 +64,11 @@ class AwsClients:
                     read_timeout=READ_TIMEOUT,
                     max_pool_connections=64,  # deploy rolls out up to 64 services at once
                 )
-                self._clients[name] = self._session().client(
-                    name, endpoint_url=self.account.endpoint_url, config=config,
+                session = self._session()
+                make = getattr(session, "create_client", None) or session.client
+                self._clients[name] = make(
+                    name, region_name=self.account.region,
+                    endpoint_url=self.account.endpoint_url, config=config,
                 )
             return self._clients[name]
 
@@ -69,9 +80,19 @@ class AwsClients:
             self._clients.clear()
 
 
+def _botocore_session(session: Any) -> Any:
+    """A boto3 Session's own botocore session (it holds the boto3 session's credentials);
+    anything else as it is (None, a botocore Session, or an object with ``client``)."""
+    core = getattr(session, "_session", None)
+    if not hasattr(session, "create_client") and hasattr(core, "create_client"):
+        return core
+    return session
+
+
 def _web_identity(account: AwsAccount) -> Any:
-    """A session whose credentials come from GitHub OIDC and renew themselves before they
-    expire, so an hour-long deploy does not fail midway. Every secret is masked first."""
+    """A botocore session whose credentials come from GitHub OIDC and renew themselves
+    before they expire, so an hour-long deploy does not fail midway. Every secret is masked
+    first."""
     from release.adapters import github_masks, oidc
     from release.adapters.aws.web_identity import Refresh, web_identity_session
 

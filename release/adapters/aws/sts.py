@@ -67,17 +67,24 @@ def session_name(environ: Mapping[str, str]) -> str:
     return name if len(name) >= 2 else LOCAL_SESSION_NAME
 
 
-def sts_client(account: AwsAccount) -> Any:
-    """An unsigned STS client for ``account``'s region (and local endpoint, if any)."""
-    import boto3  # deferred: `release --version` needs no boto3
+def sts_client(account: AwsAccount, session: Any = None) -> Any:
+    """An unsigned STS client for ``account``'s region (and local endpoint, if any).
+
+    ``session`` is the botocore session to make it from, so that the clients made after it
+    share its loader and caches; without one a new botocore session is made.
+    """
     from botocore import UNSIGNED
     from botocore.config import Config
 
+    if session is None:
+        import botocore.session  # deferred: `release --version` needs no botocore
+
+        session = botocore.session.Session()
     config = Config(signature_version=UNSIGNED, retries={"mode": "standard",
                                                          "max_attempts": MAX_ATTEMPTS},
                     connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT)
-    session = boto3.session.Session(region_name=account.region)
-    return session.client("sts", endpoint_url=account.endpoint_url, config=config)
+    return session.create_client("sts", region_name=account.region,
+                                 endpoint_url=account.endpoint_url, config=config)
 
 
 def assume_role(client: Any, request: AssumeRequest) -> Credentials:

@@ -57,10 +57,12 @@ def refreshable(fetch: Callable[[], sts.Credentials], refresh: Refresh) -> Any:
     )
 
 
-def exchange(account: AwsAccount, token_source: Callable[[], str],
-             refresh: Refresh) -> Callable[[], sts.Credentials]:
-    """A function doing one full exchange: fresh token, AssumeRoleWithWebIdentity, check."""
-    client = sts.sts_client(account)
+def exchange(account: AwsAccount, token_source: Callable[[], str], refresh: Refresh,
+             session: Any = None) -> Callable[[], sts.Credentials]:
+    """A function doing one full exchange: fresh token, AssumeRoleWithWebIdentity, check.
+
+    The STS client comes from ``session`` (a botocore session) when one is given."""
+    client = sts.sts_client(account, session)
     name = sts.session_name(refresh.environ)
 
     def fetch() -> sts.Credentials:
@@ -73,13 +75,19 @@ def exchange(account: AwsAccount, token_source: Callable[[], str],
 
 def web_identity_session(account: AwsAccount, token_source: Callable[[], str],
                          refresh: Refresh | None = None) -> Any:
-    """A ``boto3.Session`` whose credentials renew themselves through GitHub OIDC."""
-    import boto3
+    """A ``botocore.session.Session`` whose credentials renew themselves through GitHub OIDC.
+
+    The exchange's STS client is made from this same session, so the service clients made
+    from it afterwards reuse its loader and caches instead of loading them again. Make
+    clients with ``session.create_client(name, region_name=account.region, ...)``.
+    """
     import botocore.session
     from botocore.credentials import CredentialProvider
 
     refresh = refresh or Refresh()
-    credentials = refreshable(exchange(account, token_source, refresh), refresh)
+    core = botocore.session.Session()
+    core.set_config_variable("region", account.region)
+    credentials = refreshable(exchange(account, token_source, refresh, core), refresh)
 
     class _Provider(CredentialProvider):
         METHOD = METHOD
@@ -88,6 +96,5 @@ def web_identity_session(account: AwsAccount, token_source: Callable[[], str],
         def load(self) -> Any:
             return credentials
 
-    core = botocore.session.Session()
     core.get_component("credential_provider").insert_before("env", _Provider())
-    return boto3.session.Session(botocore_session=core, region_name=account.region)
+    return core

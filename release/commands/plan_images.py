@@ -1,0 +1,79 @@
+"""``release plan --find-images``: which planned images each registry already holds.
+
+A service whose build key is already in its registry needs no build job: the deploy finds
+that digest and promotes it (the usual case when a release reaches its second environment,
+and after a config-only change). Only the registries are read: one login per registry and
+one manifest HEAD per image. Anything that cannot be checked is left to the build job,
+which looks again and builds when it must: a failed check never skips a build.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from release.commands import auth_azure, images, targets
+from release.commands.plan import NO_IMAGE
+from release.config.model import Config, Environment, ServiceDeployment
+from release.errors import ReleaseError
+from release.planning.reconcile import Entry
+
+LOOKUPS_AT_ONCE = 8
+
+
+@dataclass(frozen=True)
+class Found:
+    """Service -> the digest its registry holds for its build key (None: not there).
+
+    Services missing from ``digests`` were not checked (``errors`` says why)."""
+
+    digests: dict[str, str | None] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def status(self, service: str) -> str:
+        """``found`` (promote, no build), ``missing`` (build it) or ``unchecked``."""
+        if service not in self.digests:
+            return "unchecked"
+        return "found" if self.digests[service] else "missing"
+
+    def note(self) -> str:
+        """One line naming what could not be checked, or ''."""
+        if not self.errors:
+            return ""
+        reasons = sorted(set(self.errors.values()))
+        return (f"could not look up {len(self.errors)} image(s) ({'; '.join(reasons)}); "
+                "their build jobs look again and build when the image is missing")
+
+
+def find(config: Config, env: Environment, entries: Sequence[Entry], aws: Any, commit: str, *,
+         log: Callable[[str], None] = lambda _line: None) -> Found:
+    """Look each planned image up in its registry, by build key."""
+    wanted = [e for e in entries if e.build_key != NO_IMAGE]
+    if not wanted:
+        return Found()
+    deps = {e.service: env.deployments[e.service] for e in wanted}
+    uses_acr = any(env.registry_of(d).type == "acr" for d in deps.values())
+    azure = auth_azure.Session(env, os.environ) if uses_acr and env.azure is not None else None
+    ctx = targets.Context(config, env, aws, commit, log=log, azure=azure)
+    try:
+        logins = images.logins(ctx, deps.values())
+    except ReleaseError as exc:  # no registry answered: every build job decides for itself
+        return Found(errors={e.service: exc.message for e in wanted})
+
+    def look(entry: Entry) -> tuple[str, str | ReleaseError | None]:
+        dep: ServiceDeployment = deps[entry.service]
+        reg = env.registry_of(dep)
+        try:
+            return entry.service, images.manifest_digest(
+                reg, images.login_for(logins, reg), dep.service.repository, entry.build_key)
+        except ReleaseError as exc:
+            return entry.service, exc
+
+    with ThreadPoolExecutor(max_workers=LOOKUPS_AT_ONCE) as pool:
+        looked = list(pool.map(look, wanted))
+    digests = {name: got for name, got in looked if not isinstance(got, ReleaseError)}
+    errors = {name: got.message for name, got in looked if isinstance(got, ReleaseError)}
+    return Found(digests, errors)
