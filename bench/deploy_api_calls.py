@@ -15,7 +15,7 @@ In one run, all on 127.0.0.1 (ports --base-port .. +3, default 21000-21003):
    the AWS CLI sequence from READMEs as a matrix, one chain per service at once;
 4. item 2: `release deploy` of the largest set again (nothing changed), and the
    alternatives run again on theirs;
-4b. calls at a longer rollout (--long-rollout-seconds, 10): a new build of the largest set
+4b. calls at a longer rollout (--long-rollout-seconds, 15): a new build of the largest set
    released again, and ecs-deploy once per twin service, its processes at once;
 5. counts every tool's calls at the proxy (each process tagged by AWS_SDK_UA_APP_ID),
    checks every service runs its new image, writes its sections of bench/RESULTS.md and
@@ -333,7 +333,7 @@ def parse() -> argparse.Namespace:
                         help="run the AWS CLI sequence (default: yes; --issue5: no)")
     parser.add_argument("--long-rollout-seconds", type=float, default=None,
                         help="then count calls again at this rollout: a new build of the "
-                             "largest set vs ecs-deploy's processes at once (default 10; "
+                             "largest set vs ecs-deploy's processes at once (default 15; "
                              "--issue5: 0, off)")
     parser.add_argument("--noop", action=argparse.BooleanOptionalAction, default=None,
                         help="item 2: the no-op release and the alternatives again")
@@ -350,7 +350,7 @@ def parse() -> argparse.Namespace:
     args.rollout_seconds = (10.0 if five else 2.0) if args.rollout_seconds is None \
         else args.rollout_seconds
     args.cli = (not five) if args.cli is None else args.cli
-    args.long_rollout_seconds = (0.0 if five else 10.0) if args.long_rollout_seconds is None \
+    args.long_rollout_seconds = (0.0 if five else 15.0) if args.long_rollout_seconds is None \
         else args.long_rollout_seconds
     args.noop = (not five) if args.noop is None else args.noop
     return args

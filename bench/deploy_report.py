@@ -170,7 +170,11 @@ API calls at {d:g} s rollouts ({big} ECS services, no Lambda): a new build of ev
 ecs-deploy once for each twin service with the same new image. ecs-deploy's processes ran
 all at once here: each polls its own rollout once a second whatever the others do, so it
 makes the calls of the loop (CPU contention can only make it poll less); its loop would
-take about {big} x ({d:g} s + its start), more than the suite's 10 minutes allow.
+take about {big} x ({d:g} s + its start), more than the suite's 10 minutes allow. {d:g} s is
+still far shorter than a real Fargate rollout (provisioning, image pull, start and health
+checks of the new tasks, then draining the old ones: a minute or more), where ecs-deploy's
+polls grow with every second and release's stay at one DescribeServices per 10 services
+every 15 s.
 
 | | release deploy | ecs-deploy (processes at once) | ecs-deploy / release |
 |---|---|---|---|

@@ -263,7 +263,7 @@ def main() -> None:
                          f"under {TARGET_MS:.0f} ms", version.median_ms < TARGET_MS),
                 Headline("`release plan` start-up (examples, no cloud)",
                          f"{plan.median_ms:.0f} ms (aws --version: {aws.median_ms:.0f} ms)"),
-                Headline("boto3/docker/azure imported by --version and plan",
+                Headline("boto3/botocore/docker/azure imported by --version and plan",
                          ", ".join(sorted({x.split(".")[0] for x in found})) or "none",
                          "none", not found)])
     if found:
