@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import difflib
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,7 +86,8 @@ class Result:
             building = len(self.to_build())
             lines.append(f"{building} image(s) to build, "
                          f"{sum(self.image_status(e.service) == 'found' for e in self.entries)} "
-                         "already in the registry (promoted, not built)")
+                         f"already in the registry (promoted, not built; looked up in "
+                         f"{self.images.seconds:.2f} s)")
         if self.removed:
             lines.append(f"removed from the config but still running (left alone; delete them "
                          f"yourself when ready): {', '.join(self.removed)}")
@@ -97,6 +99,8 @@ class Result:
             "environment": self.environment, "commit": self.commit, "mode": self.mode,
             "note": self.note, "services": [self._entry(e) for e in self.entries],
             "build": [e.service for e in self.to_build()],
+            **({"image_lookup_seconds": round(self.images.seconds, 3)}
+               if self.images is not None else {}),
             "unchanged": list(self.unchanged), "removed": list(self.removed)})
 
     def _entry(self, entry: Entry) -> dict[str, Any]:
@@ -200,6 +204,7 @@ def run(options: Options, aws_factory: Any = None) -> Result:
     try:
         result, config, env = _plan(options, aws)
         if options.find_images and not options.selection.redeploy and result.entries:
+            began = time.perf_counter()  # what --find-images adds, its imports included
             from release.commands.plan_images import find
 
             needs_aws = env.aws is not None and any(
@@ -207,6 +212,7 @@ def run(options: Options, aws_factory: Any = None) -> Result:
                 for e in result.entries)
             found = find(config, env, result.entries, aws(env) if needs_aws else None,
                          result.commit)
+            found = dataclasses.replace(found, seconds=time.perf_counter() - began)
             note = "; ".join(n for n in (result.note, found.note()) if n)
             result = dataclasses.replace(result, images=found, note=note)
         return result

@@ -32,6 +32,7 @@ class Found:
 
     digests: dict[str, str | None] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0  # how long the logins and lookups took
 
     def status(self, service: str) -> str:
         """``found`` (promote, no build), ``missing`` (build it) or ``unchecked``."""

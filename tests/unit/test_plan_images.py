@@ -70,6 +70,7 @@ def test_found_missing_and_unreadable_images(monkeypatch: pytest.MonkeyPatch) ->
     assert rows["quetzal"]["image"] == "unchecked"
     assert "1 image(s) to build" not in result.to_text()
     assert "2 image(s) to build, 1 already in the registry" in result.to_text()
+    assert json.loads(result.to_json())["data"]["image_lookup_seconds"] == 0.0
 
 
 def test_no_registry_answering_leaves_every_build_job(monkeypatch: pytest.MonkeyPatch) -> None:
