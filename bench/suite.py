@@ -61,7 +61,7 @@ ITEMS = (
     Item((4,), "start-up of `release --version` and `release plan`",
          ("bench/startup.py", "--runs", "5", "--alt-runs", "3")),
     Item((5,), "plan scaling to 100, 1,000 and 5,000 services",
-         ("bench/plan_scaling.py", "--sizes", "100,1000,5000", "--runs", "3")),
+         ("bench/plan_scaling.py", "--sizes", "100,1000,5000", "--runs", "2")),
     Item((6,), "install cost into a fresh virtual environment (uv, pip)",
          ("bench/install_cost.py", "--runs", "3", "--pip-runs", "1")),
 )
