@@ -13,8 +13,9 @@ In one run, all on 127.0.0.1 (ports --base-port .. +3, default 21000-21003):
 3. per size N: `release deploy --env local` of N services (plus the Lambda functions for
    the largest N) as one process; fabfuel/ecs-deploy one process per service in a loop;
    the AWS CLI sequence from READMEs as a matrix, one chain per service at once;
-4. item 2: `release deploy` of the largest set again (nothing changed), and the
-   alternatives run again on theirs;
+4. item 2: `release deploy` of the largest set again (nothing changed), and ecs-deploy
+   again on one of its services (the alternatives read nothing that tells them nothing
+   changed: item 1's runs of theirs stand for their no-op);
 4b. calls at a longer rollout (--long-rollout-seconds, 15): a new build of the largest set
    (built first) released again while ecs-deploy runs once per twin service, all at once;
 5. counts every tool's calls at the proxy (each process tagged by AWS_SDK_UA_APP_ID),
@@ -560,20 +561,18 @@ def long_rollouts(bench: Bench, ours: Path, measured: deploy_report.Measured) ->
 
 
 def noop(bench: Bench, ours: Path, measured: deploy_report.Measured) -> None:
-    """Item 2: release again with nothing changed; the alternatives again, as a matrix."""
+    """Item 2: release again with nothing changed. The alternatives read nothing that could
+    tell them so: they repeat item 1's work, whose runs stand for theirs; ecs-deploy is run
+    again on one unchanged service to show it (a new revision and a rollout)."""
     big = bench.sets.largest
     print(f"no-op: release deploy of the {big} services again ...", flush=True)
     measured.noop_release = run_release(ours, bench.sets.release(big), "noop-rel")
     print(f"    {measured.noop_release.seconds:.2f} s", flush=True)
-    chains = [bench.ecs_deploy(s, f"noop-ecsd-{s}") for s in bench.sets.ecs_deploy()]
-    print(f"no-op: ecs-deploy again, {len(chains)} processes at once ...", flush=True)
-    measured.noop_ecs_deploy = alternatives.matrix(chains, bench.env, bench.log)
+    again = bench.sets.ecs_deploy()[0]
+    print(f"no-op: ecs-deploy again on {again} (unchanged) ...", flush=True)
+    measured.noop_ecs_deploy = alternatives.sequence(
+        [bench.ecs_deploy(again, f"noop-ecsd-{again}")], bench.env, bench.log)
     print(f"    {alternatives.wall(measured.noop_ecs_deploy):.1f} s", flush=True)
-    if bench.args.cli:
-        chains = [bench.cli_ecs(s, f"noop-cli-{s}") for s in bench.sets.cli(big)]
-        print(f"no-op: the AWS CLI again, {len(chains)} chains at once ...", flush=True)
-        measured.noop_cli = alternatives.matrix(chains, bench.env, bench.log)
-        print(f"    {alternatives.wall(measured.noop_cli):.1f} s", flush=True)
 
 
 if __name__ == "__main__":
