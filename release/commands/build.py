@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,7 +18,7 @@ from typing import Any
 
 from release.adapters import git
 from release.adapters.docker_engine import DockerEngine
-from release.commands import auth_azure, images, targets
+from release.commands import images, targets
 from release.commands.deploy import Deps, select
 from release.config import load_config
 from release.config.model import ServiceDeployment
@@ -146,10 +145,8 @@ def run(options: Options, deps: Deps | None = None) -> Result:
                         [p for d in building for p in buildkey.paths_of(d.service)],
                         [d.service.context for d in building])
     aws = deps.aws(env) if needs_aws else None  # ECR's login only: no ECS or Lambda call
-    uses_acr = any(env.registry_of(d).type == "acr" for d in building)
-    azure = auth_azure.Session(env, os.environ) if uses_acr and env.azure is not None else None
     ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log,
-                          deps.random, azure=azure)
+                          deps.random, azure=images.azure_session(env, building))
     try:
         built = _images(ctx, deps, building, ids, options.parallel)
     finally:

@@ -28,6 +28,14 @@ def registries(env: Environment, chosen: Iterable[ServiceDeployment]) -> list[Re
     return list(dict.fromkeys(env.registry_of(d) for d in chosen if d.service.needs_image))
 
 
+def azure_session(env: Environment,
+                  chosen: Iterable[ServiceDeployment]) -> auth_azure.Session | None:
+    """One Entra ID session for the run when a chosen service pushes to ACR, else None."""
+    if env.azure is None or all(env.registry_of(d).type != "acr" for d in chosen):
+        return None
+    return auth_azure.Session(env, os.environ)
+
+
 def login(ctx: targets.Context, reg: Registry) -> registry.Login:
     """Credentials for one registry: ECR's token (masked first), ACR via Entra ID, or none."""
     if reg.type == "ecr":

@@ -9,13 +9,12 @@ which looks again and builds when it must: a failed check never skips a build.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from release.commands import auth_azure, images, targets
+from release.commands import images, targets
 from release.commands.plan import NO_IMAGE
 from release.config.model import Config, Environment, ServiceDeployment
 from release.errors import ReleaseError
@@ -49,16 +48,14 @@ class Found:
                 "their build jobs look again and build when the image is missing")
 
 
-def find(config: Config, env: Environment, entries: Sequence[Entry], aws: Any, commit: str, *,
-         log: Callable[[str], None] = lambda _line: None) -> Found:
+def find(config: Config, env: Environment, entries: Sequence[Entry], aws: Any,
+         commit: str) -> Found:
     """Look each planned image up in its registry, by build key."""
     wanted = [e for e in entries if e.build_key != NO_IMAGE]
     if not wanted:
         return Found()
     deps = {e.service: env.deployments[e.service] for e in wanted}
-    uses_acr = any(env.registry_of(d).type == "acr" for d in deps.values())
-    azure = auth_azure.Session(env, os.environ) if uses_acr and env.azure is not None else None
-    ctx = targets.Context(config, env, aws, commit, log=log, azure=azure)
+    ctx = targets.Context(config, env, aws, commit, azure=images.azure_session(env, deps.values()))
     try:
         logins = images.logins(ctx, deps.values())
     except ReleaseError as exc:  # no registry answered: every build job decides for itself

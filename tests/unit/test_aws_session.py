@@ -102,18 +102,6 @@ def test_web_identity_sts_client_shares_the_session_of_the_service_clients(
         aws.close()
 
 
-def test_a_boto3_session_passed_in_is_used_through_its_botocore_session() -> None:
-    boto3 = pytest.importorskip("boto3")
-    given = boto3.session.Session(region_name="us-east-1", aws_access_key_id="AKIAGIVEN",
-                                  aws_secret_access_key="secret")
-    aws = clients.AwsClients(account(), session=given)
-    ecr = aws.client("ecr")
-    assert aws.session is given._session
-    assert ecr.meta.region_name == "eu-west-1"  # the account's region, as for every client
-    assert aws.session.get_credentials().access_key == "AKIAGIVEN"
-    aws.close()
-
-
 def test_sts_client_without_a_session_is_unsigned_and_from_a_new_session() -> None:
     from botocore import UNSIGNED
 

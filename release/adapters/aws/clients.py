@@ -36,7 +36,6 @@ class AwsClients:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
-        self.session = _botocore_session(self.session)
 
     def _session(self) -> Any:
         if self.session is None and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
@@ -64,9 +63,7 @@ class AwsClients:
                     read_timeout=READ_TIMEOUT,
                     max_pool_connections=64,  # deploy rolls out up to 64 services at once
                 )
-                session = self._session()
-                make = getattr(session, "create_client", None) or session.client
-                self._clients[name] = make(
+                self._clients[name] = self._session().create_client(
                     name, region_name=self.account.region,
                     endpoint_url=self.account.endpoint_url, config=config,
                 )
@@ -78,15 +75,6 @@ class AwsClients:
             for client in self._clients.values():
                 client.close()
             self._clients.clear()
-
-
-def _botocore_session(session: Any) -> Any:
-    """A boto3 Session's own botocore session (it holds the boto3 session's credentials);
-    anything else as it is (None, a botocore Session, or an object with ``client``)."""
-    core = getattr(session, "_session", None)
-    if not hasattr(session, "create_client") and hasattr(core, "create_client"):
-        return core
-    return session
 
 
 def _web_identity(account: AwsAccount) -> Any:
