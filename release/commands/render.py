@@ -12,7 +12,7 @@ from typing import Any
 from release.adapters import git
 from release.adapters.aws import shapes
 from release.config import Config, Environment, load_config
-from release.config.source import Source, dotted, read_source
+from release.config.source import Source, SourceError, dotted, read_source
 from release.errors import ConfigError, Problem, UsageError
 from release.planning import buildkey, taskdef
 
@@ -56,8 +56,10 @@ def render_for(config: Config, env: Environment, service: str, image: str,
     dep = env.deployments[service]
     if dep.ecs is None or dep.service.ecs is None:
         raise UsageError(f"'{service}' has no ecs target", "render is for ECS services")
-    template_path = config.root / dep.service.ecs.task_definition
-    source = read_source(template_path, dep.service.ecs.task_definition)
+    try:
+        source = read_source(config.root, dep.service.ecs.task_definition)
+    except SourceError as exc:
+        raise ConfigError([exc.problem]) from None
     region = env.aws.region if env.aws else ""
     try:
         rendered = taskdef.render(taskdef.RenderInput(

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import difflib
 import json
-import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from release.config import template
+from release import repo_files
+from release.config import destinations, iam_names, template
 from release.config.credentials import looks_secret, secrets_hint
 from release.config.model import (
     DEFAULT_ALIAS,
@@ -35,20 +34,44 @@ from release.config.model import (
     StepFunctionsDeployment,
 )
 from release.config.schema import ENVIRONMENT_SCHEMA, RELEASE_SCHEMA, validate
-from release.config.source import PathKey, Source, SourceError, dotted, read_source
+from release.config.source import (
+    MAX_CONFIG_BYTES,
+    PathKey,
+    Source,
+    SourceError,
+    dotted,
+    read_source,
+)
 from release.errors import ConfigError, Problem, UsageError
 
 RELEASE_FILE = "release.yaml"
+S3_KEY_PLACEHOLDERS = ("env", "service")
+_SNAKE = {"executionRoleArn": "execution_role_arn", "taskRoleArn": "task_role_arn"}
 ENVIRONMENTS_DIR = "environments"
 
 
 def environment_files(root: Path) -> dict[str, Path]:
-    """Environment name -> file, for every ``environments/*.yaml`` (or ``.yml``)."""
+    """Environment name -> file, for every ``environments/*.yaml`` (or ``.yml``; where both
+    exist, ``shadowed_environments`` reports it and the ``.yaml`` is named here)."""
     folder = root / ENVIRONMENTS_DIR
     if not folder.is_dir():
         return {}
-    found = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
-    return {path.stem: path for path in found}
+    found = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")], key=lambda p: p.suffix)
+    return dict(sorted({path.stem: path for path in reversed(found)}.items()))
+
+
+def shadowed_environments(root: Path) -> list[Problem]:
+    """A problem for each environment written twice (``X.yaml`` and ``X.yml``): a reviewer
+    would read one while release used the other."""
+    folder = root / ENVIRONMENTS_DIR
+    if not folder.is_dir():
+        return []
+    both = sorted({p.stem for p in folder.glob("*.yml")} & {p.stem for p in folder.glob("*.yaml")})
+    return [Problem(f"{ENVIRONMENTS_DIR}/{name}.yml", None, "",
+                    f"both {ENVIRONMENTS_DIR}/{name}.yaml and {ENVIRONMENTS_DIR}/{name}.yml "
+                    "exist; which one is the environment would be a guess",
+                    f"keep one: merge the two and delete {ENVIRONMENTS_DIR}/{name}.yml")
+            for name in both]
 
 
 def load_config(root: Path, only: Sequence[str] = ()) -> Config:
@@ -68,6 +91,7 @@ def load_config(root: Path, only: Sequence[str] = ()) -> Config:
             raise UsageError(f"unknown environment '{name}'", hint)
     chosen = {name: files[name] for name in (only or files)}
     loader = _Loader(root)
+    loader.problems.extend(shadowed_environments(root))
     services = loader.load_release()
     environments = {name: loader.load_environment(name, path, services)
                     for name, path in chosen.items()}
@@ -92,11 +116,13 @@ class _Loader:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.problems: list[Problem] = []
+        # task definition template -> the role ARNs it names, checked per environment
+        self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
 
     def _read(self, path: Path, schema: str) -> Source | None:
         display = self._display(path)
         try:
-            source = read_source(path, display)
+            source = read_source(self.root, display)
         except SourceError as exc:
             hint = exc.problem.hint
             if exc.problem.message == "file not found" and path.name == RELEASE_FILE:
@@ -134,7 +160,8 @@ class _Loader:
         """Library name -> (its path, every library it uses, transitively)."""
         raw = source.data.get("libraries", {})
         for name, lib in raw.items():
-            self._exists(source, ("libraries", name, "path"), lib["path"], want_dir=None)
+            self._exists(source, ("libraries", name, "path"), lib["path"], want_dir=None,
+                         walk=True)
             for index, used in enumerate(lib.get("uses", [])):
                 if used not in raw:
                     self._unknown_library(source, ("libraries", name, "uses", index), used, raw)
@@ -192,7 +219,7 @@ class _Loader:
                 continue  # checked once, with the library
             where: PathKey = ((*at, "watch", own_watch.index(path)) if path in own_watch else
                               ("defaults", "watch", default_watch.index(path)))
-            self._exists(source, where, path, want_dir=None)
+            self._exists(source, where, path, want_dir=None, walk=True)
         ecs = None
         if "ecs" in raw:
             ecs = EcsTarget(raw["ecs"]["task_definition"], raw["ecs"].get("container"))
@@ -204,7 +231,14 @@ class _Loader:
                                   (*template.TEMPLATE_PLACEHOLDERS, "function_arn"))
         s3_files = tuple(S3File(item["source"], item["key"]) for item in raw.get("s3_files", []))
         for index, item in enumerate(s3_files):
-            self._exists(source, (*at, "s3_files", index, "source"), item.source, want_dir=None)
+            self._exists(source, (*at, "s3_files", index, "source"), item.source, want_dir=None,
+                         walk=True)
+            for match in template.PLACEHOLDER.finditer(item.key):
+                if match.group(1) not in S3_KEY_PLACEHOLDERS:
+                    self._at(source, (*at, "s3_files", index, "key"),
+                             f"unknown placeholder {match.group(0)!a} in the S3 key",
+                             "known placeholders: " +
+                             ", ".join(f"${{{k}}}" for k in S3_KEY_PLACEHOLDERS))
         azure = raw.get("azure_container_app")
         return Service(
             name=name,
@@ -224,23 +258,28 @@ class _Loader:
         )
 
     def _exists(self, source: Source, at: PathKey, rel: str, *, want_dir: bool | None,
-                what: str = "path") -> bool:
-        # os.stat on a string: pathlib's parsing cost more than the stat for 1,000 services.
+                what: str = "path", walk: bool = False) -> bool:
+        """True when ``rel`` is inside the repository and of the wanted kind; with ``walk``,
+        every file under a directory must be too (it is read: watched, or uploaded)."""
         try:
-            mode = os.stat(os.path.join(self.root, rel)).st_mode  # noqa: PTH116, PTH118
-        except (OSError, ValueError):
-            mode = None
-        if mode is None:
+            repo_files.check_kind(self.root, rel, want_dir=want_dir)
+            if walk:
+                for _ in repo_files.files_under(self.root, rel):
+                    pass
+        except FileNotFoundError:
             self._at(source, at, f"{what} '{rel}' does not exist",
                      "paths are relative to the repository root")
             return False
-        if want_dir is True and not stat.S_ISDIR(mode):
+        except NotADirectoryError:
             self._at(source, at, f"'{rel}' is a file; a build context must be a directory",
                      "use the directory that holds the Dockerfile and what it copies")
             return False
-        if want_dir is False and not stat.S_ISREG(mode):
+        except IsADirectoryError:
             self._at(source, at, f"{what} '{rel}' is a directory, not a file",
                      "name the file itself, relative to the repository root")
+            return False
+        except repo_files.PathRefused as exc:
+            self._at(source, at, exc.message, exc.hint)
             return False
         return True
 
@@ -252,32 +291,36 @@ class _Loader:
         # read them again with line numbers (and name them for people) only to say where a
         # problem is. Plain strings and open(): pathlib costs more than the check here.
         try:
-            with open(os.path.join(self.root, ecs.task_definition), "rb") as handle:  # noqa: PTH118, PTH123
-                quick: Source | None = Source(ecs.task_definition, json.loads(handle.read()))
-        except (OSError, ValueError):
+            raw = repo_files.read_bounded(self.root, ecs.task_definition, MAX_CONFIG_BYTES)
+            quick: Source | None = Source(ecs.task_definition, json.loads(raw))
+        except (OSError, ValueError, repo_files.PathRefused):
             quick = None
-        if quick is not None and not self._template_problems(quick, ecs):
-            return
-        path = self.root / ecs.task_definition
+        if quick is not None:
+            self.template_roles[ecs.task_definition] = iam_names.template_roles(quick.data)
+            if not self._template_problems(quick, ecs):
+                return
         try:
-            located = read_source(path, self._display(path))
+            located = read_source(self.root, ecs.task_definition)
         except SourceError as exc:
             self.problems.append(exc.problem)
             return
+        self.template_roles[ecs.task_definition] = iam_names.template_roles(located.data)
         self.problems.extend(self._template_problems(located, ecs))
 
     @staticmethod
     def _template_problems(tpl: Source, ecs: EcsTarget) -> list[Problem]:
+        roles = [Problem(tpl.path, tpl.line(at), dotted(at), *why)
+                 for at, value in iam_names.template_roles(tpl.data)
+                 if (why := iam_names.template_role_shape(value)) is not None]
         return [*template.check_task_template(tpl, ecs.container),
-                *template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS)]
+                *template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS), *roles]
 
     def _check_json_file(self, source: Source, at: PathKey, rel: str,
                          known: tuple[str, ...]) -> None:
         if not self._exists(source, at, rel, want_dir=False, what="definition"):
             return
-        path = self.root / rel
         try:
-            parsed = read_source(path, self._display(path))
+            parsed = read_source(self.root, rel)
         except SourceError as exc:
             self.problems.append(exc.problem)
             return
@@ -298,8 +341,8 @@ class _Loader:
             self._at(source, ("name",), f"name '{data['name']}' does not match the file name",
                      f"rename the file to {ENVIRONMENTS_DIR}/{data['name']}.yaml "
                      f"or set name: {name}")
-        aws = AwsAccount(**data["aws"]) if "aws" in data else None
-        azure = AzureAccount(**data["azure"]) if "azure" in data else None
+        aws = self._aws(source, data["aws"]) if "aws" in data else None
+        azure = self._azure(source, data["azure"]) if "azure" in data else None
         registry = self._registry(source, source.data["registry"], ("registry",), aws)
         if services is None:  # release.yaml is broken: its problems are already reported
             return None
@@ -317,6 +360,45 @@ class _Loader:
         return Environment(name=name, path=source.path, registry=registry,
                            deployments=deployments, aws=aws, azure=azure)
 
+    def _aws(self, source: Source, raw: dict[str, Any]) -> AwsAccount:
+        """The aws block; credentials go only to AWS or the local cloud, as the account
+        named here."""
+        aws = AwsAccount(**{**raw, "role_accounts": tuple(raw.get("role_accounts", ()))})
+        if aws.endpoint_url is not None:
+            self._refused(source, ("aws", "endpoint_url"),
+                          destinations.aws_endpoint(aws.endpoint_url))
+        self._role(source, ("aws", "role_arn"), aws.role_arn, aws, cross_account=False)
+        return aws
+
+    def _azure(self, source: Source, raw: dict[str, Any]) -> AzureAccount:
+        azure = AzureAccount(**raw)
+        at: PathKey = ("azure",)
+        if "authority_url" in raw:
+            self._refused(source, (*at, "authority_url"), destinations.azure_endpoint(
+                azure.authority_url, destinations.AUTHORITY_HOSTS, "authority_url"))
+        if "management_url" in raw:
+            self._refused(source, (*at, "management_url"), destinations.azure_endpoint(
+                azure.management_url, destinations.MANAGEMENT_HOSTS, "management_url"))
+        if azure.acr_exchange_url is not None:
+            self._refused(source, (*at, "acr_exchange_url"),
+                          destinations.acr_exchange(azure.acr_exchange_url))
+        return azure
+
+    def _refused(self, source: Source, at: PathKey,
+                 refusal: destinations.Refusal | None) -> None:
+        if refusal is not None:
+            self._at(source, at, refusal.message, refusal.hint)
+
+    def _role(self, source: Source, at: PathKey, arn: str, aws: AwsAccount | None, *,
+              cross_account: bool = True) -> None:
+        """A role ARN must be in the environment's account (or one listed in role_accounts)."""
+        if aws is None:
+            return
+        problem = iam_names.role_problem(arn, aws.account_id,
+                                         aws.role_accounts if cross_account else ())
+        if problem is not None:
+            self._at(source, at, *problem)
+
     def _registry(self, source: Source, raw: dict[str, Any], at: PathKey,
                   aws: AwsAccount | None) -> Registry:
         """The top-level registry, or a service's own (``at`` says which)."""
@@ -330,6 +412,10 @@ class _Loader:
                      "add azure: {tenant_id, client_id, subscription_id}")
         if host is None and aws is not None:
             host = f"{aws.account_id}.dkr.ecr.{aws.region}.amazonaws.com"
+        elif host is not None and not (kind == "ecr" and aws is None):
+            self._refused(source, (*at, "host"), destinations.registry_host(
+                kind, host, account_id=aws.account_id if aws else None,
+                region=aws.region if aws else None))
         return Registry(kind, host or "")
 
     def _deployment(self, source: Source, service: Service, raw: dict[str, Any],
@@ -409,6 +495,7 @@ class _Loader:
             cluster = ""
         environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),
                                       service=service.name, aws=aws, target="ecs")
+        self._ecs_roles(source, service, raw, aws)
         return EcsDeployment(
             cluster=cluster,
             service=raw.get("service", service.name),
@@ -424,6 +511,26 @@ class _Loader:
             desired_count=raw.get("desired_count"),
             deadline_seconds=raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
         )
+
+    def _ecs_roles(self, source: Source, service: Service, raw: dict[str, Any],
+                   aws: AwsAccount | None) -> None:
+        """Roles set here, and the template's roles this environment does not replace."""
+        at: PathKey = ("services", service.name, "ecs")
+        for name in ("execution_role_arn", "task_role_arn"):
+            if name in raw:
+                self._role(source, (*at, name), raw[name], aws)
+        if aws is None or service.ecs is None:
+            return
+        replaced = {"executionRoleArn": "execution_role_arn" in raw,
+                    "taskRoleArn": "task_role_arn" in raw}
+        for path, value in self.template_roles.get(service.ecs.task_definition, []):
+            if replaced.get(path[-1]) or not isinstance(value, str):
+                continue
+            why = iam_names.template_role_account(value, aws.account_id, aws.role_accounts)
+            if why is not None:
+                self._at(source, ("services", service.name),
+                         f"{service.ecs.task_definition}: {path[-1]}: {why[0]}",
+                         f"{why[1]}; or set ecs.{_SNAKE[path[-1]]} for this environment")
 
     def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], *, service: str,
                    aws: AwsAccount | None, target: str) -> dict[str, str]:

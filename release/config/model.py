@@ -76,7 +76,8 @@ class AwsAccount:
     region: str
     account_id: str
     role_arn: str
-    endpoint_url: str | None = None
+    endpoint_url: str | None = None  # loopback only: the embedded local cloud
+    role_accounts: tuple[str, ...] = ()  # other accounts whose roles may be named here
 
 
 @dataclass(frozen=True)

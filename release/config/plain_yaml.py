@@ -91,7 +91,10 @@ class _Reader:
                 if type(key) is not ScalarEvent or key.value in written:
                     raise _NotPlainError  # a map or list as a key, or a duplicate
                 written.add(key.value)
-                out[self.scalar(key)] = self.value(self.next(), depth + 1)
+                name = self.scalar(key)
+                if type(name) is not str:
+                    raise _NotPlainError  # `123:` or `true:`: the careful path names it
+                out[name] = self.value(self.next(), depth + 1)
             if len(out) != len(written):
                 raise _NotPlainError  # keys written differently, equal once built
             return out

@@ -5,11 +5,14 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from release.config import schema_checks
+from release.config.credentials import looks_secret
 from release.config.source import PathKey, Source, dotted
 from release.errors import Problem
 
@@ -253,8 +256,7 @@ def _explain(error: ValidationError, source: Source) -> list[Problem]:  # noqa: 
         return [problem(path, f"{_short(instance)} is not allowed; use one of: {shown}",
                         hint)]
     if kind == "pattern":
-        return [problem(path, f"{_short(instance)} is not a valid value here",
-                        _hint_from(_parent_schema(error)) or f"must match {value}")]
+        return [_pattern_problem(problem, path, instance, value, error)]
     if kind in {"minProperties", "minItems", "minLength"}:
         return [problem(path, "must not be empty", _hint_from(schema))]
     if kind == "uniqueItems":
@@ -268,6 +270,29 @@ def _explain(error: ValidationError, source: Source) -> list[Problem]:  # noqa: 
         return [problem(path, f"{_short(instance)} is out of range: must be "
                         f"{word} {value}", _hint_from(_parent_schema(error)))]
     return [problem(path, error.message, _hint_from(schema))]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _pattern_problem(problem: Callable[[PathKey, str, str | None], Problem], path: PathKey,
+                     instance: Any, pattern: str, error: ValidationError) -> Problem:
+    """A value that does not match its pattern; worded for the two cases that matter most:
+    a credential (never echoed) and a control character (it could forge a log line)."""
+    if isinstance(instance, str):
+        plain = len(path) >= 2 and path[-2] in {"environment", "build_args"}
+        why = plain and looks_secret(str(path[-1]), instance)
+        if why:
+            return problem(path, f"plaintext credential: {why}",
+                           "store the value in SSM Parameter Store or Secrets Manager and "
+                           "reference it by ARN under secrets: (never in the config)")
+        bad = _CONTROL.search(instance)
+        if bad:
+            return problem(path, f"contains the control character {bad.group()!a}; a value "
+                           "here is one line of text", "remove it (a line break in a value "
+                           "could forge a line of the release's log)")
+    return problem(path, f"{_short(instance)} is not a valid value here",
+                   _hint_from(_parent_schema(error)) or f"must match {pattern}")
 
 
 def _parent_schema(error: ValidationError) -> Any:

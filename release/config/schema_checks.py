@@ -26,55 +26,57 @@ def _unique(items: list[Any]) -> bool:
     raise _CannotTellError
 
 SCHEMA_SHA256 = {
-    'release.schema.json': '45d5fc6153146629930762594764429e54143acbd1f1bd9ad7d91b4eb978db9e',
-    'environment.schema.json': '3a2ce4ba3c46cea7e7b79d5e04abf94249d247d88dd69dc9bebc4a4840110d7e',
+    'release.schema.json': 'f655abdf0ee32a43378b6ebc1ce42d463627c7947d0ab3735e9e3ec38ec7e4a1',
+    'environment.schema.json': '623da685b81b0c1f3a20e40f0a425e6bea1b422cf2aadbc52bc7379f9ecd1320',
 }
 
-_C0 = '^[A-Za-z_][A-Za-z0-9_]*$'
-_C1 = frozenset(['linux/amd64', 'linux/arm64'])
-_C2 = '^(?!/)(?!.*(^|/)\\.\\.(/|$)).+$'
-_C3 = frozenset(['build_args', 'platform', 'watch'])
-_C4 = '^[a-z][a-z0-9-]{0,62}$'
-_C5 = frozenset(['path', 'uses'])
-_C6 = '^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$'
-_C7 = frozenset(['container', 'task_definition'])
-_C8 = frozenset(['definition'])
-_C9 = frozenset(['key', 'source'])
-_C10 = frozenset(['container'])
-_C11 = frozenset(['azure_container_app', 'build_args', 'context', 'dockerfile', 'ecs', 'lambda', 'platform', 'repository', 's3_files', 'step_functions', 'uses', 'watch'])
-_C12 = frozenset(['defaults', 'libraries', 'services', 'version'])
-_C13 = '^[a-z][a-z0-9-]{0,30}$'
-_C14 = '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$'
-_C15 = '^[0-9]{12}$'
-_C16 = '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$'
-_C17 = '^https?://[^\\s]+$'
-_C18 = frozenset(['account_id', 'endpoint_url', 'region', 'role_arn'])
-_C19 = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-_C20 = '^https://[^\\s]+$'
-_C21 = frozenset(['acr_exchange_url', 'authority_url', 'client_id', 'management_url', 'subscription_id', 'tenant_id'])
-_C22 = frozenset(['acr', 'oci'])
-_C23 = frozenset(['type'])
-_C24 = frozenset(['acr', 'ecr', 'oci'])
-_C25 = '^[A-Za-z0-9.-]+(:[0-9]+)?$'
-_C26 = frozenset(['host', 'type'])
-_C27 = frozenset(['cluster'])
-_C28 = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
-_C29 = frozenset(['bucket'])
-_C30 = '^[A-Za-z0-9_-]{1,255}$'
-_C31 = '^[0-9]+$'
-_C32 = '^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/.+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+)$'
-_C33 = '^[.\\-_/#A-Za-z0-9]{1,512}$'
-_C34 = frozenset(['cluster', 'cpu', 'deadline_seconds', 'desired_count', 'environment', 'execution_role_arn', 'family', 'log_group', 'memory', 'secrets', 'service', 'task_role_arn'])
-_C35 = '^[A-Za-z0-9_-]{1,64}$'
-_C36 = '^[A-Za-z][A-Za-z0-9_-]{0,127}$'
-_C37 = frozenset(['alias', 'environment', 'function'])
-_C38 = '^[A-Za-z0-9_-]{1,80}$'
-_C39 = frozenset(['state_machine'])
-_C40 = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$'
-_C41 = '^[-\\w._()]{1,90}$'
-_C42 = frozenset(['name', 'resource_group'])
-_C43 = frozenset(['azure_container_app', 'ecs', 'lambda', 'registry', 's3_files', 'step_functions'])
-_C44 = frozenset(['aws', 'azure', 'ecs', 'name', 'registry', 's3', 'services'])
+_C0 = '^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
+_C1 = '^[A-Za-z_][A-Za-z0-9_]*$'
+_C2 = frozenset(['linux/amd64', 'linux/arm64'])
+_C3 = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^\\u0000-\\u001f\\u007f]+$'
+_C4 = frozenset(['build_args', 'platform', 'watch'])
+_C5 = '^[a-z][a-z0-9-]{0,62}$'
+_C6 = frozenset(['path', 'uses'])
+_C7 = '^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$'
+_C8 = '^[A-Za-z0-9_-]{1,255}$'
+_C9 = frozenset(['container', 'task_definition'])
+_C10 = frozenset(['definition'])
+_C11 = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^*?\\u0000-\\u001f\\u007f]+$'
+_C12 = frozenset(['key', 'source'])
+_C13 = frozenset(['container'])
+_C14 = frozenset(['azure_container_app', 'build_args', 'context', 'dockerfile', 'ecs', 'lambda', 'platform', 'repository', 's3_files', 'step_functions', 'uses', 'watch'])
+_C15 = frozenset(['defaults', 'libraries', 'services', 'version'])
+_C16 = '^[a-z][a-z0-9-]{0,30}$'
+_C17 = '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$'
+_C18 = '^[0-9]{12}$'
+_C19 = '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$'
+_C20 = '^https?://[^\\s]+$'
+_C21 = frozenset(['account_id', 'endpoint_url', 'region', 'role_accounts', 'role_arn'])
+_C22 = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+_C23 = '^https://[^\\s]+$'
+_C24 = frozenset(['acr_exchange_url', 'authority_url', 'client_id', 'management_url', 'subscription_id', 'tenant_id'])
+_C25 = frozenset(['acr', 'oci'])
+_C26 = frozenset(['type'])
+_C27 = frozenset(['acr', 'ecr', 'oci'])
+_C28 = '^[A-Za-z0-9.-]+(:[0-9]+)?$'
+_C29 = frozenset(['host', 'type'])
+_C30 = frozenset(['cluster'])
+_C31 = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
+_C32 = frozenset(['bucket'])
+_C33 = '^[0-9]+$'
+_C34 = '^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\\-/]+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@:-]+)$'
+_C35 = '^[.\\-_/#A-Za-z0-9]{1,512}$'
+_C36 = frozenset(['cluster', 'cpu', 'deadline_seconds', 'desired_count', 'environment', 'execution_role_arn', 'family', 'log_group', 'memory', 'secrets', 'service', 'task_role_arn'])
+_C37 = '^[A-Za-z0-9_-]{1,64}$'
+_C38 = '^[A-Za-z][A-Za-z0-9_-]{0,127}$'
+_C39 = frozenset(['alias', 'environment', 'function'])
+_C40 = '^[A-Za-z0-9_-]{1,80}$'
+_C41 = frozenset(['state_machine'])
+_C42 = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$'
+_C43 = '^[-\\w._()]{1,90}$'
+_C44 = frozenset(['name', 'resource_group'])
+_C45 = frozenset(['azure_container_app', 'ecs', 'lambda', 'registry', 's3_files', 'step_functions'])
+_C46 = frozenset(['aws', 'azure', 'ecs', 'name', 'registry', 's3', 'services'])
 
 
 def _s1(x: Any) -> bool:
@@ -86,12 +88,14 @@ def _s1(x: Any) -> bool:
 def _s4(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
+    if re.search(_C0, x) is None:
+        return False
     return True
 
 
 def _s5(x: Any) -> bool:
     if isinstance(x, str):
-        if re.search(_C0, x) is None:
+        if re.search(_C1, x) is None:
             return False
     return True
 
@@ -111,7 +115,7 @@ def _s3(x: Any) -> bool:
 def _s6(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if not (isinstance(x, str) and x in _C1):
+    if not (isinstance(x, str) and x in _C2):
         return False
     return True
 
@@ -121,7 +125,7 @@ def _s8(x: Any) -> bool:
         return False
     if len(x) < 1:
         return False
-    if re.search(_C2, x) is None:
+    if re.search(_C3, x) is None:
         return False
     return True
 
@@ -146,7 +150,7 @@ def _s2(x: Any) -> bool:
         return False
     if 'watch' in x and not _s7(x['watch']):
         return False
-    if not _C3.issuperset(x):
+    if not _C4.issuperset(x):
         return False
     return True
 
@@ -154,7 +158,7 @@ def _s2(x: Any) -> bool:
 def _s12(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C4, x) is None:
+    if re.search(_C5, x) is None:
         return False
     return True
 
@@ -179,7 +183,7 @@ def _s10(x: Any) -> bool:
         return False
     if 'uses' in x and not _s11(x['uses']):
         return False
-    if not _C5.issuperset(x):
+    if not _C6.issuperset(x):
         return False
     return True
 
@@ -199,7 +203,7 @@ def _s9(x: Any) -> bool:
 def _s15(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C6, x) is None:
+    if re.search(_C7, x) is None:
         return False
     return True
 
@@ -207,7 +211,7 @@ def _s15(x: Any) -> bool:
 def _s17(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if len(x) < 1:
+    if re.search(_C8, x) is None:
         return False
     return True
 
@@ -221,7 +225,7 @@ def _s16(x: Any) -> bool:
         return False
     if 'container' in x and not _s17(x['container']):
         return False
-    if not _C7.issuperset(x):
+    if not _C9.issuperset(x):
         return False
     return True
 
@@ -241,7 +245,17 @@ def _s19(x: Any) -> bool:
         return False
     if 'definition' in x and not _s8(x['definition']):
         return False
-    if not _C8.issuperset(x):
+    if not _C10.issuperset(x):
+        return False
+    return True
+
+
+def _s22(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if len(x) < 1:
+        return False
+    if re.search(_C11, x) is None:
         return False
     return True
 
@@ -255,9 +269,9 @@ def _s21(x: Any) -> bool:
         return False
     if 'source' in x and not _s8(x['source']):
         return False
-    if 'key' in x and not _s17(x['key']):
+    if 'key' in x and not _s22(x['key']):
         return False
-    if not _C9.issuperset(x):
+    if not _C12.issuperset(x):
         return False
     return True
 
@@ -273,12 +287,12 @@ def _s20(x: Any) -> bool:
     return True
 
 
-def _s22(x: Any) -> bool:
+def _s23(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'container' in x and not _s17(x['container']):
         return False
-    if not _C10.issuperset(x):
+    if not _C13.issuperset(x):
         return False
     return True
 
@@ -308,11 +322,11 @@ def _s14(x: Any) -> bool:
         return False
     if 's3_files' in x and not _s20(x['s3_files']):
         return False
-    if 'azure_container_app' in x and not _s22(x['azure_container_app']):
+    if 'azure_container_app' in x and not _s23(x['azure_container_app']):
         return False
     if 'uses' in x and not _s11(x['uses']):
         return False
-    if not _C11.issuperset(x):
+    if not _C14.issuperset(x):
         return False
     return True
 
@@ -346,36 +360,12 @@ def _s0(x: Any) -> bool:
         return False
     if 'services' in x and not _s13(x['services']):
         return False
-    if not _C12.issuperset(x):
+    if not _C15.issuperset(x):
         return False
     return True
 
 
-def _s24(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C13, x) is None:
-        return False
-    return True
-
-
-def _s26(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C14, x) is None:
-        return False
-    return True
-
-
-def _s27(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C15, x) is None:
-        return False
-    return True
-
-
-def _s28(x: Any) -> bool:
+def _s25(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C16, x) is None:
@@ -383,7 +373,7 @@ def _s28(x: Any) -> bool:
     return True
 
 
-def _s29(x: Any) -> bool:
+def _s27(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C17, x) is None:
@@ -391,7 +381,42 @@ def _s29(x: Any) -> bool:
     return True
 
 
-def _s25(x: Any) -> bool:
+def _s28(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C18, x) is None:
+        return False
+    return True
+
+
+def _s29(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C19, x) is None:
+        return False
+    return True
+
+
+def _s30(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C20, x) is None:
+        return False
+    return True
+
+
+def _s31(x: Any) -> bool:
+    if not (isinstance(x, list)):
+        return False
+    if not _unique(x):
+        return False
+    for v in x:
+        if not _s28(v):
+            return False
+    return True
+
+
+def _s26(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'region' not in x:
@@ -400,36 +425,38 @@ def _s25(x: Any) -> bool:
         return False
     if 'role_arn' not in x:
         return False
-    if 'region' in x and not _s26(x['region']):
+    if 'region' in x and not _s27(x['region']):
         return False
-    if 'account_id' in x and not _s27(x['account_id']):
+    if 'account_id' in x and not _s28(x['account_id']):
         return False
-    if 'role_arn' in x and not _s28(x['role_arn']):
+    if 'role_arn' in x and not _s29(x['role_arn']):
         return False
-    if 'endpoint_url' in x and not _s29(x['endpoint_url']):
+    if 'endpoint_url' in x and not _s30(x['endpoint_url']):
         return False
-    if not _C18.issuperset(x):
+    if 'role_accounts' in x and not _s31(x['role_accounts']):
+        return False
+    if not _C21.issuperset(x):
         return False
     return True
 
 
-def _s31(x: Any) -> bool:
+def _s33(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C19, x) is None:
+    if re.search(_C22, x) is None:
+        return False
+    return True
+
+
+def _s34(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C23, x) is None:
         return False
     return True
 
 
 def _s32(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C20, x) is None:
-        return False
-    return True
-
-
-def _s30(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'tenant_id' not in x:
@@ -438,37 +465,37 @@ def _s30(x: Any) -> bool:
         return False
     if 'subscription_id' not in x:
         return False
-    if 'tenant_id' in x and not _s31(x['tenant_id']):
+    if 'tenant_id' in x and not _s33(x['tenant_id']):
         return False
-    if 'client_id' in x and not _s31(x['client_id']):
+    if 'client_id' in x and not _s33(x['client_id']):
         return False
-    if 'subscription_id' in x and not _s31(x['subscription_id']):
+    if 'subscription_id' in x and not _s33(x['subscription_id']):
         return False
-    if 'authority_url' in x and not _s32(x['authority_url']):
+    if 'authority_url' in x and not _s34(x['authority_url']):
         return False
-    if 'management_url' in x and not _s32(x['management_url']):
+    if 'management_url' in x and not _s34(x['management_url']):
         return False
-    if 'acr_exchange_url' in x and not _s32(x['acr_exchange_url']):
+    if 'acr_exchange_url' in x and not _s34(x['acr_exchange_url']):
         return False
-    if not _C21.issuperset(x):
-        return False
-    return True
-
-
-def _s35(x: Any) -> bool:
-    if not (isinstance(x, str) and x in _C22):
+    if not _C24.issuperset(x):
         return False
     return True
 
 
-def _s34(x: Any) -> bool:
-    if isinstance(x, dict):
-        if 'type' in x and not _s35(x['type']):
-            return False
+def _s37(x: Any) -> bool:
+    if not (isinstance(x, str) and x in _C25):
+        return False
     return True
 
 
 def _s36(x: Any) -> bool:
+    if isinstance(x, dict):
+        if 'type' in x and not _s37(x['type']):
+            return False
+    return True
+
+
+def _s38(x: Any) -> bool:
     if isinstance(x, dict):
         if 'type' not in x:
             return False
@@ -477,51 +504,17 @@ def _s36(x: Any) -> bool:
     return True
 
 
-def _s37(x: Any) -> bool:
-    return True
-
-
-def _s38(x: Any) -> bool:
-    if not (isinstance(x, str) and x in _C24):
-        return False
-    return True
-
-
 def _s39(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C25, x) is None:
-        return False
-    return True
-
-
-def _s33(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if not (_s36(x) if _s34(x) else _s37(x)):
-        return False
-    if 'type' not in x:
-        return False
-    if 'type' in x and not _s38(x['type']):
-        return False
-    if 'host' in x and not _s39(x['host']):
-        return False
-    if not _C26.issuperset(x):
-        return False
     return True
 
 
 def _s40(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'cluster' in x and not _s17(x['cluster']):
-        return False
-    if not _C27.issuperset(x):
+    if not (isinstance(x, str) and x in _C27):
         return False
     return True
 
 
-def _s42(x: Any) -> bool:
+def _s41(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C28, x) is None:
@@ -529,25 +522,33 @@ def _s42(x: Any) -> bool:
     return True
 
 
-def _s41(x: Any) -> bool:
+def _s35(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'bucket' in x and not _s42(x['bucket']):
+    if not (_s38(x) if _s36(x) else _s39(x)):
+        return False
+    if 'type' not in x:
+        return False
+    if 'type' in x and not _s40(x['type']):
+        return False
+    if 'host' in x and not _s41(x['host']):
         return False
     if not _C29.issuperset(x):
         return False
     return True
 
 
-def _s46(x: Any) -> bool:
-    if not (isinstance(x, str)):
+def _s42(x: Any) -> bool:
+    if not (isinstance(x, dict)):
         return False
-    if re.search(_C30, x) is None:
+    if 'cluster' in x and not _s17(x['cluster']):
+        return False
+    if not _C30.issuperset(x):
         return False
     return True
 
 
-def _s47(x: Any) -> bool:
+def _s44(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C31, x) is None:
@@ -555,37 +556,38 @@ def _s47(x: Any) -> bool:
     return True
 
 
-def _s49(x: Any) -> bool:
-    if not (isinstance(x, str) or (isinstance(x, Number) and not isinstance(x, bool)) or isinstance(x, bool)):
+def _s43(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'bucket' in x and not _s44(x['bucket']):
+        return False
+    if not _C32.issuperset(x):
         return False
     return True
 
 
 def _s48(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    for v in x.values():
-        if not _s49(v):
-            return False
-    for k in x:
-        if not _s5(k):
-            return False
-    return True
-
-
-def _s51(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C32, x) is None:
+    if re.search(_C33, x) is None:
         return False
     return True
 
 
 def _s50(x: Any) -> bool:
+    if not (isinstance(x, str) or (isinstance(x, Number) and not isinstance(x, bool)) or isinstance(x, bool)):
+        return False
+    if isinstance(x, str):
+        if re.search(_C0, x) is None:
+            return False
+    return True
+
+
+def _s49(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     for v in x.values():
-        if not _s51(v):
+        if not _s50(v):
             return False
     for k in x:
         if not _s5(k):
@@ -596,12 +598,32 @@ def _s50(x: Any) -> bool:
 def _s52(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C33, x) is None:
+    if re.search(_C34, x) is None:
         return False
     return True
 
 
+def _s51(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    for v in x.values():
+        if not _s52(v):
+            return False
+    for k in x:
+        if not _s5(k):
+            return False
+    return True
+
+
 def _s53(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C35, x) is None:
+        return False
+    return True
+
+
+def _s54(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())):
         return False
     if x < 0:
@@ -609,7 +631,7 @@ def _s53(x: Any) -> bool:
     return True
 
 
-def _s54(x: Any) -> bool:
+def _s55(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())):
         return False
     if x < 30:
@@ -619,42 +641,34 @@ def _s54(x: Any) -> bool:
     return True
 
 
-def _s45(x: Any) -> bool:
+def _s47(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'cluster' in x and not _s17(x['cluster']):
         return False
     if 'service' in x and not _s17(x['service']):
         return False
-    if 'family' in x and not _s46(x['family']):
+    if 'family' in x and not _s17(x['family']):
         return False
-    if 'cpu' in x and not _s47(x['cpu']):
+    if 'cpu' in x and not _s48(x['cpu']):
         return False
-    if 'memory' in x and not _s47(x['memory']):
+    if 'memory' in x and not _s48(x['memory']):
         return False
-    if 'execution_role_arn' in x and not _s28(x['execution_role_arn']):
+    if 'execution_role_arn' in x and not _s29(x['execution_role_arn']):
         return False
-    if 'task_role_arn' in x and not _s28(x['task_role_arn']):
+    if 'task_role_arn' in x and not _s29(x['task_role_arn']):
         return False
-    if 'environment' in x and not _s48(x['environment']):
+    if 'environment' in x and not _s49(x['environment']):
         return False
-    if 'secrets' in x and not _s50(x['secrets']):
+    if 'secrets' in x and not _s51(x['secrets']):
         return False
-    if 'log_group' in x and not _s52(x['log_group']):
+    if 'log_group' in x and not _s53(x['log_group']):
         return False
-    if 'desired_count' in x and not _s53(x['desired_count']):
+    if 'desired_count' in x and not _s54(x['desired_count']):
         return False
-    if 'deadline_seconds' in x and not _s54(x['deadline_seconds']):
+    if 'deadline_seconds' in x and not _s55(x['deadline_seconds']):
         return False
-    if not _C34.issuperset(x):
-        return False
-    return True
-
-
-def _s56(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C35, x) is None:
+    if not _C36.issuperset(x):
         return False
     return True
 
@@ -662,26 +676,12 @@ def _s56(x: Any) -> bool:
 def _s57(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C36, x) is None:
+    if re.search(_C37, x) is None:
         return False
     return True
 
 
-def _s55(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'function' in x and not _s56(x['function']):
-        return False
-    if 'alias' in x and not _s57(x['alias']):
-        return False
-    if 'environment' in x and not _s48(x['environment']):
-        return False
-    if not _C37.issuperset(x):
-        return False
-    return True
-
-
-def _s59(x: Any) -> bool:
+def _s58(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C38, x) is None:
@@ -689,17 +689,21 @@ def _s59(x: Any) -> bool:
     return True
 
 
-def _s58(x: Any) -> bool:
+def _s56(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'state_machine' in x and not _s59(x['state_machine']):
+    if 'function' in x and not _s57(x['function']):
+        return False
+    if 'alias' in x and not _s58(x['alias']):
+        return False
+    if 'environment' in x and not _s49(x['environment']):
         return False
     if not _C39.issuperset(x):
         return False
     return True
 
 
-def _s61(x: Any) -> bool:
+def _s60(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C40, x) is None:
@@ -707,70 +711,88 @@ def _s61(x: Any) -> bool:
     return True
 
 
-def _s62(x: Any) -> bool:
-    if not (isinstance(x, str)):
+def _s59(x: Any) -> bool:
+    if not (isinstance(x, dict)):
         return False
-    if re.search(_C41, x) is None:
+    if 'state_machine' in x and not _s60(x['state_machine']):
+        return False
+    if not _C41.issuperset(x):
         return False
     return True
 
 
-def _s60(x: Any) -> bool:
+def _s62(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C42, x) is None:
+        return False
+    return True
+
+
+def _s63(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C43, x) is None:
+        return False
+    return True
+
+
+def _s61(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'name' not in x:
         return False
     if 'resource_group' not in x:
         return False
-    if 'name' in x and not _s61(x['name']):
+    if 'name' in x and not _s62(x['name']):
         return False
-    if 'resource_group' in x and not _s62(x['resource_group']):
+    if 'resource_group' in x and not _s63(x['resource_group']):
         return False
-    if not _C42.issuperset(x):
+    if not _C44.issuperset(x):
         return False
     return True
 
 
-def _s44(x: Any) -> bool:
+def _s46(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'registry' in x and not _s33(x['registry']):
+    if 'registry' in x and not _s35(x['registry']):
         return False
-    if 'ecs' in x and not _s45(x['ecs']):
+    if 'ecs' in x and not _s47(x['ecs']):
         return False
-    if 'lambda' in x and not _s55(x['lambda']):
+    if 'lambda' in x and not _s56(x['lambda']):
         return False
-    if 'step_functions' in x and not _s58(x['step_functions']):
+    if 'step_functions' in x and not _s59(x['step_functions']):
         return False
-    if 's3_files' in x and not _s41(x['s3_files']):
+    if 's3_files' in x and not _s43(x['s3_files']):
         return False
-    if 'azure_container_app' in x and not _s60(x['azure_container_app']):
+    if 'azure_container_app' in x and not _s61(x['azure_container_app']):
         return False
-    if not _C43.issuperset(x):
+    if not _C45.issuperset(x):
         return False
     return True
 
 
-def _s63(x: Any) -> bool:
+def _s64(x: Any) -> bool:
     if isinstance(x, str):
-        if re.search(_C4, x) is None:
+        if re.search(_C5, x) is None:
             return False
     return True
 
 
-def _s43(x: Any) -> bool:
+def _s45(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     for v in x.values():
-        if not _s44(v):
+        if not _s46(v):
             return False
     for k in x:
-        if not _s63(k):
+        if not _s64(k):
             return False
     return True
 
 
-def _s23(x: Any) -> bool:
+def _s24(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'name' not in x:
@@ -779,28 +801,28 @@ def _s23(x: Any) -> bool:
         return False
     if 'services' not in x:
         return False
-    if 'name' in x and not _s24(x['name']):
+    if 'name' in x and not _s25(x['name']):
         return False
-    if 'aws' in x and not _s25(x['aws']):
+    if 'aws' in x and not _s26(x['aws']):
         return False
-    if 'azure' in x and not _s30(x['azure']):
+    if 'azure' in x and not _s32(x['azure']):
         return False
-    if 'registry' in x and not _s33(x['registry']):
+    if 'registry' in x and not _s35(x['registry']):
         return False
-    if 'ecs' in x and not _s40(x['ecs']):
+    if 'ecs' in x and not _s42(x['ecs']):
         return False
-    if 's3' in x and not _s41(x['s3']):
+    if 's3' in x and not _s43(x['s3']):
         return False
-    if 'services' in x and not _s43(x['services']):
+    if 'services' in x and not _s45(x['services']):
         return False
-    if not _C44.issuperset(x):
+    if not _C46.issuperset(x):
         return False
     return True
 
 
 _ROOTS: dict[str, Callable[[Any], bool]] = {
     'release.schema.json': _s0,
-    'environment.schema.json': _s23,
+    'environment.schema.json': _s24,
 }
 
 

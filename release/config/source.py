@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from release import repo_files
 from release.config.plain_yaml import plain_data
 from release.errors import Problem
 
@@ -98,32 +99,35 @@ class SourceError(Exception):
         self.problem = problem
 
 
-def read_source(path: Path, display: str) -> Source:
-    """Read and parse ``path``; raise ``SourceError`` with a located problem when unreadable."""
+def read_source(root: Path, rel: str) -> Source:
+    """Read and parse ``rel`` under ``root``; raise ``SourceError`` with a located problem
+    when it cannot be read (missing, a directory, outside the repository, not a regular
+    file, too large) or parsed."""
     try:
-        raw = path.read_bytes()
+        raw = repo_files.read_bounded(root, rel, MAX_CONFIG_BYTES)
     except FileNotFoundError:
-        raise SourceError(Problem(display, None, "", "file not found")) from None
+        raise SourceError(Problem(rel, None, "", "file not found")) from None
     except IsADirectoryError:
-        raise SourceError(Problem(display, None, "", "is a directory, not a file",
+        raise SourceError(Problem(rel, None, "", "is a directory, not a file",
                                   "point at a YAML file, or rename the directory")) from None
-    except OSError as exc:
-        raise SourceError(Problem(display, None, "", f"cannot read: {exc.strerror}",
-                                  "check the file's permissions")) from None
-    return parse_source(raw, display)
+    except repo_files.TooLarge:
+        raise SourceError(_too_large(rel)) from None
+    except repo_files.PathRefused as exc:
+        raise SourceError(Problem(rel, None, "", exc.message, exc.hint)) from None
+    return parse_source(raw, rel)
+
+
+def _too_large(display: str) -> Problem:
+    return Problem(display, None, "",
+                   f"file is over {MAX_CONFIG_BYTES // 1024} KiB; config files are limited to "
+                   f"{MAX_CONFIG_BYTES // 1024} KiB",
+                   "check that this is the file you meant; generated data belongs elsewhere")
 
 
 def parse_source(raw: bytes, display: str) -> Source:
     """Parse bytes as YAML (JSON is a subset) and record each field's line."""
     if len(raw) > MAX_CONFIG_BYTES:
-        raise SourceError(
-            Problem(
-                display, None, "",
-                f"file is {len(raw) // 1024} KiB; config files are limited to "
-                f"{MAX_CONFIG_BYTES // 1024} KiB",
-                "check that this is the file you meant; generated data belongs elsewhere",
-            )
-        )
+        raise SourceError(_too_large(display))
     if b"\x00" in raw:
         raise SourceError(
             Problem(display, None, "", "is a binary file, not YAML", "point at a text YAML file")
@@ -258,6 +262,23 @@ def _unbuildable(root: yaml.Node) -> yaml.ScalarNode | None:
     return None
 
 
+_TEXT_KEY_TAGS = frozenset({"tag:yaml.org,2002:str", "tag:yaml.org,2002:merge"})
+_TAG_WORDS = {"int": "a number", "float": "a number", "bool": "true or false",
+              "null": "nothing (null)", "timestamp": "a date", "binary": "binary data"}
+
+
+def _key_not_text(display: str, line: int, path: PathKey, node: yaml.Node) -> Problem:
+    """A mapping key YAML reads as something other than text (``123:``, ``true:``, ``~:``)."""
+    if not isinstance(node, yaml.ScalarNode):
+        return Problem(display, line, dotted(path), "a list or mapping is used as a key",
+                       "keys are names: write a plain name before the ':'")
+    kind = _TAG_WORDS.get(node.tag.rsplit(":", 1)[-1], f"a value tagged {node.tag}")
+    shown = ascii(node.value)[1:-1][:40]
+    return Problem(display, line, dotted((*path, shown)) if shown else dotted(path),
+                   f"the key '{shown}' is read by YAML as {kind}, not as a name",
+                   f"keys are names: quote it ('{shown}':) if you meant it as text")
+
+
 def _record(
     node: yaml.Node, path: PathKey, source: Source, display: str, budget: list[int], *,
     open_nodes: set[int],
@@ -282,6 +303,8 @@ def _record(
         for key_node, value_node in node.value:
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
             line = key_node.start_mark.line + 1
+            if key_node.tag not in _TEXT_KEY_TAGS:
+                raise SourceError(_key_not_text(display, line, path, key_node))
             if key in seen and key != "<<":
                 raise SourceError(
                     Problem(

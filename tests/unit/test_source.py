@@ -164,8 +164,9 @@ def test_oversized_file_is_refused_before_parsing() -> None:
 
 def test_read_source_missing_and_directory(tmp_path: Path) -> None:
     with pytest.raises(SourceError) as missing:
-        read_source(tmp_path / "nope.yaml", "nope.yaml")
+        read_source(tmp_path, "nope.yaml")
     assert missing.value.problem.message == "file not found"
+    (tmp_path / "dir.yaml").mkdir()
     with pytest.raises(SourceError) as directory:
         read_source(tmp_path, "dir.yaml")
     assert "is a directory" in directory.value.problem.message
@@ -175,6 +176,6 @@ def test_read_source_missing_and_directory(tmp_path: Path) -> None:
 def test_read_source_reads_a_file(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("a:\n  b: [1, 2]\n")
-    source = read_source(path, "x.yaml")
+    source = read_source(tmp_path, "x.yaml")
     assert source.data == {"a": {"b": [1, 2]}}
     assert source.line(("a", "b", 1)) == 2

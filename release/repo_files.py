@@ -1,0 +1,198 @@
+"""Files named by config, read only from inside the repository.
+
+Whoever can push a branch can commit a symbolic link. A link from a configured path (or
+from anything under a configured directory) to ``/etc/shadow``, ``/proc/self/environ`` or
+a file of another checkout must not be read, hashed, rendered or uploaded; a link to
+``/dev/zero`` or a FIFO must not hang or exhaust the job. So every path is resolved before
+use, must stay under the repository's real root, must be a regular file (or a directory
+where one is wanted), and is read with a size bound.
+
+The checks and the read use the same resolved path, opened with ``O_NOFOLLOW`` and
+``O_NONBLOCK`` and checked again with ``fstat``: a link swapped in between the two cannot
+redirect the read, and a FIFO put in place of a file cannot block it.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+class PathRefused(Exception):  # noqa: N818 - reads as what happened: the path was refused
+    """A configured path that must not be read; says why and how to fix it."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class TooLarge(PathRefused):
+    """A file over its size limit (``limit`` bytes)."""
+
+    def __init__(self, rel: str, limit: int) -> None:
+        super().__init__(
+            f"'{rel}' is larger than {_size(limit)}, the limit for this kind of file",
+            "check that this is the file you meant; generated data belongs elsewhere")
+        self.limit = limit
+
+
+def kind_of(mode: int) -> str:
+    """What a file of ``mode`` is, in words."""
+    for test, words in _KINDS:
+        if test(mode):
+            return words
+    return "a regular file" if stat.S_ISREG(mode) else "a special file"
+
+
+def _real_root(root: Path) -> str:
+    return os.path.realpath(root)
+
+
+def _inside(real_root: str, real: str) -> bool:
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
+def resolve(root: Path, rel: str) -> Path:
+    """``root/rel`` with every symbolic link resolved; refused when it leaves ``root``."""
+    real_root = _real_root(root)
+    joined = os.path.join(real_root, rel)  # noqa: PTH118 - plain strings: this runs per path
+    real = os.path.realpath(joined)
+    if not _inside(real_root, real):
+        raise PathRefused(
+            f"'{rel}' leads outside the repository (a symbolic link resolves to "
+            f"{_shown_target(joined)})",
+            "commit the file itself, or point the link at a file inside the repository; "
+            "release reads nothing outside the repository",
+        )
+    return Path(real)
+
+
+def _shown_target(joined: str) -> str:
+    """Where the first link on the way points, as written in the link (never the content)."""
+    current = joined
+    parts: list[str] = []
+    while True:
+        try:
+            if os.path.islink(current):  # noqa: PTH114
+                return repr(os.readlink(current))[:120]  # noqa: PTH115
+        except OSError:
+            break
+        head, tail = os.path.split(current)
+        if not tail or head == current:
+            break
+        parts.append(tail)
+        current = head
+    return "a path outside it"
+
+
+def check_kind(root: Path, rel: str, *, want_dir: bool | None) -> Path:
+    """The resolved path of ``rel``, which must exist inside ``root`` and be a regular file
+    (``want_dir=False``), a directory (``True``) or either (``None``)."""
+    real = resolve(root, rel)
+    try:
+        mode = os.stat(real).st_mode  # noqa: PTH116
+    except OSError:
+        raise FileNotFoundError(rel) from None
+    is_dir = stat.S_ISDIR(mode)
+    if stat.S_ISREG(mode) or (is_dir and want_dir is not False):
+        if want_dir is True and not is_dir:
+            raise NotADirectoryError(rel)
+        return real
+    if is_dir:
+        raise IsADirectoryError(rel)
+    raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
+                      "point at a regular file committed to the repository")
+
+
+def read_bounded(root: Path, rel: str, limit: int) -> bytes:
+    """The bytes of the regular file ``rel`` inside ``root``, at most ``limit`` of them.
+
+    Raises ``PathRefused`` (outside the repository, not a regular file, too large),
+    ``FileNotFoundError`` or ``IsADirectoryError``.
+    """
+    real = check_kind(root, rel, want_dir=False)
+    return read_file_bounded(real, rel, limit)
+
+
+def read_file_bounded(real: Path, rel: str, limit: int) -> bytes:
+    """Read an already resolved regular file, refusing anything else or anything larger."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(real, flags)
+    except OSError as exc:
+        raise PathRefused(f"'{rel}' cannot be read: {exc.strerror}",
+                          "check that the file exists and is readable") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
+                              "point at a regular file committed to the repository")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise TooLarge(rel, limit)
+    return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
+
+
+def files_under(root: Path, rel: str) -> Iterator[tuple[str, Path]]:
+    """Every regular file under the directory ``rel`` (or ``rel`` itself when it is a file),
+    as (its path relative to ``rel``, its resolved path), in sorted order.
+
+    Links are followed only while they stay inside ``root``; a link that leaves it, a
+    special file, or a directory reached twice (a link loop) raises ``PathRefused``.
+    """
+    top = check_kind(root, rel, want_dir=None)
+    if not top.is_dir():
+        yield "", top
+        return
+    yield from _walk(root, rel, top, seen={str(top)})
+
+
+def _walk(root: Path, rel: str, directory: Path, seen: set[str]) -> Iterator[tuple[str, Path]]:
+    base = rel.rstrip("/")
+    entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    for entry in entries:
+        name = f"{base}/{entry.name}"
+        real = resolve(root, os.path.relpath(os.path.join(directory, entry.name),  # noqa: PTH118
+                                             _real_root(root)))
+        try:
+            mode = os.stat(real).st_mode  # noqa: PTH116
+        except OSError:
+            raise PathRefused(f"'{name}' is a symbolic link to nothing",
+                              "remove the broken link or commit what it points to") from None
+        if stat.S_ISDIR(mode):
+            if str(real) in seen:
+                raise PathRefused(f"'{name}' leads back into a directory already read "
+                                  "(a symbolic link loop)", "remove the link")
+            seen.add(str(real))
+            for sub, path in _walk(root, name, real, seen):
+                yield f"{entry.name}/{sub}", path
+        elif stat.S_ISREG(mode):
+            yield entry.name, real
+        else:
+            raise PathRefused(f"'{name}' is {kind_of(mode)}, not a regular file",
+                              "remove it; only regular files are published")
