@@ -1,8 +1,10 @@
 """``release doctor --env ENV``: why AssumeRoleWithWebIdentity is (or would be) refused.
 
 Reads the role's trust policy (IAM GetRole, or ``--policy-file``) and the job's OIDC token
-claims, and explains every mismatch in plain words. The token is decoded WITHOUT verifying
-its signature: doctor explains, AWS decides.
+claims, and explains every mismatch in plain words: including, for a role bound to a workflow
+and ref (``release iam trust-policy --workflow/--ref``), a token from another branch or
+workflow, or one whose subject the repository has not customised. The token is decoded
+WITHOUT verifying its signature: doctor explains, AWS decides.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Options:
     repository: str | None = None  # default: the token's repository claim
     policy_file: Path | None = None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    workflow: str | None = None  # as `iam trust-policy --workflow`: what the role should bind
+    ref: str | None = None  # as `iam trust-policy --ref`
 
 
 @dataclass
@@ -62,7 +66,8 @@ class Result:
 
     def to_text(self) -> str:
         """What the token says, then each finding with its fix."""
-        shown = {k: self.claims.get(k) for k in ("iss", "aud", "sub", "environment", "ref")}
+        shown = {k: self.claims.get(k) for k in ("iss", "aud", "sub", "environment", "ref",
+                                                      "job_workflow_ref")}
         lines = [f"role: {self.role_arn}",
                  "token claims (decoded without verifying the signature):",
                  *(f"  {k}: {v}" for k, v in shown.items() if v is not None)]
@@ -136,10 +141,15 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     if not policies.valid_repository(repository):
         raise UsageError("which repository should the role admit?",
                          "pass --repo OWNER/REPO (no token was available to read it from)")
+    try:
+        binding = policies.bind(repository, env.name, options.workflow, options.ref)
+    except ValueError as exc:
+        raise UsageError(str(exc), "give them as to `release iam trust-policy`") from None
     issuer = str((claims or {}).get("iss", "")).removeprefix("https://").removeprefix("http://")
     expected = diagnosis.Expected(env.aws.account_id, repository, env.name,
                                   partition=env.aws.role_arn.split(":")[1],
-                                  issuer_host=issuer or policies.GITHUB_ISSUER_HOST)
+                                  issuer_host=issuer or policies.GITHUB_ISSUER_HOST,
+                                  job_workflow_ref=binding.job_workflow_ref, ref=binding.ref)
     findings = diagnosis.diagnose(policy, claims, expected)
     return Result(env.name, env.aws.role_arn, claims or {}, tuple(findings))
 
@@ -149,11 +159,23 @@ def register(sub: Any) -> None:
     parser: argparse.ArgumentParser = sub.add_parser(
         "doctor", help="explain why the role would refuse this job's OIDC token",
         description="Compare the environment role's trust policy with the job's GitHub OIDC "
-                    "token claims (decoded, not verified) and explain each mismatch.")
+                    "token claims (decoded, not verified) and explain each mismatch: wrong "
+                    "subject form, environment, repository or audience, and for a role bound "
+                    "to a workflow and ref (a customised subject), a token from another "
+                    "branch or workflow, or one whose subject the repository does not "
+                    "customise (with the gh api call that does).")
     parser.add_argument("--env", required=True, metavar="NAME", help="environment name")
     parser.add_argument("--repo", metavar="OWNER/REPO",
                         help="repository the role should admit (default: the token's)")
     parser.add_argument("--policy-file", type=Path, metavar="FILE",
                         help="read the trust policy from FILE instead of IAM GetRole")
+    parser.add_argument("--workflow", metavar="FILE|JOB_WORKFLOW_REF",
+                        help="the workflow the role should be bound to, as for `release iam "
+                             "trust-policy` (only changes the fixes doctor suggests: the "
+                             "policy's own subject says what it admits)")
+    parser.add_argument("--ref", metavar="REF",
+                        help="the ref the role should be bound to (refs/heads/main), as for "
+                             "`release iam trust-policy`")
     parser.set_defaults(handler=lambda args: run(Options(
-        args.root, args.env, args.repo, args.policy_file, dict(os.environ))))
+        args.root, args.env, args.repo, args.policy_file, dict(os.environ), args.workflow,
+        args.ref)))

@@ -1,7 +1,10 @@
 """``release iam trust-policy --env ENV --repo OWNER/REPO``: the role, right the first time.
 
 Prints the trust policy (exactly one repository, one GitHub environment, AWS's audience:
-no wildcards) and the permissions policy for the calls a release of that environment makes.
+no wildcards; with ``--workflow``/``--ref`` also one workflow at one ref, through the
+repository's OIDC subject customisation), the permissions policy for the calls a release of
+that environment makes, and the GitHub settings that go with them as ``gh api`` calls: the
+subject customisation, and the environment's protection (deployment branches, reviewers).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,14 @@ from typing import Any
 from release.commands import render as render_cmd
 from release.config import load_config
 from release.config.model import Config, Environment
-from release.errors import UsageError
+from release.config.source import (
+    MAX_CONFIG_BYTES,
+    PathKey,
+    SourceError,
+    dotted,
+    parse_source,
+)
+from release.errors import ConfigError, Problem, UsageError
 from release.identity import policies
 from release.output import envelope
 from release.planning import taskdef
@@ -26,31 +37,62 @@ _ECR_HOST = re.compile(r"^(?P<account>[0-9]{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]
 
 @dataclass(frozen=True)
 class Options:
-    """Which environment, for which repository."""
+    """Which environment, for which repository, bound how tightly."""
 
     root: Path
     environment: str
     repository: str
+    workflow: str | None = None  # a file of the repository, or a whole job_workflow_ref
+    ref: str | None = None  # refs/heads/BRANCH or refs/tags/TAG
+    reviewers: tuple[str, ...] = ()  # ORG/TEAM-SLUG or LOGIN
+    protection: bool = True  # print the environment protection calls
 
 
 @dataclass(frozen=True)
 class Result:
-    """The two policy documents of the environment's role."""
+    """The two policy documents of the environment's role, and the GitHub settings."""
 
-    environment: str
     role_arn: str
-    subject: str
+    binding: policies.Binding
     trust_policy: dict[str, Any]
     permissions_policy: dict[str, Any]
+    protection: tuple[policies.GhApiCall, ...] = ()
+
+    @property
+    def environment(self) -> str:
+        """The GitHub environment (same name as the release environment)."""
+        return self.binding.environment
+
+    @property
+    def subject(self) -> str:
+        """The exact ``sub`` the trust policy requires."""
+        return self.binding.subject
+
+    @property
+    def subject_customization(self) -> policies.GhApiCall | None:
+        """The call that makes the repository's tokens carry that subject (None: GitHub's
+        default subject already does)."""
+        if not self.binding.customized:
+            return None
+        return policies.subject_customization(self.binding.repository, self.binding.claim_keys)
+
+    def _who(self) -> str:
+        binding = self.binding
+        where = f"the job must declare `environment: {binding.environment}`"
+        if binding.job_workflow_ref:
+            where += f" and run in {binding.job_workflow_ref}"
+        if binding.ref:
+            where += f" on {binding.ref}"
+        return where
 
     def to_text(self) -> str:
-        """Both documents, with the commands that apply them."""
+        """Both documents, with the commands that apply them and the GitHub settings."""
         role = self.role_arn.rsplit("/", 1)[-1]
-        return "\n".join([
+        lines = [
             f"# Trust policy of {self.role_arn}: admits only jobs whose token subject is",
             f"#   {self.subject}",
-            "# (the job must declare `environment: "
-            f"{self.environment}`; names are compared case-sensitively: use GitHub's case)",
+            *_comment(f"({self._who()}; names are compared case-sensitively: use GitHub's "
+                      "case)"),
             json.dumps(self.trust_policy, indent=2),
             "",
             "# Permissions policy: the calls `release deploy` makes for this environment",
@@ -61,14 +103,44 @@ class Result:
             "--policy-document file://trust.json",
             f"#   aws iam put-role-policy --role-name {role} --policy-name release "
             "--policy-document file://permissions.json",
-        ])
+        ]
+        customization = self.subject_customization
+        if customization is not None:
+            repo = self.binding.repository
+            lines += ["", *_comment(
+                f"GitHub: the tokens of {repo} must carry that subject: customise it (keys "
+                f"{', '.join(self.binding.claim_keys)}) as a repository admin, AFTER this "
+                f"trust policy is applied. It changes the subject of EVERY job of {repo}: "
+                "first give the other roles that trust it the same --workflow/--ref, or they "
+                "stop admitting its jobs."), customization.command()]
+        elif self.protection:
+            lines += ["", *_comment(
+                "Not bound to a workflow or ref: any workflow of any branch that declares "
+                f"`environment: {self.environment}` gets this role, unless the environment "
+                "limits its deployment branches (below); --workflow and --ref bind the role "
+                "itself.")]
+        if self.protection:
+            lines += ["", f"# GitHub: protect the environment {self.environment} "
+                          "(as a repository admin):"]
+            for call in self.protection:
+                lines += [*_comment(call.purpose), call.command()]
+        return "\n".join(lines)
 
     def to_json(self) -> str:
-        """Versioned JSON with both documents."""
+        """Versioned JSON with both documents and the GitHub calls."""
+        customization = self.subject_customization
         return envelope("iam-trust-policy", {
             "environment": self.environment, "role_arn": self.role_arn,
-            "subject": self.subject, "trust_policy": self.trust_policy,
-            "permissions_policy": self.permissions_policy})
+            "subject": self.subject, "claim_keys": list(self.binding.claim_keys),
+            "job_workflow_ref": self.binding.job_workflow_ref, "ref": self.binding.ref,
+            "trust_policy": self.trust_policy,
+            "permissions_policy": self.permissions_policy,
+            "subject_customization": None if customization is None else customization.to_dict(),
+            "environment_protection": [call.to_dict() for call in self.protection]})
+
+
+def _comment(text: str) -> list[str]:
+    return [f"# {line}" for line in textwrap.wrap(text, 94)]
 
 
 def resources(config: Config, env: Environment) -> policies.Resources:
@@ -94,14 +166,38 @@ def resources(config: Config, env: Environment) -> policies.Resources:
         if dep.step_functions is not None:
             machines.append(dep.step_functions.state_machine)
         if dep.s3 is not None:
-            values = {"env": env.name, "service": dep.name}
-            for item in dep.s3.files:
-                key = str(taskdef.substitute(item.key, values))
+            for index, item in enumerate(dep.s3.files):
+                key = _s3_key(config, env, dep.name, index)
                 if (config.root / item.source).is_dir() and not key.endswith("/"):
                     key += "/"
                 objects.append((dep.s3.bucket, key))
     return policies.Resources(partition, aws.region, aws.account_id, tuple(repositories),
                               tuple(ecs), tuple(functions), tuple(machines), tuple(objects))
+
+
+def _s3_key(config: Config, env: Environment, service: str, index: int) -> str:
+    """The S3 key of ``services.SERVICE.s3_files[INDEX]`` with ${env} and ${service} filled;
+    an unknown placeholder is a located config error, not a crash."""
+    dep = env.deployments[service]
+    assert dep.s3 is not None  # noqa: S101 - the caller checked
+    values = {"env": env.name, "service": service}
+    try:
+        return str(taskdef.substitute(dep.s3.files[index].key, values))
+    except taskdef.UnknownPlaceholderError as exc:
+        at = ("services", service, "s3_files", index, "key")
+        raise ConfigError([Problem(
+            config.release_path, _line(config, at), dotted(at), f"{exc} in an S3 key",
+            "known placeholders are " + " and ".join(f"${{{k}}}" for k in exc.known))]) from None
+
+
+def _line(config: Config, at: PathKey) -> int | None:
+    """The line of ``at`` in release.yaml (read again, bounded: only to locate an error)."""
+    try:
+        with (config.root / config.release_path).open("rb") as handle:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        return parse_source(raw, config.release_path).line(at)
+    except (OSError, SourceError):
+        return None
 
 
 def _task_roles(config: Config, env: Environment, service: str) -> tuple[str, ...]:
@@ -110,19 +206,43 @@ def _task_roles(config: Config, env: Environment, service: str) -> tuple[str, ..
     return tuple(str(body[k]) for k in ("executionRoleArn", "taskRoleArn") if body.get(k))
 
 
-def run(options: Options) -> Result:
-    """Both policies for the environment's role."""
+def binding(options: Options) -> policies.Binding:
+    """``--repo``, ``--workflow`` and ``--ref`` checked and resolved; UsageError otherwise."""
     if not policies.valid_repository(options.repository):
         raise UsageError(f"--repo '{options.repository}' is not OWNER/REPO",
                          "give the repository as GitHub shows it, e.g. --repo acme/services")
+    try:
+        return policies.bind(options.repository, options.environment, options.workflow,
+                             options.ref)
+    except ValueError as exc:
+        raise UsageError(str(exc), "e.g. --workflow .github/workflows/deploy.yml "
+                                   "--ref refs/heads/main") from None
+
+
+def reviewers(names: tuple[str, ...]) -> tuple[policies.Reviewer, ...]:
+    """``--reviewer`` values checked (at most GitHub's six)."""
+    if len(names) > policies.MAX_REVIEWERS:
+        raise UsageError(f"{len(names)} reviewers given; GitHub takes at most "
+                         f"{policies.MAX_REVIEWERS}", "name a team instead of its members")
+    try:
+        return tuple(policies.Reviewer.parse(name) for name in names)
+    except ValueError as exc:
+        raise UsageError(str(exc), "e.g. --reviewer acme/release-approvers") from None
+
+
+def run(options: Options) -> Result:
+    """Both policies for the environment's role, and the GitHub settings that go with them."""
+    bound = binding(options)
+    chosen = reviewers(options.reviewers)
     config = load_config(options.root, (options.environment,))
     env = config.environments[options.environment]
     found = resources(config, env)
     assert env.aws is not None  # noqa: S101 - resources() checked
     trust = policies.trust_policy(found.partition, env.aws.account_id, options.repository,
-                                  env.name)
-    return Result(env.name, env.aws.role_arn, policies.subject(options.repository, env.name),
-                  trust, policies.permissions_policy(found))
+                                  env.name, binding=bound)
+    protection = policies.environment_protection(bound, chosen) if options.protection else []
+    return Result(env.aws.role_arn, bound, trust, policies.permissions_policy(found),
+                  tuple(protection))
 
 
 def register(sub: Any) -> None:
@@ -134,8 +254,32 @@ def register(sub: Any) -> None:
     trust = verbs.add_parser(
         "trust-policy", help="trust and permissions policy for one environment",
         description="A trust policy admitting exactly repo:OWNER/REPO:environment:ENV with "
-                    "audience sts.amazonaws.com, and the least-privilege permissions policy.")
+                    "audience sts.amazonaws.com (StringEquals, no wildcard), the "
+                    "least-privilege permissions policy, and the GitHub settings to make as "
+                    "`gh api` calls: the environment's deployment branches (main, or --ref) "
+                    "and, for prod, production and prod-* environments, required reviewers. "
+                    "With --workflow and/or --ref the subject also names the workflow and "
+                    "ref (repo:O/R:environment:ENV:job_workflow_ref:O/R/.github/workflows/"
+                    "F.yml@refs/heads/main), and the repository's OIDC subject customisation "
+                    "that makes GitHub put them there is printed too.")
     trust.add_argument("--env", required=True, metavar="NAME", help="environment name")
     trust.add_argument("--repo", required=True, metavar="OWNER/REPO",
                        help="the GitHub repository whose jobs may assume the role")
-    trust.set_defaults(handler=lambda args: run(Options(args.root, args.env, args.repo)))
+    trust.add_argument("--workflow", metavar="FILE|JOB_WORKFLOW_REF",
+                       help="admit only jobs of this workflow: a file of --repo "
+                            "(.github/workflows/deploy.yml; for a reusable workflow, the "
+                            "called one), which runs at --ref (default refs/heads/main), or a "
+                            "whole job_workflow_ref (OWNER/REPO/.github/workflows/deploy.yml@"
+                            "REF, e.g. another repository's, pinned by commit SHA)")
+    trust.add_argument("--ref", metavar="REF",
+                       help="admit only runs of this branch or tag (refs/heads/main, "
+                            "refs/tags/v1); alone, it adds the ref claim to the subject; the "
+                            "environment's deployment branch follows it (default main)")
+    trust.add_argument("--reviewer", action="append", default=[], metavar="ORG/TEAM|LOGIN",
+                       help="required reviewer of the environment's jobs (repeatable, at most "
+                            "6; default for production-like environments: a TEAM placeholder)")
+    trust.add_argument("--no-protection", dest="protection", action="store_false",
+                       help="leave out the environment protection calls")
+    trust.set_defaults(handler=lambda args: run(Options(
+        args.root, args.env, args.repo, args.workflow, args.ref, tuple(args.reviewer),
+        args.protection)))

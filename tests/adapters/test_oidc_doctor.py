@@ -92,3 +92,62 @@ def test_without_id_token_permission_the_fix_is_the_yaml(
     assert code == 1
     assert "no-token" in out
     assert "id-token: write" in out
+
+
+DEPLOY = "acme/services/.github/workflows/deploy.yml"
+
+
+def _bound_role(endpoint: str, host: str, name: str) -> str:
+    """A role bound as `release iam trust-policy --workflow deploy.yml --ref refs/heads/main`
+    writes it."""
+    binding = policies.bind("acme/services", "test", ".github/workflows/deploy.yml",
+                            "refs/heads/main")
+    return _create_role(endpoint, name, policies.trust_policy(
+        "aws", "123456789012", "acme/services", "test", issuer_host=host, binding=binding))
+
+
+def test_token_from_another_branch_is_explained(
+        tmp_path: Path, moto_endpoint: str, issuer: RunningIssuer, in_environment: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # The local issuer does not customise subjects: the claims file writes the subject the
+    # repository's customisation (repo, context, job_workflow_ref) gives a run of feature-x.
+    ref = "refs/heads/feature-x"
+    issuer.claims_file.write_text(json.dumps({
+        "repository": "acme/services", "environment": "test", "ref": ref,
+        "workflow_file": ".github/workflows/deploy.yml",
+        "sub": f"repo:acme/services:environment:test:job_workflow_ref:{DEPLOY}@{ref}"}))
+    role = _bound_role(moto_endpoint, in_environment, "doctor-bound-branch")
+    code, data = _doctor(make_repo(tmp_path, moto_endpoint, role=role), capsys)
+    assert code == 1
+    assert data["claims"]["job_workflow_ref"] == f"{DEPLOY}@{ref}"
+    assert [(f["code"], f["message"]) for f in data["findings"]] == [
+        ("subject-ref", "the token's ref is refs/heads/feature-x; the role admits only "
+                        "refs/heads/main")]
+
+
+def test_token_without_the_customised_subject_gets_the_gh_api_call(
+        tmp_path: Path, moto_endpoint: str, in_environment: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    role = _bound_role(moto_endpoint, in_environment, "doctor-bound-default")
+    root = make_repo(tmp_path, moto_endpoint, role=role)
+    assert main(["doctor", "--env", "test", "--root", str(root)], environ={}) == 1
+    out = capsys.readouterr().out
+    assert "  sub: repo:acme/services:environment:test\n" in out
+    assert "subject-not-customized: the token's subject 'repo:acme/services:environment:test' " \
+           "lacks job_workflow_ref" in out
+    assert "gh api --method PUT repos/acme/services/actions/oidc/customization/sub " \
+           "-F use_default=false -f 'include_claim_keys[]=repo' " \
+           "-f 'include_claim_keys[]=context' -f 'include_claim_keys[]=job_workflow_ref'" in out
+
+
+def test_token_of_the_bound_workflow_and_branch_is_admitted(
+        tmp_path: Path, moto_endpoint: str, issuer: RunningIssuer, in_environment: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    issuer.claims_file.write_text(json.dumps({
+        "repository": "acme/services", "environment": "test",
+        "workflow_file": ".github/workflows/deploy.yml",
+        "sub": f"repo:acme/services:environment:test:job_workflow_ref:{DEPLOY}"
+               "@refs/heads/main"}))
+    role = _bound_role(moto_endpoint, in_environment, "doctor-bound-good")
+    code, data = _doctor(make_repo(tmp_path, moto_endpoint, role=role), capsys)
+    assert (code, data["findings"]) == (0, [])

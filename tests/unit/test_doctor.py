@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from release.identity import policies
-from release.identity.diagnosis import Expected, diagnose
+from release.identity.diagnosis import Expected, claim_keys, customized, diagnose, subject_parts
 
 HOST = "token.actions.githubusercontent.com"
 EXPECTED = Expected("123456789012", "acme/services", "prod")
@@ -145,3 +145,161 @@ def test_warnings_do_not_hide_an_admitted_token() -> None:
     drop("aud")(policy)
     (finding,) = diagnose(policy, GOOD_CLAIMS, EXPECTED)
     assert finding.severity == "warning"
+
+
+# --- a role bound to a workflow and ref (the repository customises its OIDC subject) -------
+
+WORKFLOW = "acme/services/.github/workflows/deploy.yml"
+BOUND = Expected("123456789012", "acme/services", "prod",
+                 job_workflow_ref=f"{WORKFLOW}@refs/heads/main")
+BOUND_SUB = f"repo:acme/services:environment:prod:job_workflow_ref:{WORKFLOW}@refs/heads/main"
+BOUND_CLAIMS: dict[str, Any] = {**GOOD_CLAIMS, "sub": BOUND_SUB,
+                                "job_workflow_ref": f"{WORKFLOW}@refs/heads/main"}
+SET_SUBJECT = ("gh api --method PUT repos/acme/services/actions/oidc/customization/sub "
+               "-F use_default=false -f 'include_claim_keys[]=repo' "
+               "-f 'include_claim_keys[]=context' -f 'include_claim_keys[]=job_workflow_ref'")
+
+
+def bound_policy(workflow: str | None = ".github/workflows/deploy.yml",
+                 ref: str | None = "refs/heads/main") -> dict[str, Any]:
+    binding = policies.bind("acme/services", "prod", workflow, ref)
+    return policies.trust_policy("aws", "123456789012", "acme/services", "prod",
+                                 binding=binding)
+
+
+def from_branch(branch: str, workflow: str = WORKFLOW) -> dict[str, Any]:
+    """Claims of a job in `prod` run on ``branch`` by ``workflow`` (customised subject)."""
+    ref = f"refs/heads/{branch}"
+    return {"ref": ref, "job_workflow_ref": f"{workflow}@{ref}",
+            "sub": f"repo:acme/services:environment:prod:job_workflow_ref:{workflow}@{ref}"}
+
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+TOOLS = "acme/tools/.github/workflows/deploy.yml"
+
+BOUND_CASES: list[tuple[str, dict[str, Any], dict[str, Any], list[str]]] = [
+    ("token of the named workflow on main", bound_policy(), {}, []),
+    ("token from another branch", bound_policy(), from_branch("feature-x"), ["subject-ref"]),
+    ("token from a workflow the role does not name", bound_policy(),
+     from_branch("main", "acme/services/.github/workflows/sneaky.yml"), ["subject-workflow"]),
+    ("another workflow on another branch", bound_policy(),
+     from_branch("feature-x", "acme/services/.github/workflows/sneaky.yml"),
+     ["subject-ref", "subject-workflow"]),
+    ("subject not customised", bound_policy(), {"sub": "repo:acme/services:environment:prod"},
+     ["subject-not-customized"]),
+    ("subject not customised, and another branch", bound_policy(),
+     {**from_branch("feature-x"), "sub": "repo:acme/services:environment:prod"},
+     ["subject-not-customized", "subject-ref"]),
+    ("no environment claim", bound_policy(),
+     {"environment": None, "sub": "repo:acme/services:ref:refs/heads/main:job_workflow_ref:"
+                                  f"{WORKFLOW}@refs/heads/main"},
+     ["environment-missing", "subject-form"]),
+    ("job in another environment", bound_policy(),
+     {"environment": "staging", "sub": "repo:acme/services:environment:staging:"
+                                       f"job_workflow_ref:{WORKFLOW}@refs/heads/main"},
+     ["subject-environment"]),
+    ("token of another repository", bound_policy(),
+     {"repository": "acme/other", "sub": "repo:acme/other:environment:prod:job_workflow_ref:"
+                                         "acme/other/.github/workflows/deploy.yml@refs/heads/main",
+      "job_workflow_ref": "acme/other/.github/workflows/deploy.yml@refs/heads/main"},
+     ["subject-repository"]),
+    ("policy not bound, subject customised", good_policy(), {}, ["subject-customized"]),
+    ("policy bound to the ref, subject carries the workflow", bound_policy(None),
+     {}, ["subject-claim-keys"]),
+    ("ref-bound policy, token from another branch", bound_policy(None),
+     {"ref": "refs/heads/feature-x",
+      "sub": "repo:acme/services:environment:prod:ref:refs/heads/feature-x"},
+     ["subject-ref"]),
+    ("other repository's workflow at another commit",
+     bound_policy(f"{TOOLS}@{SHA}", "refs/heads/main"),
+     {"job_workflow_ref": f"{TOOLS}@{'f' * 40}",
+      "sub": "repo:acme/services:environment:prod:ref:refs/heads/main:job_workflow_ref:"
+             f"{TOOLS}@{'f' * 40}"},
+     ["subject-workflow-ref"]),
+    ("other repository's workflow at the pinned commit",
+     bound_policy(f"{TOOLS}@{SHA}", "refs/heads/main"),
+     {"job_workflow_ref": f"{TOOLS}@{SHA}",
+      "sub": "repo:acme/services:environment:prod:ref:refs/heads/main:job_workflow_ref:"
+             f"{TOOLS}@{SHA}"},
+     []),
+]
+
+
+@pytest.mark.parametrize(("policy", "claim_changes", "codes"),
+                         [c[1:] for c in BOUND_CASES], ids=[c[0] for c in BOUND_CASES])
+def test_each_binding_mismatch_is_named(policy: dict[str, Any], claim_changes: dict[str, Any],
+                                        codes: list[str]) -> None:
+    claims = {k: v for k, v in {**BOUND_CLAIMS, **claim_changes}.items() if v is not None}
+    found = diagnose(policy, claims, BOUND)
+    assert [f.code for f in found] == codes
+    for finding in found:
+        assert finding.message
+        assert finding.fix
+
+
+def test_wrong_branch_says_which_ref_the_role_admits() -> None:
+    claims = {**BOUND_CLAIMS, **from_branch("feature-x")}
+    (finding,) = diagnose(bound_policy(), claims, BOUND)
+    assert finding.message == ("the token's ref is refs/heads/feature-x; the role admits only "
+                               "refs/heads/main")
+    assert finding.fix.startswith("deploy from refs/heads/main")
+
+
+def test_unnamed_workflow_says_which_one_the_role_admits() -> None:
+    claims = {**BOUND_CLAIMS, **from_branch("main", "acme/services/.github/workflows/x.yml")}
+    (finding,) = diagnose(bound_policy(), claims, BOUND)
+    assert finding.message == ("the token comes from the workflow "
+                               "acme/services/.github/workflows/x.yml; the role admits only "
+                               f"{WORKFLOW}")
+
+
+def test_missing_customisation_fix_is_the_gh_api_call() -> None:
+    claims = {**BOUND_CLAIMS, "sub": "repo:acme/services:environment:prod"}
+    (finding,) = diagnose(bound_policy(), claims, BOUND)
+    assert finding.message == (
+        "the token's subject 'repo:acme/services:environment:prod' lacks job_workflow_ref, "
+        f"which the policy's subject '{BOUND_SUB}' names: the repository does not customise "
+        "its OIDC subject")
+    assert finding.fix.endswith("\n" + SET_SUBJECT)
+
+
+def test_customised_subject_against_an_unbound_policy_says_how_to_bind() -> None:
+    (finding,) = diagnose(good_policy(), BOUND_CLAIMS, EXPECTED)
+    assert ("`release iam trust-policy --env prod --repo acme/services --workflow "
+            ".github/workflows/deploy.yml --ref refs/heads/main`") in finding.fix
+    assert finding.fix.endswith(
+        "\ngh api --method PUT repos/acme/services/actions/oidc/customization/sub "
+        "-F use_default=true")
+
+
+def test_the_bound_expected_subject_is_githubs_customised_form() -> None:
+    assert BOUND.subject == BOUND_SUB
+    policy = bound_policy()
+    drop("sub")(policy)
+    (finding,) = diagnose(policy, BOUND_CLAIMS, BOUND)
+    assert finding.code == "no-subject-condition"
+    assert finding.fix == f"require StringEquals {HOST}:sub = '{BOUND_SUB}'"
+
+
+@pytest.mark.parametrize(("sub", "parts", "keys"), [
+    ("repo:a/b:environment:prod", (("repo", "a/b"), ("environment", "prod")),
+     ("repo", "context")),
+    ("repo:a/b:ref:refs/heads/main", (("repo", "a/b"), ("ref", "refs/heads/main")),
+     ("repo", "context")),
+    ("repo:a/b:pull_request", (("repo", "a/b"), ("pull_request", "")), ("repo", "context")),
+    (f"repo:a/b:environment:prod:job_workflow_ref:{WORKFLOW}@refs/heads/main",
+     (("repo", "a/b"), ("environment", "prod"),
+      ("job_workflow_ref", f"{WORKFLOW}@refs/heads/main")),
+     ("repo", "context", "job_workflow_ref")),
+    ("repo:a/b:environment:prod:ref:refs/heads/main",
+     (("repo", "a/b"), ("environment", "prod"), ("ref", "refs/heads/main")),
+     ("repo", "context", "ref")),
+    ("repository_owner:monalisa:repository_visibility:private",
+     (("repository_owner", "monalisa"), ("repository_visibility", "private")),
+     ("repository_owner", "repository_visibility")),
+])
+def test_subjects_split_into_githubs_claim_keys(sub: str, parts: tuple[tuple[str, str], ...],
+                                                keys: tuple[str, ...]) -> None:
+    assert subject_parts(sub) == parts
+    assert claim_keys(parts) == keys
+    assert customized(sub) is (keys != ("repo", "context"))

@@ -1,7 +1,10 @@
-"""`release iam trust-policy`: an exact trust policy and least-privilege permissions."""
+"""`release iam trust-policy`: an exact trust policy and least-privilege permissions, the
+workflow+ref binding through the repository's OIDC subject customisation, and the
+environment protection, as gh api calls."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -11,6 +14,7 @@ import pytest
 from release.cli import main
 from release.commands import iam
 from release.config import load_config
+from release.errors import ConfigError, UsageError
 from release.identity import policies
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,3 +114,340 @@ def test_a_service_pushing_to_another_registry_gets_no_ecr_permission() -> None:
     found = iam.resources(config, config.environments["dev"])
     assert any(r.endswith("repository/autovision") for r in found.ecr_repositories)
     assert not any("batch-detector" in r for r in found.ecr_repositories)  # it pushes to ACR
+
+
+# --- the workflow+ref binding -------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+DEPLOY = "acme/shop/.github/workflows/deploy.yml"
+
+BINDINGS: list[tuple[str, str | None, str | None, tuple[str, ...], str, str]] = [
+    # id, --workflow, --ref, include_claim_keys, sub, deployment branch ref
+    ("environment only (the default)", None, None, ("repo", "context"),
+     "repo:acme/shop:environment:prod", "refs/heads/main"),
+    ("workflow file and ref", ".github/workflows/deploy.yml", "refs/heads/main",
+     ("repo", "context", "job_workflow_ref"),
+     f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/heads/main",
+     "refs/heads/main"),
+    ("bare file name, ref defaults to main", "deploy.yml", None,
+     ("repo", "context", "job_workflow_ref"),
+     f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/heads/main",
+     "refs/heads/main"),
+    ("workflow file on a release branch", ".github/workflows/deploy.yml", "refs/heads/release",
+     ("repo", "context", "job_workflow_ref"),
+     f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/heads/release",
+     "refs/heads/release"),
+    ("whole job_workflow_ref of this repository", f"{DEPLOY}@refs/tags/v2", None,
+     ("repo", "context", "job_workflow_ref"),
+     f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/tags/v2",
+     "refs/tags/v2"),
+    ("ref only", None, "refs/heads/main", ("repo", "context", "ref"),
+     "repo:acme/shop:environment:prod:ref:refs/heads/main", "refs/heads/main"),
+    ("another repository's workflow pinned by SHA, and the caller's ref",
+     f"acme/tools/.github/workflows/deploy.yml@{SHA}", "refs/heads/main",
+     ("repo", "context", "ref", "job_workflow_ref"),
+     "repo:acme/shop:environment:prod:ref:refs/heads/main:job_workflow_ref:"
+     f"acme/tools/.github/workflows/deploy.yml@{SHA}", "refs/heads/main"),
+    ("another repository's workflow, no ref: the branch is not pinned",
+     f"acme/tools/.github/workflows/deploy.yml@{SHA}", None,
+     ("repo", "context", "job_workflow_ref"),
+     f"repo:acme/shop:environment:prod:job_workflow_ref:acme/tools/.github/workflows/"
+     f"deploy.yml@{SHA}", "refs/heads/main"),
+]
+
+
+@pytest.mark.parametrize(("workflow", "ref", "keys", "sub", "deployment_ref"),
+                         [b[1:] for b in BINDINGS], ids=[b[0] for b in BINDINGS])
+def test_binding_gives_githubs_customised_subject(
+        workflow: str | None, ref: str | None, keys: tuple[str, ...], sub: str,
+        deployment_ref: str) -> None:
+    binding = policies.bind("acme/shop", "prod", workflow, ref)
+    assert binding.claim_keys == keys
+    assert binding.subject == sub
+    assert binding.customized is (keys != ("repo", "context"))
+    assert binding.deployment_ref == deployment_ref
+
+
+def test_githubs_documented_example_subject() -> None:
+    """The subject GitHub's OIDC reference shows for the claim keys repo, context and
+    job_workflow_ref (its example of requiring a reusable workflow and other claims)."""
+    binding = policies.bind("octo-org/octo-repo", "prod",
+                            "octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main")
+    assert binding.subject == ("repo:octo-org/octo-repo:environment:prod:job_workflow_ref:"
+                               "octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main")
+
+
+@pytest.mark.parametrize(("workflow", "ref", "says"), [
+    (None, "main", "is not a full branch or tag ref"),
+    (None, "refs/heads/*", "is not a full branch or tag ref"),
+    (None, "refs/heads/rel?", "is not a full branch or tag ref"),
+    (None, "refs/pull/1/merge", "is not a full branch or tag ref"),
+    ("ci/deploy.yml", None, "is neither a workflow file"),
+    (".github/workflows/*.yml", None, "is neither a workflow file"),
+    (DEPLOY, None, "is neither a workflow file"),  # a job_workflow_ref has @REF
+    (f"{DEPLOY}@main", None, "is neither a workflow file"),
+    (f"{DEPLOY}@refs/heads/a", "refs/heads/b", "runs at refs/heads/a but --ref says"),
+])
+def test_binding_refuses_what_is_not_literal_and_exact(
+        workflow: str | None, ref: str | None, says: str) -> None:
+    with pytest.raises(ValueError, match=r"^--") as caught:
+        policies.bind("acme/shop", "prod", workflow, ref)
+    assert says in str(caught.value)
+
+
+def test_bound_trust_policy_is_one_exact_string_equals() -> None:
+    binding = policies.bind("acme/shop", "prod", ".github/workflows/deploy.yml",
+                            "refs/heads/main")
+    doc = policies.trust_policy("aws", "123456789012", "acme/shop", "prod", binding=binding)
+    assert doc["Statement"][0]["Condition"] == {"StringEquals": {
+        "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+        "token.actions.githubusercontent.com:sub":
+            f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/heads/main"}}
+    assert "StringLike" not in json.dumps(doc)
+    assert "*" not in json.dumps(doc)
+
+
+def test_subject_customisation_call() -> None:
+    call = policies.subject_customization("acme/shop", ("repo", "context", "job_workflow_ref"))
+    assert (call.method, call.path) == ("PUT", "repos/acme/shop/actions/oidc/customization/sub")
+    assert call.body == {"use_default": False,
+                         "include_claim_keys": ["repo", "context", "job_workflow_ref"]}
+    assert call.command() == (
+        "gh api --method PUT repos/acme/shop/actions/oidc/customization/sub "
+        "-F use_default=false -f 'include_claim_keys[]=repo' "
+        "-f 'include_claim_keys[]=context' -f 'include_claim_keys[]=job_workflow_ref'")
+    assert policies.default_subject("acme/shop").command() == (
+        "gh api --method PUT repos/acme/shop/actions/oidc/customization/sub -F use_default=true")
+
+
+# --- environment protection ----------------------------------------------------------------
+
+BRANCHES_ONLY = {"deployment_branch_policy": {"protected_branches": False,
+                                              "custom_branch_policies": True}}
+
+
+def test_protection_of_a_dev_environment_is_deployment_branches_only() -> None:
+    put, post = policies.environment_protection(policies.bind("acme/shop", "dev"))
+    assert (put.method, put.path, put.body) == ("PUT", "repos/acme/shop/environments/dev",
+                                                BRANCHES_ONLY)
+    assert put.command() == (
+        "gh api --method PUT repos/acme/shop/environments/dev --input - <<'EOF'\n"
+        '{"deployment_branch_policy": {"protected_branches": false, '
+        '"custom_branch_policies": true}}\nEOF')
+    assert (post.method, post.path, post.body) == (
+        "POST", "repos/acme/shop/environments/dev/deployment-branch-policies",
+        {"name": "main", "type": "branch"})
+    assert post.command() == ("gh api --method POST repos/acme/shop/environments/dev/"
+                              "deployment-branch-policies -f name=main -f type=branch")
+
+
+def test_protection_follows_the_bound_ref() -> None:
+    _, post = policies.environment_protection(
+        policies.bind("acme/shop", "dev", None, "refs/tags/v1.2"))
+    assert post.body == {"name": "v1.2", "type": "tag"}
+    _, post = policies.environment_protection(
+        policies.bind("acme/shop", "dev", "deploy.yml", "refs/heads/release/2024"))
+    assert post.body == {"name": "release/2024", "type": "branch"}
+
+
+def test_production_gets_reviewers_looked_up_by_name() -> None:
+    reviewers = (policies.Reviewer.parse("acme/release-approvers"),
+                 policies.Reviewer.parse("alice"))
+    put, _ = policies.environment_protection(policies.bind("acme/shop", "prod"), reviewers)
+    assert put.body == {**BRANCHES_ONLY, "prevent_self_review": True, "reviewers": [
+        {"type": "Team", "id": "<id of team acme/release-approvers>"},
+        {"type": "User", "id": "<id of user alice>"}]}
+    assert put.command() == (
+        "gh api --method PUT repos/acme/shop/environments/prod --input - <<EOF\n"
+        '{"deployment_branch_policy": {"protected_branches": false, '
+        '"custom_branch_policies": true}, "reviewers": [{"type": "Team", "id": '
+        "$(gh api orgs/acme/teams/release-approvers --jq .id)}, "
+        '{"type": "User", "id": $(gh api users/alice --jq .id)}], '
+        '"prevent_self_review": true}\nEOF')
+
+
+def test_production_without_reviewers_shows_a_team_placeholder() -> None:
+    put, _ = policies.environment_protection(policies.bind("acme/shop", "production"))
+    assert put.body["reviewers"] == [{"type": "Team", "id": "<id of team acme/TEAM>"}]
+    assert "$(gh api orgs/acme/teams/TEAM --jq .id)" in put.command()
+    assert "replace TEAM" in put.purpose
+
+
+@pytest.mark.parametrize(("environment", "production"), [
+    ("prod", True), ("production", True), ("prod-eu", True), ("production-2", True),
+    ("PROD", True), ("dev", False), ("staging", False), ("preprod", False),
+    ("products", False), ("prod2", False), ("local", False),
+])
+def test_which_environments_are_production(environment: str, production: bool) -> None:
+    assert policies.production_like(environment) is production
+    binding = policies.bind("acme/shop", environment)
+    assert ("reviewers" in policies.environment_protection(binding)[0].body) is production
+
+
+@pytest.mark.parametrize("name", ["acme/", "-alice", "a b", "acme/team/x", "$(id)"])
+def test_reviewer_names_are_checked(name: str) -> None:
+    with pytest.raises(ValueError, match="is neither ORG/TEAM-SLUG"):
+        policies.Reviewer.parse(name)
+
+
+# --- no wildcard resource from config ------------------------------------------------------
+
+BASE = policies.Resources("aws", "eu-west-1", "123456789012")
+ECS = policies.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012:role/r",))
+
+
+@pytest.mark.parametrize(("resources", "what"), [
+    (dataclasses.replace(BASE, functions=("prod-*",)), "the Lambda function 'prod-*'"),
+    (dataclasses.replace(BASE, state_machines=("prod-?",)), "the state machine 'prod-?'"),
+    (dataclasses.replace(BASE, ecr_repositories=(
+        "arn:aws:ecr:eu-west-1:123456789012:repository/*",)), "the ECR repository"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, cluster="*"),)),
+     "the ECS cluster '*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, service="web*"),)),
+     "the ECS service 'web*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, family="prod-*"),)),
+     "the task definition family 'prod-*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(
+        ECS, roles=("arn:aws:iam::123456789012:role/*",)),)), "the role passed to ECS"),
+    (dataclasses.replace(BASE, s3_objects=(("bucket-*", "k"),)), "the S3 bucket 'bucket-*'"),
+    (dataclasses.replace(BASE, s3_objects=(("bucket", "models/*/x"),)),
+     "the S3 key 'models/*/x'"),
+    (dataclasses.replace(BASE, account_id="*"), "the account id '*'"),
+])
+def test_a_wildcard_in_a_configured_name_is_refused(resources: policies.Resources,
+                                                     what: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        policies.permissions_policy(resources)
+    assert caught.value.message.startswith(what)
+    assert "must be literal" in caught.value.message
+    assert caught.value.exit_code == 2
+
+
+def test_the_literal_names_pass() -> None:
+    doc = policies.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
+    assert [s["Sid"] for s in doc["Statement"]] == [
+        "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
+        "PassTaskRolesToEcs"]
+
+
+# --- an unknown placeholder in an S3 key ---------------------------------------------------
+
+def _with_s3_key(key: str) -> Any:
+    config = load_config(REPO, ("dev",))
+    env = config.environments["dev"]
+    dep = env.deployments["quetzal"]
+    assert dep.s3 is not None
+    files = (dataclasses.replace(dep.s3.files[0], key=key), *dep.s3.files[1:])
+    dep = dataclasses.replace(dep, s3=dataclasses.replace(dep.s3, files=files))
+    env = dataclasses.replace(env, deployments={**env.deployments, "quetzal": dep})
+    return dataclasses.replace(config, environments={"dev": env})
+
+
+def _line_of(text: str) -> int:
+    lines = (REPO / "release.yaml").read_text().splitlines()
+    quetzal = next(i for i, line in enumerate(lines) if line.strip() == "quetzal:")
+    return next(i for i, line in enumerate(lines) if i > quetzal and text in line) + 1
+
+
+def test_unknown_placeholder_in_an_s3_key_is_a_located_config_error() -> None:
+    config = _with_s3_key("models/${nope}/")
+    with pytest.raises(ConfigError) as caught:
+        iam.resources(config, config.environments["dev"])
+    (problem,) = caught.value.problems
+    assert problem.file == "release.yaml"
+    assert problem.line == _line_of("key: models/")
+    assert problem.field == "services.quetzal.s3_files[0].key"
+    assert problem.message == "unknown placeholder '${nope}' in an S3 key"
+    assert problem.hint == "known placeholders are ${env} and ${service}"
+
+
+def test_unknown_placeholder_exits_2_not_internal_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _with_s3_key("models/${nope}/")
+    monkeypatch.setattr(iam, "load_config", lambda *_: config)
+    code = main(["iam", "trust-policy", "--env", "dev", "--repo", "acme/shop",
+                 "--root", str(REPO)], environ={})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "internal error" not in err
+    assert f"release.yaml:{_line_of('key: models/')}: services.quetzal.s3_files[0].key: " \
+           "unknown placeholder '${nope}' in an S3 key" in err
+    assert "hint: known placeholders are ${env} and ${service}" in err
+
+
+# --- the command -------------------------------------------------------------------------
+
+def _json(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, dict[str, Any]]:
+    code = main(["iam", "trust-policy", "--env", "prod", "--repo", "acme/shop",
+                 "--root", str(REPO), "--output", "json", *extra], environ={})
+    data: dict[str, Any] = json.loads(capsys.readouterr().out)["data"]
+    return code, data
+
+
+def test_command_default_is_environment_only_with_protection(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = _json(capsys)
+    assert code == 0
+    assert data["subject"] == "repo:acme/shop:environment:prod"
+    assert data["claim_keys"] == ["repo", "context"]
+    assert data["subject_customization"] is None
+    assert [(c["method"], c["path"]) for c in data["environment_protection"]] == [
+        ("PUT", "repos/acme/shop/environments/prod"),
+        ("POST", "repos/acme/shop/environments/prod/deployment-branch-policies")]
+    assert data["environment_protection"][1]["body"] == {"name": "main", "type": "branch"}
+
+
+def test_command_binds_workflow_and_ref(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = _json(capsys, "--workflow", ".github/workflows/deploy.yml",
+                       "--ref", "refs/heads/main")
+    sub = f"repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}@refs/heads/main"
+    assert code == 0
+    assert data["subject"] == sub
+    assert data["trust_policy"]["Statement"][0]["Condition"]["StringEquals"][
+        "token.actions.githubusercontent.com:sub"] == sub
+    assert data["job_workflow_ref"] == f"{DEPLOY}@refs/heads/main"
+    assert data["subject_customization"]["body"] == {
+        "use_default": False, "include_claim_keys": ["repo", "context", "job_workflow_ref"]}
+    assert data["subject_customization"]["path"] == \
+        "repos/acme/shop/actions/oidc/customization/sub"
+
+
+def test_command_text_shows_the_subject_and_every_gh_call(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["iam", "trust-policy", "--env", "prod", "--repo", "acme/shop", "--root",
+                 str(REPO), "--workflow", "deploy.yml", "--reviewer", "acme/approvers"],
+                environ={})
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert lines[1] == (f"#   repo:acme/shop:environment:prod:job_workflow_ref:{DEPLOY}"
+                        "@refs/heads/main")
+    assert ("gh api --method PUT repos/acme/shop/actions/oidc/customization/sub "
+            "-F use_default=false -f 'include_claim_keys[]=repo' "
+            "-f 'include_claim_keys[]=context' -f 'include_claim_keys[]=job_workflow_ref'"
+            ) in lines
+    assert "gh api --method PUT repos/acme/shop/environments/prod --input - <<EOF" in lines
+    assert ("gh api --method POST repos/acme/shop/environments/prod/"
+            "deployment-branch-policies -f name=main -f type=branch") in lines
+    assert lines[-1].startswith("gh api --method POST")
+
+
+def test_command_without_protection(capsys: pytest.CaptureFixture[str]) -> None:
+    code, data = _json(capsys, "--no-protection")
+    assert code == 0
+    assert data["environment_protection"] == []
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    (["--ref", "main"], "is not a full branch or tag ref"),
+    (["--workflow", "deploy.sh"], "is neither a workflow file"),
+    (["--reviewer", "$(id)"], "is neither ORG/TEAM-SLUG"),
+    (["--reviewer", "a", "--reviewer", "b", "--reviewer", "c", "--reviewer", "d",
+      "--reviewer", "e", "--reviewer", "f", "--reviewer", "g"], "GitHub takes at most 6"),
+])
+def test_command_refuses_bad_binding_options(
+        extra: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["iam", "trust-policy", "--env", "prod", "--repo", "acme/shop",
+                 "--root", str(REPO), *extra], environ={})
+    err = capsys.readouterr().err
+    assert code == 2
+    assert says in err
