@@ -15,6 +15,7 @@ from release.adapters.aws import ecr
 from release.adapters.azure import acr
 from release.adapters.docker_engine import BuildRequest, DockerEngine
 from release.commands import auth_azure, targets
+from release.config import destinations
 from release.config.model import Environment, Registry, ServiceDeployment
 from release.errors import ReleaseError
 from release.planning import buildkey, plan
@@ -38,6 +39,10 @@ def azure_session(env: Environment,
 
 def login(ctx: targets.Context, reg: Registry) -> registry.Login:
     """Credentials for one registry: ECR's token (masked first), ACR via Entra ID, or none."""
+    aws = ctx.env.aws
+    destinations.checked(destinations.registry_host(  # the password goes to this host
+        reg.type, reg.host, account_id=aws.account_id if aws else None,
+        region=aws.region if aws else None))
     if reg.type == "ecr":
         found = ecr.login(ctx.client("ecr"), reg.host)
         if os.environ.get("GITHUB_ACTIONS") == "true":

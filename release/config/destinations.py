@@ -139,6 +139,21 @@ def registry_host(kind: str, host: str, *, account_id: str | None,
     return None
 
 
+def aws_account(endpoint_url: str | None) -> None:
+    """Refuse, at the call, an AWS endpoint override that validation would have refused."""
+    if endpoint_url is not None:
+        checked(aws_endpoint(endpoint_url))
+
+
+def azure_account(authority_url: str, management_url: str,
+                  acr_exchange_url: str | None) -> None:
+    """Refuse, at the call, Azure endpoints that validation would have refused."""
+    checked(azure_endpoint(authority_url, AUTHORITY_HOSTS, "authority_url"))
+    checked(azure_endpoint(management_url, MANAGEMENT_HOSTS, "management_url"))
+    if acr_exchange_url is not None:
+        checked(acr_exchange(acr_exchange_url))
+
+
 def checked(refusal: Refusal | None) -> None:
     """Raise the refusal: the second line of defence, at the call itself (validation is the
     first, so a refusal here means a config was not validated)."""

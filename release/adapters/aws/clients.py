@@ -7,6 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from release.config import destinations
 from release.config.model import AwsAccount
 from release.errors import ReleaseError
 
@@ -57,6 +58,7 @@ class AwsClients:
             if name not in self._clients:
                 from botocore.config import Config
 
+                destinations.aws_account(self.account.endpoint_url)  # before any credential
                 config = Config(
                     retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
                     connect_timeout=CONNECT_TIMEOUT,

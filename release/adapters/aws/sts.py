@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from release.adapters.aws.clients import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, explain
+from release.config import destinations
 from release.config.model import AwsAccount
 from release.errors import ReleaseError
 
@@ -76,6 +77,7 @@ def sts_client(account: AwsAccount, session: Any = None) -> Any:
     from botocore import UNSIGNED
     from botocore.config import Config
 
+    destinations.aws_account(account.endpoint_url)  # the OIDC token goes to this endpoint
     if session is None:
         import botocore.session  # deferred: `release --version` needs no botocore
 

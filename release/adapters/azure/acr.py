@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 from release.adapters.registry import MANIFEST_TYPES, Login
+from release.config import destinations
 from release.errors import ReleaseError
 
 ACR_USERNAME = "00000000-0000-0000-0000-000000000000"
@@ -37,6 +38,9 @@ def login(host: str, access_token: str, tenant_id: str, ca_file: str | None = No
 
     ``exchange`` replaces ``https://<host>/oauth2/exchange`` (a local fake's address).
     """
+    destinations.checked(destinations.registry_host("acr", host, account_id=None, region=None))
+    if exchange is not None:
+        destinations.checked(destinations.acr_exchange(exchange))
     form = urllib.parse.urlencode({"grant_type": "access_token", "service": host,
                                    "tenant": tenant_id, "access_token": access_token}).encode()
     request = urllib.request.Request(exchange_url(host, exchange), data=form,  # noqa: S310

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from release.config import destinations
 from release.config.model import AzureAccount
 from release.errors import ReleaseError
 
@@ -36,6 +37,8 @@ def entra_token(account: AzureAccount, assertion: Callable[[], str], scope: str,
     from azure.core.exceptions import AzureError, ClientAuthenticationError
     from azure.identity import ClientAssertionCredential
 
+    destinations.azure_account(account.authority_url, account.management_url,
+                               account.acr_exchange_url)  # the GitHub token goes there
     extra: dict[str, object] = {}
     if ca_file:
         extra["connection_verify"] = ca_file
