@@ -16,8 +16,11 @@ must never show up), runs ``release`` in-process, and checks that:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +28,6 @@ import sysconfig
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,9 +138,11 @@ class Case:
     message: str                      # text the ERROR line must hold
     file: str | None = None           # the file the ERROR line names (None: not a config error)
     field: str | None = None          # the dotted field it names
-    set: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)  # file -> {field: value}
-    write: Mapping[str, str | bytes] = dataclasses.field(default_factory=dict)  # file -> whole content
-    links: Mapping[str, str] = dataclasses.field(default_factory=dict)  # path -> target ({outside} allowed)
+    # file -> {dotted field: value} (DELETE removes it)
+    set: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    write: Mapping[str, str | bytes] = dataclasses.field(default_factory=dict)  # whole files
+    # path -> link target ("{outside}" stands for the decoy directory)
+    links: Mapping[str, str] = dataclasses.field(default_factory=dict)
     fifos: tuple[str, ...] = ()
     remove: tuple[str, ...] = ()
     argv: tuple[str, ...] = ("validate",)
@@ -203,12 +207,10 @@ def outside_opens(opened: list[str], root: Path) -> list[str]:
     for path in opened:
         if path in {"/dev/null"} or path.startswith("/dev/fd/"):
             continue
-        real = os.path.realpath(path) if os.path.isabs(path) else os.path.realpath(
-            os.path.join(os.getcwd(), path))
+        real = os.path.realpath(Path.cwd() / path)
         if real.startswith(allowed) or real + os.sep in allowed:
             continue
-        if real.startswith(temp) and os.path.basename(os.path.dirname(real)).startswith(
-                ("release-", "tmp")):
+        if real.startswith(temp) and Path(real).parent.name.startswith(("release-", "tmp")):
             continue  # release's own scratch files (a copied git index)
         out.append(path)
     return out
@@ -229,10 +231,7 @@ def _set(data: Any, dotted: str, value: Any) -> None:
             parts.append(part)
     node = data
     for part in parts[:-1]:
-        if isinstance(part, int):
-            node = node[part]
-        else:
-            node = node.setdefault(part, {})
+        node = node[part] if isinstance(part, int) else node.setdefault(part, {})
     last = parts[-1]
     if value is DELETE:
         del node[last]
@@ -243,62 +242,57 @@ def _set(data: Any, dotted: str, value: Any) -> None:
 def build(case: Case, tmp: Path) -> tuple[Path, Path]:
     """The repository for ``case`` (and the decoy directory beside it)."""
     root, outside = tmp / "repo", tmp / "outside"
-    outside.mkdir(parents=True)
+    (outside / "dir").mkdir(parents=True)
     (outside / "secret.txt").write_text(DECOY + "\n")
-    (outside / "dir").mkdir()
     (outside / "dir" / "secret.txt").write_text(DECOY + "\n")
     for rel, text in BASE.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        _write(root / rel, text)
     for rel, changes in case.set.items():
-        path = root / rel
-        data = yaml.safe_load(path.read_text()) if path.suffix in {".yaml", ".yml"} else None
-        if data is None:
-            import json
-
-            data = json.loads(path.read_text())
-            for dotted, value in changes.items():
-                _set(data, dotted, value)
-            path.write_text(json.dumps(data, indent=2) + "\n")
-            continue
-        for dotted, value in changes.items():
-            _set(data, dotted, value)
-        path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=1000))
+        _edit(root / rel, changes)
     for rel, content in case.write.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+        _write(root / rel, content)
     for rel in case.remove:
-        target = root / rel
-        if target.is_dir() and not target.is_symlink():
-            import shutil
-
-            shutil.rmtree(target)
-        else:
-            target.unlink()
+        _clear(root / rel)
     for rel, target in case.links.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir() and not path.is_symlink():
-            import shutil
-
-            shutil.rmtree(path)
-        elif path.exists() or path.is_symlink():
-            path.unlink()
-        path.symlink_to(target.format(outside=outside))
+        _clear(root / rel)
+        (root / rel).symlink_to(target.format(outside=outside))
     for rel in case.fifos:
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()
-        os.mkfifo(path)
+        _clear(root / rel)
+        os.mkfifo(root / rel)
     if case.argv[0] not in _NO_GIT_VERBS:
         _commit(root)
     return root, outside
+
+
+def _write(path: Path, content: str | bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+
+
+def _edit(path: Path, changes: Mapping[str, Any]) -> None:
+    """Set fields of a YAML or JSON file (written back in the same language)."""
+    if path.suffix == ".json":
+        data = json.loads(path.read_text())
+        for dotted, value in changes.items():
+            _set(data, dotted, value)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        return
+    data = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        _set(data, dotted, value)
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=False, width=1000))
+
+
+def _clear(path: Path) -> None:
+    """Remove whatever is at ``path`` (file, link or directory) and make its parent."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _commit(root: Path) -> None:
@@ -311,7 +305,7 @@ def _commit(root: Path) -> None:
 
 # --- running and checking --------------------------------------------------------------------
 
-class _Timeout(Exception):
+class _TimeoutError(Exception):
     pass
 
 
@@ -320,14 +314,14 @@ def run(case: Case, tmp: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Outc
     root, _ = build(case, tmp)
 
     def expire(*_: object) -> None:
-        raise _Timeout
+        raise _TimeoutError
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(30)
     try:
         with _recorded() as seen:
             code = main([*case.argv, "--root", str(root)], environ=dict(case.environ))
-    except _Timeout:
+    except _TimeoutError:
         pytest.fail(f"{case.name}: release hung (30 s) instead of refusing the input")
     finally:
         signal.alarm(0)
