@@ -174,7 +174,8 @@ def files_under(root: Path, rel: str) -> Iterator[tuple[str, Path]]:
 
 def _walk(root: Path, rel: str, directory: Path, seen: set[str]) -> Iterator[tuple[str, Path]]:
     base = rel.rstrip("/")
-    entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    with os.scandir(directory) as found:
+        entries = sorted(found, key=lambda e: e.name)
     for entry in entries:
         name = f"{base}/{entry.name}"
         real = resolve(root, os.path.relpath(os.path.join(directory, entry.name),  # noqa: PTH118
@@ -196,3 +197,24 @@ def _walk(root: Path, rel: str, directory: Path, seen: set[str]) -> Iterator[tup
         else:
             raise PathRefused(f"'{name}' is {kind_of(mode)}, not a regular file",
                               "remove it; only regular files are published")
+
+
+def links_leaving(root: Path, rel: str) -> list[tuple[str, str]]:
+    """Symbolic links under the directory ``rel`` whose target resolves outside ``root``:
+    (the link's path relative to ``root``, its text). Links are not followed.
+
+    A build context is sent to the builder as it is, links as links (neither Docker's
+    classic builder nor BuildKit follows one out of the context), so such a link leaks
+    nothing into an image; it is refused anyway, so that nothing in a reviewed tree
+    points outside it.
+    """
+    real_root = _real_root(root)
+    top = os.path.join(real_root, rel)  # noqa: PTH118
+    found = []
+    for folder, dirs, files in os.walk(top):
+        for name in [*dirs, *files]:
+            path = os.path.join(folder, name)  # noqa: PTH118
+            if os.path.islink(path) and not _inside(real_root, os.path.realpath(path)):  # noqa: PTH114
+                found.append((os.path.relpath(path, real_root),
+                              os.readlink(path)))  # noqa: PTH115
+    return sorted(found)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 
+from release import repo_files
 from release.adapters import github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.azure import acr
@@ -17,8 +19,8 @@ from release.adapters.docker_engine import BuildRequest, DockerEngine
 from release.commands import auth_azure, targets
 from release.config import destinations
 from release.config.model import Environment, Registry, ServiceDeployment
-from release.errors import ReleaseError
-from release.planning import buildkey, plan
+from release.errors import ReleaseError, UsageError
+from release.planning import buildkey, dockerignore, plan
 
 # A registry's login, or the error it answered: only the services pushing there fail.
 Logins = dict[Registry, registry.Login | ReleaseError]
@@ -100,11 +102,37 @@ def lookup(ctx: targets.Context, dep: ServiceDeployment, ids: Mapping[str, str],
                           manifest_digest(reg, login_for(found, reg), service.repository, key))
 
 
+def refuse_links_leaving(root: Path, context: str) -> None:
+    """Refuse a build context holding a symbolic link out of the repository (one that
+    ``.dockerignore`` leaves out is never sent, so it may stay)."""
+    leaving = repo_files.links_leaving(root, context)
+    if not leaving:
+        return
+    ignore = root / context / ".dockerignore"
+    try:
+        text = repo_files.read_bounded(root, f"{context}/.dockerignore", 1 << 20).decode(
+            "utf-8", "replace") if ignore.exists() else ""
+    except repo_files.PathRefused as exc:
+        raise UsageError(exc.message, exc.hint) from None
+    matcher = dockerignore.Matcher(dockerignore.patterns_of(text))
+    prefix = "" if context == "." else context.rstrip("/") + "/"
+    sent = [(path, target) for path, target in leaving
+            if not matcher.excludes(path.removeprefix(prefix))]
+    if sent:
+        path, target = sent[0]
+        raise UsageError(
+            f"build context {context!a} holds a symbolic link out of the repository: "
+            f"{path!a} -> {target!a}" + (f" (and {len(sent) - 1} more)" if len(sent) > 1 else ""),
+            "commit the file itself instead of the link, or add the link to the context's "
+            ".dockerignore")
+
+
 def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
                    docker: DockerEngine, found: registry.Login) -> str:
     """Build the image tagged with its build key, push it, and return its digest."""
     service = dep.service
     name = f"{ctx.env.registry_of(dep).host}/{service.repository}"
+    refuse_links_leaving(ctx.config.root, service.context)
     ctx.log(f"{service.name}: building {name}:{image.build_key}")
     docker.build(BuildRequest(
         context=ctx.config.root / service.context,

@@ -5,7 +5,6 @@ Each ``observe_*`` reads the cloud; each ``apply_*`` changes it and returns what
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -21,7 +20,8 @@ from release.adapters.azure import container_apps
 from release.commands import auth_azure
 from release.commands import render as render_cmd
 from release.config.model import Config, Environment, ServiceDeployment
-from release.errors import ReleaseError
+from release.config.source import SourceError, read_source
+from release.errors import ConfigError, ReleaseError
 from release.planning import plan, taskdef
 
 BUILD_KEY_TAG = "release:build-key"
@@ -176,7 +176,10 @@ def desired_definition(ctx: Context, dep: ServiceDeployment,
     values = render_cmd.placeholders(ctx.env, dep.name)
     if seen.function is not None and dep.lambda_ is not None:
         values["function_arn"] = lambda_.alias_arn(seen.function.arn, dep.lambda_.alias)
-    raw = json.loads((ctx.config.root / dep.step_functions.definition).read_text("utf-8"))
+    try:
+        raw = read_source(ctx.config.root, dep.step_functions.definition).data
+    except SourceError as exc:  # validated already: only a file changed since then gets here
+        raise ConfigError([exc.problem]) from None
     try:
         result: dict[str, Any] = taskdef.substitute(raw, values)
     except taskdef.UnknownPlaceholderError as exc:
