@@ -3,6 +3,11 @@
 # under $RUNNER_TEMP and put it on PATH. Once per job: a second call (another release action
 # of the same commit) finds the same source already installed and only puts it on PATH.
 # Uses uv when it is on PATH (seconds with a warm cache), else python -m venv and pip.
+# Jobs that call this may hold an OIDC token (id-token: write), so nothing is installed
+# that a lock does not name with its hash: the dependencies from requirements.lock.txt
+# (exported from uv.lock), the build backend from requirements-build.lock.txt, both with
+# --require-hashes and as wheels only; then release itself with no dependencies, no build
+# isolation and no index (a new release on PyPI, or a changed file on it, never runs here).
 set -euo pipefail
 
 if [[ -z "${RUNNER_TEMP:-}" || -z "${GITHUB_PATH:-}" ]]; then
@@ -10,14 +15,22 @@ if [[ -z "${RUNNER_TEMP:-}" || -z "${GITHUB_PATH:-}" ]]; then
   exit 1
 fi
 source_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd -P)
+locks=(actions/setup/requirements.lock.txt actions/setup/requirements-build.lock.txt)
 venv="$RUNNER_TEMP/release-venv"
 python=${RELEASE_PYTHON:-python3}
+for lock in "${locks[@]}"; do
+  if [[ ! -f "$source_dir/$lock" ]]; then
+    echo "::error title=release setup::$lock is missing from $source_dir%0Ahint: the action installs only what its locks name; use a checkout of the whole release repository"
+    exit 1
+  fi
+done
 
-# What an install is made from: this checkout's path and its packaged files (name, size, time).
+# What an install is made from: this checkout's path, its packaged files and the locks
+# (name, size, time).
 fingerprint=$(
   cd "$source_dir"
-  { echo "$source_dir"; find pyproject.toml README.md release -type f -not -name '*.pyc' \
-      -printf '%p %s %T@\n' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1
+  { echo "$source_dir"; find pyproject.toml README.md release "${locks[@]}" -type f \
+      -not -name '*.pyc' -printf '%p %s %T@\n' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1
 )
 marker="$venv/.release-source"
 
@@ -34,17 +47,27 @@ else
   mkdir -p "$RUNNER_TEMP/release-source"
   cp -R "$source_dir/pyproject.toml" "$source_dir/README.md" "$source_dir/release" \
     "$RUNNER_TEMP/release-source/"
+  # Every file a lock names, by its hash: a requirement without one fails the install.
+  # Wheels only: building an sdist would run its setup code with unpinned build tools.
+  lock_args=()
+  for lock in "${locks[@]}"; do lock_args+=(-r "$source_dir/$lock"); done
   started=$SECONDS
   if command -v uv >/dev/null 2>&1; then
     uv venv --quiet --python "$python" "$venv"
+    uv pip install --quiet --python "$venv/bin/python" --require-hashes --no-build \
+      "${lock_args[@]}"
     # The copy's files are new (cp without -p), so uv builds it afresh: a cached wheel of
     # another checkout with the same version number is never reused.
-    uv pip install --quiet --python "$venv/bin/python" "$RUNNER_TEMP/release-source"
+    uv pip install --quiet --python "$venv/bin/python" --no-deps --no-build-isolation \
+      --no-index "$RUNNER_TEMP/release-source"
     installer=uv
   else
     "$python" -m venv "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      "$RUNNER_TEMP/release-source"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+      --only-binary :all: "${lock_args[@]}"
+    # --check-build-dependencies: a setuptools older than pyproject.toml asks for fails here.
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      --no-build-isolation --check-build-dependencies --no-index "$RUNNER_TEMP/release-source"
     installer=pip
   fi
   rm -rf "$RUNNER_TEMP/release-source"

@@ -108,12 +108,29 @@ def build_jobs(run_log: set[str]) -> set[str]:
     return {job.rsplit("build ", 1)[1] for job in run_log if "/build " in job}
 
 
+def offer_local_to_manual_runs(root: Path) -> None:
+    """Add `local` to the environments a manual run of ``root``'s release.yml offers. The
+    real file must not offer it (its endpoints are loopback: on a self-hosted runner a real
+    OIDC token would be sent to whatever listens there); this test copy runs against the
+    local cloud, so its manual runs pick `local` as a person would pick from the list."""
+    workflow = root / RELEASE
+    text = workflow.read_text()
+    options = yaml.safe_load(text)[True]["workflow_dispatch"]["inputs"]["environment"][
+        "options"]
+    assert "local" not in options, f"{RELEASE} offers local to manual runs: {options}"
+    line = f"options: [{', '.join(options)}]"
+    assert text.count(line) == 1, f"{RELEASE}: no single `{line}` line to extend"
+    workflow.write_text(text.replace(line, f"options: [{', '.join([*options, 'local'])}]"))
+
+
 @pytest.fixture(scope="module")
 def own_repo(cloud: LocalState, act: Act, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The examples beside the release tool in one repository, as in this project (its
-    origin: acme/release): infrastructure seeded, every service released once."""
+    origin: acme/release): infrastructure seeded, every service released once; its
+    release.yml offers `local` to manual runs (the real one does not)."""
     root: Path = examples_repo(tmp_path_factory.mktemp("own"), cloud)
     copy_tool(root)
+    offer_local_to_manual_runs(root)
     commit_all(root, "the release tool beside the services")
     sandbox.git(root, "remote", "add", "origin", f"https://github.com/{TOOL_REPOSITORY}.git")
     release_cli(act, root, "deploy", "--env", "local")
