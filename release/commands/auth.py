@@ -20,7 +20,7 @@ from typing import Any, TextIO
 from release.adapters import github_masks, oidc
 from release.adapters.aws import sts
 from release.commands import auth_azure
-from release.config import load_config
+from release.config import destinations, load_config
 from release.config.model import AwsAccount, Environment
 from release.errors import ReleaseError, UsageError
 from release.output import envelope
@@ -116,6 +116,7 @@ def run_aws(options: Options, deps: Deps | None = None) -> AwsResult:
     if env.aws is None:
         raise UsageError(f"{env.path} has no aws block",
                          "add aws: {region, account_id, role_arn}")
+    destinations.token_origin([env.aws.endpoint_url], options.environ.get(oidc.REQUEST_URL))
     github = under_github(options.environ)
     github_env = options.environ.get("GITHUB_ENV", "") if github else ""
     if github and not github_env:

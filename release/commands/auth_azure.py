@@ -19,7 +19,7 @@ from typing import TextIO
 from release.adapters import github_masks, oidc
 from release.adapters.azure import acr, container_apps, identity
 from release.adapters.registry import Login
-from release.config import load_config
+from release.config import destinations, load_config
 from release.config.model import AzureAppDeployment, Environment, Registry
 from release.errors import ReleaseError, UsageError
 from release.output import envelope
@@ -75,6 +75,8 @@ def management_token(env: Environment, environ: Mapping[str, str],
     if env.azure is None:
         raise UsageError(f"{env.path} has no azure block",
                          "add azure: {tenant_id, client_id, subscription_id}")
+    destinations.token_origin([env.azure.authority_url, env.azure.management_url],
+                              environ.get(oidc.REQUEST_URL))
     github = environ.get("GITHUB_ACTIONS") == "true"
     source = deps.tokens(environ)
 

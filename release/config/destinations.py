@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from release.errors import UsageError
@@ -152,6 +153,27 @@ def azure_account(authority_url: str, management_url: str,
     checked(azure_endpoint(management_url, MANAGEMENT_HOSTS, "management_url"))
     if acr_exchange_url is not None:
         checked(acr_exchange(acr_exchange_url))
+
+
+def token_origin(endpoint_urls: Iterable[str | None], token_request_url: str | None) -> None:
+    """Refuse to send a token from GitHub's real issuer to a loopback endpoint.
+
+    On a self-hosted runner, anything listening on 127.0.0.1 could take it: a loopback
+    endpoint (the embedded local cloud) only ever receives the local issuer's tokens.
+    """
+    local = [url for url in endpoint_urls if url is not None
+             and (found := _url_host(url)) is not None and is_loopback(found[1])]
+    if not local or token_request_url is None:
+        return
+    origin = _url_host(token_request_url)
+    if origin is not None and is_loopback(origin[1]):
+        return
+    raise UsageError(
+        f"the environment sends its token to {local[0]} (a loopback address), but the token "
+        "would come from GitHub's issuer: a real token is never sent to a local endpoint",
+        "run local environments only against the embedded local cloud (`release local up` "
+        "sets ACTIONS_ID_TOKEN_REQUEST_URL to its own issuer); in GitHub Actions, deploy to "
+        "a real environment")
 
 
 def checked(refusal: Refusal | None) -> None:

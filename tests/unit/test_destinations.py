@@ -99,3 +99,23 @@ def test_acr_login_refuses_a_host_outside_azure_before_posting() -> None:
         acr.login("evil.example.com", "token", "tenant")
     with pytest.raises(UsageError, match="posted there"):
         acr.login("acme.azurecr.io", "token", "tenant", exchange="https://evil.example.com/x")
+
+
+@pytest.mark.parametrize(("endpoints", "token_url", "refused"), [
+    (["http://127.0.0.1:5000"], "http://127.0.0.1:5002/token", False),
+    (["http://127.0.0.1:5000"], "https://pipelines.actions.githubusercontent.com/x", True),
+    (["http://localhost:5000"], "https://vstoken.actions.githubusercontent.com/x", True),
+    ([None], "https://pipelines.actions.githubusercontent.com/x", False),
+    (["https://login.microsoftonline.com"], "https://pipelines.actions.githubusercontent.com",
+     False),
+    (["https://login.microsoftonline.com", "https://127.0.0.1:8443"],
+     "https://pipelines.actions.githubusercontent.com/x", True),
+    (["http://127.0.0.1:5000"], None, False),
+])
+def test_a_real_token_never_goes_to_a_loopback_endpoint(
+        endpoints: list[str | None], token_url: str | None, refused: bool) -> None:
+    if refused:
+        with pytest.raises(UsageError, match="a real token is never sent to a local endpoint"):
+            destinations.token_origin(endpoints, token_url)
+    else:
+        destinations.token_origin(endpoints, token_url)

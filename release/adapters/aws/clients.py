@@ -86,6 +86,7 @@ def _web_identity(account: AwsAccount) -> Any:
     from release.adapters import github_masks, oidc
     from release.adapters.aws.web_identity import Refresh, web_identity_session
 
+    destinations.token_origin([account.endpoint_url], os.environ.get(oidc.REQUEST_URL))
     source = oidc.TokenSource.from_environ(os.environ)
     github = os.environ.get("GITHUB_ACTIONS") == "true"
 
