@@ -18,7 +18,10 @@ fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -m uv --version >/dev/null 2>&1; then
-  .venv/bin/python -m pip install -q --disable-pip-version-check uv
+# uv is pinned: the lock tests compare uv's own output (uv.lock, the exported requirements),
+# which a newer uv may word differently.
+UV_VERSION=0.13.9
+if [ "$(.venv/bin/python -m uv --version 2>/dev/null | cut -d' ' -f2)" != "$UV_VERSION" ]; then
+  .venv/bin/python -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
 fi
 .venv/bin/python -m uv pip install -q --python .venv/bin/python -e ".[test]"
