@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from release import repo_files
 from release.adapters.aws import ecs, ecs_address, ecs_rollout, lambda_, s3, stepfunctions
 from release.adapters.aws.clients import AwsClients, explain
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
@@ -20,8 +21,8 @@ from release.adapters.azure import container_apps
 from release.commands import auth_azure
 from release.commands import render as render_cmd
 from release.config.model import Config, Environment, ServiceDeployment
-from release.config.source import SourceError, read_source
-from release.errors import ConfigError, ReleaseError
+from release.config.source import SourceError, dotted, read_source
+from release.errors import EXIT_CONFIG, ConfigError, Problem, ReleaseError, StepError
 from release.planning import plan, taskdef
 
 BUILD_KEY_TAG = "release:build-key"
@@ -106,21 +107,58 @@ def tags(build_key: str, commit: str, config_key: str | None = None) -> dict[str
 
 
 def local_files(ctx: Context, dep: ServiceDeployment) -> dict[str, Path]:
-    """S3 key -> local file, for every file the service publishes."""
+    """S3 key -> local file (resolved: regular, inside the repository), for every file the
+    service publishes; an ``S3SourceError`` naming the s3_files entry for anything else."""
     if dep.s3 is None:
         return {}
     values = {"env": ctx.env.name, "service": dep.name}
     out: dict[str, Path] = {}
-    for item in dep.s3.files:
-        source = ctx.config.root / item.source
+    for index, item in enumerate(dep.s3.files):
         key = taskdef.substitute(item.key, values)
-        if source.is_dir():
-            prefix = key if key.endswith("/") else key + "/"
-            for path in sorted(p for p in source.rglob("*") if p.is_file()):
-                out[prefix + path.relative_to(source).as_posix()] = path
-        else:
-            out[key] = source
+        prefix = key if key.endswith("/") else key + "/"
+        try:
+            for rel, path in repo_files.files_under(ctx.config.root, item.source):
+                out[prefix + rel if rel else key] = path
+        except repo_files.PathRefused as exc:
+            raise _s3_problem(ctx, dep, index, exc.message, exc.hint) from None
+        except FileNotFoundError:
+            raise _s3_problem(ctx, dep, index, f"'{item.source}' does not exist",
+                              "commit it, or remove the entry") from None
     return out
+
+
+class S3SourceError(StepError):
+    """An S3 source that must not be published (outside the repository, not a regular
+    file): the config is wrong, so exit code 2; ``problem`` locates it in release.yaml."""
+
+    exit_code = EXIT_CONFIG
+
+    def __init__(self, service: str, problem: Problem) -> None:
+        super().__init__(service, "s3_files", problem.render(), problem.hint)
+        self.problem = problem
+
+
+def _s3_problem(ctx: Context, dep: ServiceDeployment, index: int | None, message: str,
+                hint: str) -> S3SourceError:
+    """A refused S3 source, at its line of release.yaml when found. A deploy reports it as
+    this service's failure, with the other services carrying on."""
+    at: tuple[str | int, ...] = ("services", dep.service.name, "s3_files")
+    if index is not None:
+        at = (*at, index, "source")
+    try:  # only on this error path: a valid release.yaml is not parsed again
+        line = read_source(ctx.config.root, ctx.config.release_path).line(at)
+    except (SourceError, OSError):
+        line = None
+    return S3SourceError(dep.name, Problem(ctx.config.release_path, line, dotted(at),
+                                           message, hint))
+
+
+def _checksums(ctx: Context, dep: ServiceDeployment) -> dict[str, str]:
+    """S3 key -> SHA-256 of the local file."""
+    try:
+        return {key: s3.sha256_of(path) for key, path in local_files(ctx, dep).items()}
+    except repo_files.PathRefused as exc:  # changed since the walk: refused when opened
+        raise _s3_problem(ctx, dep, None, exc.message, exc.hint) from None
 
 
 def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
@@ -206,7 +244,7 @@ def steps(ctx: Context, dep: ServiceDeployment, seen: Observed, *, image: str | 
         out.append(plan.definition_step(dep.name, desired_definition(ctx, dep, seen),
                                         seen.state_machine))
     if dep.s3 is not None:
-        local = {key: s3.sha256_of(path) for key, path in local_files(ctx, dep).items()}
+        local = _checksums(ctx, dep)
         out.append(plan.files_step(dep.name, local, seen.files))
     if dep.azure_container_app is not None and seen.container_app is not None:
         out.append(plan.container_app_step(dep.name, image, seen.container_app.image))
@@ -244,10 +282,10 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
         client = ctx.client("s3")
         sent = 0
         for key, path in local_files(ctx, dep).items():
-            checksum = s3.sha256_of(path)
-            if seen.files.get(key) != checksum:
-                s3.upload(client, dep.s3.bucket, key, path, checksum)
-                sent += 1
+            try:
+                sent += s3.publish(client, dep.s3.bucket, key, path, seen.files.get(key))
+            except repo_files.PathRefused as exc:
+                raise _s3_problem(ctx, dep, None, exc.message, exc.hint) from None
         return Done(updated=True, detail=f"{sent} files uploaded")
     if step.target == "azure_container_app":
         if image is None:

@@ -1,6 +1,8 @@
 """Build keys: an image's identity, computed from the git hashes of everything it is built from.
 
-Pure: the git object ids come in, the key goes out.
+Pure: the git object ids come in, the key goes out. The ids of paths that hold symbolic
+links cover what the links point to (``git.build_ids``), except a build context's, which
+keeps the link text: Docker sends a link in a context as a link.
 """
 
 from __future__ import annotations
@@ -66,7 +68,8 @@ def config_key(deployment: Mapping[str, object], object_ids: Mapping[str, str]) 
 
     ``deployment`` is the environment's resolved values for the service; ``object_ids`` the
     git ids of its config files (task definition template, state machine definition, S3
-    sources). A change to any of them changes the key, so the plan sees config-only changes.
+    sources), through their links. A change to any of them, or to what a link in them points
+    to, changes the key, so the plan sees config-only changes.
     """
     canonical = _CONFIG_JSON.encode({"format": KEY_FORMAT, "deployment": deployment,
                                      "files": sorted(object_ids.items())})
