@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from release import repo_files
-from release.config import destinations, iam_names, template
-from release.config.credentials import looks_secret, secrets_hint
+from release.config import destinations, iam_names, plaintext, template
+from release.config.credentials import find_secret, secrets_hint
 from release.config.model import (
     DEFAULT_ALIAS,
     DEFAULT_DEADLINE_SECONDS,
@@ -239,6 +239,12 @@ class _Loader:
                              f"unknown placeholder {match.group(0)!a} in the S3 key",
                              "known placeholders: " +
                              ", ".join(f"${{{k}}}" for k in S3_KEY_PLACEHOLDERS))
+        # Build-arg values stay in the image history; the defaults are checked once.
+        if name == next(iter(source.data["services"])):
+            self.problems.extend(plaintext.build_arg_problems(
+                source, self.root, ("defaults", "build_args"), "<service>"))
+        self.problems.extend(plaintext.build_arg_problems(
+            source, self.root, (*at, "build_args"), name))
         azure = raw.get("azure_container_app")
         return Service(
             name=name,
@@ -536,7 +542,7 @@ class _Loader:
                    aws: AwsAccount | None, target: str) -> dict[str, str]:
         values = {key: _text(value) for key, value in raw.items()}
         for key, value in values.items():
-            why = looks_secret(key, value)
+            why = find_secret(key, value)
             if why:
                 region = aws.region if aws else "eu-west-1"
                 account = aws.account_id if aws else "123456789012"
@@ -545,5 +551,8 @@ class _Loader:
                     hint = ("read it at run time from SSM Parameter Store or Secrets Manager "
                             "(the function's role needs ssm:GetParameter); never put it in "
                             "the function's environment")
-                self._at(source, (*at, key), f"plaintext credential: {why}", hint)
+                found = plaintext.problem(source, self.root, (*at, key), value=value,
+                                          why=why, hint=hint)
+                if found is not None:  # None: a reviewed allow-plaintext comment keeps it
+                    self.problems.append(found)
         return values

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
-from release.config.credentials import looks_secret
-from release.config.source import Source, dotted
+from release.config.credentials import find_in_args, find_secret, secrets_hint, variable_for
+from release.config.source import PathKey, Source, dotted
 from release.errors import Problem
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -44,8 +45,13 @@ def check_placeholders(source: Source, known: tuple[str, ...]) -> list[Problem]:
     return problems
 
 
-def check_task_template(source: Source, container: str | None) -> list[Problem]:
-    """Shape, container and plaintext-credential checks of a base task definition."""
+def check_task_template(source: Source, container: str | None,
+                        allowed: Mapping[str, str] | None = None) -> list[Problem]:
+    """Shape, container and plaintext-credential checks of a base task definition.
+
+    ``allowed``: fields (as the problems name them) kept in plaintext, each with the reason
+    a reviewer accepted; None where the configuration has no such list.
+    """
     prefix: tuple[str, ...] = ()
     data = source.data
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
@@ -89,19 +95,90 @@ def check_task_template(source: Source, container: str | None) -> list[Problem]:
                         for at, message, hint in shape)
         if shape:
             continue
-        for entry_index, entry in enumerate(item.get("environment") or []):
-            if not isinstance(entry, dict):
+        for at, why, hint in container_credentials(item):
+            full = ("containerDefinitions", index, *at)
+            if allowed is not None and dotted((*prefix, *full)) in allowed:
                 continue
-            name, value = str(entry.get("name", "")), str(entry.get("value", ""))
-            why = looks_secret(name, value)
-            if why:
-                problems.append(problem(
-                    ("containerDefinitions", index, "environment", entry_index),
-                    f"plaintext credential: {why}",
-                    "remove it from the template and add it under the service's "
-                    "ecs.secrets in each environment file, as an SSM or Secrets Manager ARN",
-                ))
+            more = ("\nonly if it is not a credential: list the field under the service's "
+                    "ecs.allow_plaintext in release.yaml, with the reason") if allowed is not None \
+                else ""
+            problems.append(problem(full, f"plaintext credential: {why}", hint + more))
     return problems
+
+
+def container_credentials(container: dict[str, Any]) -> list[tuple[PathKey, str, str]]:
+    """(path in the container, why, hint) for each plaintext credential in a container
+    definition: its environment, command, entry point, health check, labels and log options."""
+    found: list[tuple[PathKey, str, str]] = []
+    for entry_index, entry in enumerate(container.get("environment") or []):
+        if isinstance(entry, dict):
+            name, value = str(entry.get("name", "")), _text(entry.get("value"))
+            why = find_secret(name, value)
+            if why:
+                found.append((("environment", entry_index), why, _environment_hint(name)))
+    health = container.get("healthCheck")
+    for at, args in ((("command",), container.get("command")),
+                     (("entryPoint",), container.get("entryPoint")),
+                     (("healthCheck", "command"),
+                      health.get("command") if isinstance(health, dict) else None)):
+        found.extend(_argument_credentials(at, args))
+    logs = container.get("logConfiguration")
+    for at, named, hint in ((("dockerLabels",), container.get("dockerLabels"), _label_hint),
+                            (("logConfiguration", "options"),
+                             logs.get("options") if isinstance(logs, dict) else None, _log_hint)):
+        if isinstance(named, dict):
+            for key, value in named.items():
+                why = find_secret(str(key), _text(value))
+                if why:
+                    found.append(((*at, key), why, hint(str(key))))
+    return found
+
+
+def _argument_credentials(at: PathKey, args: Any) -> list[tuple[PathKey, str, str]]:
+    if isinstance(args, str):
+        args = [args]
+    if not isinstance(args, list):
+        return []
+    found: list[tuple[PathKey, str, str]] = []
+    for index, why in find_in_args(args):
+        before = args[index - 1] if index else None
+        name = variable_for(before) if isinstance(before, str) and before.startswith("-") \
+            else "SECRET_VALUE"
+        found.append(((*at, index), why, _argument_hint(name)))
+    return found
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
+
+
+def _secrets_form(name: str) -> str:
+    return secrets_hint("<service>", name, "<region>", "<account_id>", "<env>").split(":\n", 1)[1]
+
+
+def _environment_hint(name: str) -> str:
+    return ("remove it from the template and add it under the service's ecs.secrets in each "
+            "environment file, as an SSM or Secrets Manager ARN:\n" + _secrets_form(name)
+            + "\nonly if it is not a credential: set it in the environment files' "
+            "ecs.environment instead, with `# release: allow-plaintext (reason)` on its line")
+
+
+def _argument_hint(name: str) -> str:
+    return ("a command line is part of the task definition, readable by anyone who can "
+            "describe it: give the value to the container through ecs.secrets and use it as "
+            f"${name} (in `sh -c '...'`) or read it in the program:\n" + _secrets_form(name))
+
+
+def _label_hint(name: str) -> str:
+    return ("labels are readable by anyone who can describe the task or its container: remove "
+            "it, and give the container the value through ecs.secrets:\n"
+            + _secrets_form(variable_for(name)))
+
+
+def _log_hint(name: str) -> str:
+    return ("move it to logConfiguration.secretOptions, which ECS fills from SSM or Secrets "
+            f'Manager: "secretOptions": [{{"name": "{name}", "valueFrom": '
+            '"arn:aws:ssm:<region>:<account_id>:parameter/<env>/<service>/..."}]')
 
 
 def _shape_problems(container: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str, str]]:
