@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib
 import os
 import sys
@@ -91,34 +92,29 @@ def _parser_with(common: argparse.ArgumentParser) -> type[argparse.ArgumentParse
     return Parser
 
 
-def _escape_annotation(text: str, *, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if prop:
-        text = text.replace(":", "%3A").replace(",", "%2C")
-    return text
-
-
 def annotation(problem: Problem) -> str:
     """A GitHub Actions ``::error`` workflow command for one problem."""
-    props = [f"file={_escape_annotation(problem.file, prop=True)}"]
-    if problem.line:
-        props.append(f"line={problem.line}")
-    if problem.field:
-        props.append(f"title={_escape_annotation(problem.field, prop=True)}")
+    from release.adapters import github as gh
+
     message = problem.message + (f"\nhint: {problem.hint}" if problem.hint else "")
-    return f"::error {','.join(props)}::{_escape_annotation(message)}"
+    return gh.format_command("error", message, file=problem.file, line=problem.line or None,
+                             title=problem.field or None)
 
 
 def report(error: ReleaseError, stream: TextIO, *, github: bool) -> None:
     """Print an error for people (and, under GitHub Actions, as annotations)."""
+    from release.adapters import github as gh
+
     if isinstance(error, ConfigError):
         for problem in error.problems:
-            print(f"ERROR {problem.render()}", file=stream)
+            # A field is a path of keys from the config: a key may hold a line break.
+            shown = dataclasses.replace(problem, field=names.printable(problem.field))
+            print(f"ERROR {shown.render()}", file=stream)
             if problem.hint:
                 for i, line in enumerate(problem.hint.splitlines()):
                     print(f"  {'hint: ' if i == 0 else '      '}{line}", file=stream)
             if github:
-                print(annotation(problem), file=stream)
+                gh.write_command(stream, annotation(problem))
         print(f"ERROR {error.message}", file=stream)
         return
     print(f"ERROR {error.message}", file=stream)
@@ -126,18 +122,33 @@ def report(error: ReleaseError, stream: TextIO, *, github: bool) -> None:
         for i, line in enumerate(error.hint.splitlines()):
             print(f"{'hint: ' if i == 0 else '      '}{line}", file=stream)
     if github:
-        text = error.message + (f"\nhint: {error.hint}" if error.hint else "")
-        print(f"::error title=release::{_escape_annotation(text)}", file=stream)
+        gh.command("error", error.message + (f"\nhint: {error.hint}" if error.hint else ""),
+                   stream=stream, title="release")
 
 
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None) -> int:
     """Run one command; return its exit code."""
     env: Mapping[str, str] = os.environ if environ is None else environ
-    github = env.get("GITHUB_ACTIONS") == "true"
-    if list(argv if argv is not None else sys.argv[1:]) == ["--version"]:
+    words = list(argv if argv is not None else sys.argv[1:])
+    if words == ["--version"]:
         print(f"release {__version__}")  # before any command module is imported: fast
         return EXIT_OK
-    words = list(argv if argv is not None else sys.argv[1:])
+    if env.get("GITHUB_ACTIONS") != "true":
+        return _run(words, env, github=False)
+    # Under GitHub Actions every line goes through the guard: no value from a config, the
+    # cloud, git, docker or an error text can start a workflow command (see
+    # release.adapters.github); ours go past it through github.command.
+    from release.adapters.github import CommandGuard
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = CommandGuard(sys.stdout), CommandGuard(sys.stderr)
+    try:
+        return _run(words, env, github=True)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _run(words: list[str], env: Mapping[str, str], *, github: bool) -> int:
     verb = next((w for w in words if not w.startswith("-")), None)
     known = {name.rsplit(".", 1)[1] for name in (*COMMANDS, *OPTIONAL_COMMANDS)}
     parser = build_parser(verb if verb in known else None)

@@ -46,6 +46,21 @@ def shown(name: str) -> str:
     return text if len(name) <= 80 else text[:-1] + "...'"
 
 
+# Line breaks, other control characters and invisible ones (zero-width, bidi): shown as
+# escapes, so a value from config or the cloud stays on its line and shows what it holds.
+# A tab is left alone: it neither ends a line nor hides anything.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f"
+                          "\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def printable(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped (``\\n``,
+    ``\\x1b``, ``\\u200b``): one line of a log, whatever a value holds. Not quoted, not cut."""
+    if _UNPRINTABLE.search(text) is None:
+        return text
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
 def suggestion(name: str, known: Iterable[str]) -> str | None:
     """The known name closest to ``name`` (case, underscores and spaces forgiven)."""
     options = list(known)

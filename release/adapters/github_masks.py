@@ -14,25 +14,36 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
+from release.adapters import github
+
 MIN_MASK_LENGTH = 4  # shorter values would redact ordinary words all over the log
 
 
-def mask_lines(values: Iterable[str]) -> list[str]:
-    """The ``::add-mask::`` commands for ``values`` (each line of a multi-line value)."""
+def mask_values(values: Iterable[str]) -> list[str]:
+    """The distinct values to mask: each line of each value, trimmed, long enough."""
     out: list[str] = []
     for value in values:
         for raw in value.splitlines():
             line = raw.strip()
-            if len(line) >= MIN_MASK_LENGTH and f"::add-mask::{line}" not in out:
-                out.append(f"::add-mask::{line}")
+            if len(line) >= MIN_MASK_LENGTH and line not in out:
+                out.append(line)
     return out
 
 
+def mask_lines(values: Iterable[str]) -> list[str]:
+    """The ``::add-mask::`` commands for ``values`` (each line of a multi-line value), with
+    ``%`` escaped: the runner unescapes ``%25``, ``%0A`` and ``%0D`` in a command's data."""
+    return [github.format_command("add-mask", line) for line in mask_values(values)]
+
+
 def mask(*values: str, stream: TextIO | None = None) -> None:
-    """Tell the runner to redact ``values``; flushed at once so it precedes any other output."""
+    """Tell the runner to redact ``values``; flushed at once so it precedes any other output.
+
+    Written past the guard that neutralizes workflow commands in everything else printed.
+    """
     target = stream or sys.stdout
     for line in mask_lines(values):
-        target.write(line + "\n")
+        github.write_command(target, line)
     target.flush()
 
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from release import names
 from release.adapters import git, git_history, registry
 from release.adapters.aws import ecs
 from release.adapters.aws.clients import AwsClients
@@ -49,7 +50,9 @@ class Options:
 
 
 def _log(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    # One line per call: a line break in it (a cloud error, a build's output) is shown
+    # escaped, never as a line of its own that could pass for ours.
+    sys.stderr.write(names.printable(line) + "\n")
     sys.stderr.flush()
 
 
@@ -106,16 +109,16 @@ class Result:
         ordered = sorted(self.outcomes, key=lambda o: (o.status != "failed", o.service))
         rows = [(o.service, o.target, (o.build_key or "")[:12],
                  "built" if o.built else ("reused" if o.digest else ""),
-                 (o.digest or "")[7:19], o.detail, o.status,
+                 names.printable((o.digest or "")[7:19]), names.printable(o.detail), o.status,
                  f"{o.seconds:.1f}s" if o.seconds else "") for o in ordered]
         lines = [table(["SERVICE", "TARGET", "BUILD KEY", "IMAGE", "DIGEST", "REVISION/VERSION",
                         "STATUS", "TIME"], rows)]
         for o in ordered:
             if o.status == "failed":
-                lines.append(f"\n{o.service} {o.target}: {o.message}")
+                lines.append(f"\n{o.service} {o.target}: {_indented(o.message, '    ')}")
                 if o.hint:
-                    lines.append(f"  hint: {o.hint}")
-        lines += [f"\n{o.service}: {o.url}" for o in ordered if o.url]
+                    lines.append(f"  hint: {_indented(o.hint, '        ')}")
+        lines += [f"\n{o.service}: {names.printable(o.url)}" for o in ordered if o.url]
         changed = sum(o.status == "deployed" for o in self.outcomes)
         failed = sum(o.status == "failed" for o in self.outcomes)
         if self.dry_run:
@@ -330,10 +333,20 @@ def _print_plan(services: list[_Service], log: Callable[[str], None]) -> None:
     for svc in services:
         image = svc.image.action if svc.image else "-"
         if svc.error is not None:
-            rows.append((svc.dep.name, "-", image, "error", svc.error.message))
+            rows.append((svc.dep.name, "-", image, "error", names.printable(svc.error.message)))
         for step in svc.steps:
-            rows.append((svc.dep.name, step.target, image, step.action, step.reason))
-    log("plan:\n" + table(["SERVICE", "TARGET", "IMAGE", "ACTION", "WHY"], rows))
+            rows.append((svc.dep.name, step.target, image, step.action,
+                         names.printable(step.reason)))
+    log("plan:")
+    for line in table(["SERVICE", "TARGET", "IMAGE", "ACTION", "WHY"], rows).splitlines():
+        log(line)
+
+
+def _indented(text: str, indent: str) -> str:
+    """A message over several lines for people: each line escaped (no control characters)
+    and the lines after the first indented, so none of them can pass for a line of ours."""
+    first, *rest = text.splitlines() or [""]
+    return "\n".join([names.printable(first), *(indent + names.printable(r) for r in rest)])
 
 
 def _build(ctx: targets.Context, svc: _Service, docker: DockerEngine,

@@ -10,7 +10,10 @@ import argparse
 import dataclasses
 import difflib
 import json
+import math
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 from release.adapters import git
 from release.config import Config, Environment, load_config
 from release.errors import UsageError
+from release.names import SERVICE, printable, shown
 from release.output import envelope, table
 from release.planning import buildkey, reconcile
 from release.planning.reconcile import Deployed, Desired, Entry, Selection
+from release.repo_files import PathRefused, read_file_bounded
 
 if TYPE_CHECKING:
     from release.commands.plan_images import Found
@@ -165,26 +170,118 @@ def _check_names(env: Environment, names: tuple[str, ...]) -> None:
                              f"services in {env.path}: {', '.join(env.deployments)}")
 
 
-def read_recorded(path: Path) -> dict[str, Deployed | None]:
-    """A deployed state saved by ``release status --output json`` (or a benchmark)."""
+RECORDED_LIMIT = 16 * 1024 * 1024  # thousands of services take a few MB
+RECORDED_SHAPE = ('a JSON object: {"services": {"NAME": {"build_key": "...", "commit": '
+                  '"...", "config_key": "...", "deployed_at": 1700000000} or null}}')
+_RECORDED_TEXT = 200  # longest text a recorded field may hold (keys and SHAs are shorter)
+
+
+def read_recorded(path: Path, environment: str | None = None) -> dict[str, Deployed | None]:
+    """A deployed state saved by ``release status --output json`` (or a benchmark), for
+    ``environment``; a UsageError naming the file and the shape it should have when it is
+    anything else (not a regular file, too large, not JSON, other fields)."""
+    shown_path = printable(str(path))
+
+    def refuse(why: str) -> UsageError:
+        return UsageError(f"--deployed {shown_path}: {why}",
+                          "save a deployed state with `release status --env ENV --output json"
+                          f" > FILE`;\nthe file holds {RECORDED_SHAPE}")
+
     try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read deployed state {path}: {exc}",
-                         "save one with `release status --env ENV --output json > FILE`"
-                         ) from None
+        raw = read_file_bounded(Path(os.path.realpath(path)), shown_path, RECORDED_LIMIT)
+        data = json.loads(raw.decode("utf-8"))
+    except PathRefused as exc:
+        raise refuse(exc.message.replace(f"'{shown_path}' ", "the file ", 1)) from None
+    except UnicodeDecodeError:
+        raise refuse("the file is not UTF-8 text") from None
+    except RecursionError:
+        raise refuse("the file nests too deeply to be a deployed state") from None
+    except ValueError as exc:  # json.JSONDecodeError, or a number too long to read
+        where = (f" at line {exc.lineno} column {exc.colno}"
+                 if isinstance(exc, json.JSONDecodeError) else "")
+        raise refuse(f"the file is not JSON ({getattr(exc, 'msg', exc)}{where})") from None
+    return _recorded_rows(data, environment, refuse)
+
+
+def _recorded_rows(data: object, environment: str | None,
+                   refuse: Callable[[str], UsageError]) -> dict[str, Deployed | None]:
+    if not isinstance(data, dict):
+        raise refuse(f"the file holds {_kind(data)}, not an object")
+    kind = data.get("kind")
+    if kind is not None and kind != "status":
+        raise refuse(f"the file holds the output of `release {printable(str(kind))[:40]}`, "
+                     "not of `release status`")
     rows = data.get("data", data)
-    if isinstance(rows, dict) and "environments" in rows:  # `release status` output
-        envs = rows["environments"]
-        rows = next(iter(envs.values()), {}) if len(envs) == 1 else {}
+    if isinstance(rows, dict) and "environments" in rows:
+        rows = _recorded_environment(rows, environment, refuse)
     if isinstance(rows, dict) and "services" in rows:
         rows = rows["services"]
+    if not isinstance(rows, dict):
+        raise refuse(f"the services are {_kind(rows)}, not an object of services")
     out: dict[str, Deployed | None] = {}
-    for name, row in (rows or {}).items():
-        out[name] = None if row is None else Deployed(
-            row.get("build_key"), row.get("commit"), row.get("deployed_at"),
-            row.get("config_key"))
+    for name, row in rows.items():
+        if not SERVICE.pattern.fullmatch(name):
+            raise refuse(f"{shown(name)} is not a service name")
+        if row is None:
+            out[name] = None
+            continue
+        if not isinstance(row, dict):
+            raise refuse(f"service '{name}' holds {_kind(row)}, not an object (or null)")
+        if "build_key" not in row:
+            raise refuse(f"service '{name}' has no build_key (null when nothing runs)")
+        texts = [_recorded_text(row, key, name, refuse)
+                 for key in ("build_key", "commit", "config_key")]
+        when = row.get("deployed_at")
+        if when is not None and (isinstance(when, bool) or not isinstance(when, (int, float))
+                                 or not math.isfinite(when)):
+            raise refuse(f"service '{name}': deployed_at holds {_kind(when)}, not a number "
+                         "of seconds (or null)")
+        out[name] = Deployed(texts[0], texts[1], when, texts[2])
     return out
+
+
+def _recorded_environment(rows: dict[str, Any], environment: str | None,
+                          refuse: Callable[[str], UsageError]) -> object:
+    envs, errors = rows["environments"], rows.get("errors")
+    if not isinstance(envs, dict):
+        raise refuse(f"'environments' holds {_kind(envs)}, not an object")
+    if environment in envs:
+        return envs[environment]
+    if environment is not None and isinstance(errors, dict) and environment in errors:
+        raise refuse(f"it records that {environment} could not be read")
+    if environment is None and len(envs) == 1:
+        return next(iter(envs.values()))
+    held = ", ".join(shown(str(e)) for e in list(envs)[:10]) or "none"
+    raise refuse(f"it holds no deployed state for {environment} (environments: {held})")
+
+
+def _recorded_text(row: dict[str, Any], key: str, service: str,
+                   refuse: Callable[[str], UsageError]) -> str | None:
+    value = row.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise refuse(f"service '{service}': {key} holds {_kind(value)}, not text (or null)")
+    if len(value) > _RECORDED_TEXT:
+        raise refuse(f"service '{service}': {key} holds {len(value)} characters, more than "
+                     f"{_RECORDED_TEXT}")
+    if printable(value) != value:
+        raise refuse(f"service '{service}': {key} holds a line break or another control "
+                     "character")
+    return value
+
+
+def _kind(value: object) -> str:
+    """What a JSON value is, in words."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def run(options: Options, aws_factory: Any = None) -> Result:
@@ -259,7 +356,7 @@ def _plan(options: Options, aws: Any) -> tuple[Result, Config, Environment]:
         return _result(env, snap.commit, entries, names, mode="selection", note=note,
                        extra=extra), config, env
     if options.deployed_file is not None:
-        running = read_recorded(options.deployed_file)
+        running = read_recorded(options.deployed_file, options.environment)
         gone = sorted(n for n in running if n not in env.deployments)
     else:
         from release.adapters.aws import deployed as deployed_state

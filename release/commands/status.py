@@ -15,7 +15,8 @@ from release.adapters.aws import deployed as deployed_state
 from release.adapters.aws.clients import AwsClients
 from release.commands.plan import desired
 from release.config import load_config
-from release.errors import ReleaseError
+from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError
+from release.names import printable
 from release.output import envelope, table
 from release.planning.reconcile import Deployed, Desired
 
@@ -43,7 +44,15 @@ class Result:
     commit: str
     now: float
     cells: dict[str, dict[str, Cell]]
-    errors: dict[str, str]
+    errors: dict[str, str]  # environment -> why it was not read
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)  # nothing to read there
+    notes: tuple[str, ...] = ()  # what was read but not believed (a malformed tag)
+    hint: str = ""  # how to read the environments in ``errors``
+
+    @property
+    def exit_code(self) -> int:
+        """1 when an environment could not be read: the table is not the whole answer."""
+        return EXIT_FAILED if self.errors else EXIT_OK
 
     def to_text(self) -> str:
         """Rows are services, columns environments; each cell the commit, its age, a mark."""
@@ -58,8 +67,14 @@ class Result:
             rows.append(row)
         lines = [table(["SERVICE", *envs], rows)] if services else []
         lines.append(f"\nHEAD is {self.commit[:7]}; * = lags HEAD, - = not deployed")
+        lines += [f"note: {printable(note)}" for note in self.notes]
+        for env, why in sorted(self.skipped.items()):
+            lines.append(f"{env}: skipped: {why}")
         for env, error in sorted(self.errors.items()):
-            lines.append(f"{env}: not read: {error}")
+            lines.append(f"{env}: not read: {printable(error)}")
+        if self.errors and self.hint:
+            lines += [f"{'hint: ' if i == 0 else '      '}{line}"
+                      for i, line in enumerate(self.hint.splitlines())]
         return "\n".join(lines)
 
     def _cell(self, cell: Cell) -> str:
@@ -78,7 +93,7 @@ class Result:
                                           {**dataclasses.asdict(c.deployed), "current": c.current})
                                    for name, c in row.items()}}
                 for env, row in self.cells.items()},
-            "errors": self.errors})
+            "errors": self.errors, "skipped": self.skipped, "notes": list(self.notes)})
 
 
 def _age(seconds: float) -> str:
@@ -90,28 +105,42 @@ def _age(seconds: float) -> str:
 
 def run(options: Options, aws_factory: Callable[[Any], AwsClients] = AwsClients,
         clock: Callable[[], float] = time.time) -> Result:
-    """Read every chosen environment; an unreachable one is reported, not fatal."""
+    """Read every chosen environment. One that cannot be read is reported beside the others
+    (exit 1); when none can be, that is the error."""
     config = load_config(options.root, options.environments)
     snap = git.snapshot(config.root)
     cells: dict[str, dict[str, Cell]] = {}
     errors: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    hints: list[str] = []
+    notes: list[str] = []
     for env in config.environments.values():
         names = sorted(env.deployments)
         if env.aws is None:
-            errors[env.name] = "no aws block"
+            why = f"{env.path} has no aws block: status reads what runs in AWS"
+            if options.environments:  # asked for by name: an answer we cannot give
+                errors[env.name] = why
+            else:
+                skipped[env.name] = why
             continue
         want: dict[str, Desired] = desired(config, env, names, snap.tree)
         aws = aws_factory(env.aws)
         try:
-            running = deployed_state.read(env, aws, names)
+            running = deployed_state.read(env, aws, names, notes.append)
         except ReleaseError as exc:
             errors[env.name] = exc.message
+            if exc.hint and exc.hint not in hints:
+                hints.append(exc.hint)
             continue
         finally:
             aws.close()
         cells[env.name] = {
             n: Cell(running.get(n), _current(want[n], running.get(n))) for n in names}
-    return Result(snap.commit, clock(), cells, errors)
+    hint = "\n".join(hints) or "check the credentials and the aws block of each environment"
+    if errors and not cells:
+        raise ReleaseError("status read nothing: " + "; ".join(
+            f"{env}: {printable(error)}" for env, error in sorted(errors.items())), hint)
+    return Result(snap.commit, clock(), cells, errors, skipped, tuple(notes), hint)
 
 
 def _current(want: Desired, run: Deployed | None) -> bool:

@@ -384,3 +384,31 @@ def ids(cases: list[Case]) -> list[str]:
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return names
+
+
+# --- workflow commands: what the GitHub Actions runner would run ----------------------------
+
+# What the runner's line reader ends a line at, and what its TrimStart (or a culture-aware
+# StartsWith/IndexOf) may skip: whitespace, control characters, zero-width and bidi marks.
+_RUNNER_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_RUNNER_SKIPS = (r"[^\S\r\n]|[\x00-\x08\x0e-\x1f\x7f-\x9f\xad\u061c\u180e\u200b-\u200f"
+                 r"\u202a-\u202e\u2060-\u206f\ufeff]")
+_RUNNER_V2 = re.compile(rf"(?:{_RUNNER_SKIPS})*::")
+_RUNNER_LEGACY = re.compile(rf"#(?:{_RUNNER_SKIPS})*#(?:{_RUNNER_SKIPS})*\[")
+# The commands release itself writes: at the start of a line, their data escaped.
+OUR_COMMANDS = ("::error file=", "::error title=release::", "::add-mask::")
+
+
+def workflow_commands(text: str) -> list[str]:
+    """The lines of ``text`` the runner would read as workflow commands: one that starts
+    with ``::`` once leading whitespace is skipped, or that holds ``##[`` anywhere."""
+    return [line for line in _RUNNER_LINE_BREAK.split(text)
+            if _RUNNER_V2.match(line) or _RUNNER_LEGACY.search(line)]
+
+
+def check_no_injected_commands(case: Case, outcome: Outcome) -> None:
+    """No line of stdout or stderr starts a workflow command, except release's own."""
+    for stream, text in (("stdout", outcome.out), ("stderr", outcome.err)):
+        forged = [line for line in workflow_commands(text) if not line.startswith(OUR_COMMANDS)]
+        assert not forged, (
+            f"{case.name}: {stream} would run workflow commands {forged!r}:\n{text}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from collections import defaultdict
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
@@ -16,22 +19,70 @@ CONFIG_KEY_TAG = "release:config-key"
 SOURCE_COMMIT_TAG = "release:source-commit"
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
 
+# What each tag holds when a release wrote it. Anyone who can tag the resource (or deploy
+# once from a branch) writes these values, and they are printed, compared and passed to
+# git: a value of another shape is treated as absent, and never shown.
+TAG_SHAPES: dict[str, tuple[re.Pattern[str], str]] = {
+    BUILD_KEY_TAG: (re.compile(r"[0-9a-f]{8,64}|no-image"), "a build key (hex)"),
+    CONFIG_KEY_TAG: (re.compile(r"[0-9a-f]{8,64}"), "a config key (hex)"),
+    SOURCE_COMMIT_TAG: (re.compile(r"[0-9a-f]{7,64}"), "a commit SHA (hex)"),
+}
+MAX_TAG_VALUE = 64
 
-def _from_tags(tags: dict[str, str], when: float | None) -> Deployed:
-    return Deployed(tags.get(BUILD_KEY_TAG), tags.get(SOURCE_COMMIT_TAG), when,
-                    tags.get(CONFIG_KEY_TAG))
+Notes = Callable[[str], None]
 
 
-def read(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, Deployed | None]:
-    """Service -> what runs (None: not deployed, or deployed by something else)."""
+def _note_to_log(note: str) -> None:
+    sys.stderr.write(f"note: {note}\n")
+
+
+def tag_value(tags: Mapping[str, object], key: str, where: str,
+              note: Notes = _note_to_log) -> str | None:
+    """The value of tag ``key`` when it has the shape a release writes; else None, with a
+    note on ``where`` it was and what is wrong with it (its text is never repeated)."""
+    value = tags.get(key)
+    if value is None:
+        return None
+    pattern, shape = TAG_SHAPES[key]
+    if isinstance(value, str) and pattern.fullmatch(value):
+        return value
+    note(f"{where}: tag {key} is not {shape} ({_what_is_wrong(value)}); treated as absent")
+    return None
+
+
+def _what_is_wrong(value: object) -> str:
+    if not isinstance(value, str):
+        return f"a {type(value).__name__}, not text"
+    if not value:
+        return "empty"
+    if len(value) > MAX_TAG_VALUE:
+        return f"{len(value)} characters, at most {MAX_TAG_VALUE}"
+    if any(not ch.isprintable() for ch in value):
+        return f"{len(value)} characters, with control or invisible characters"
+    return f"{len(value)} characters, not all lowercase hex"
+
+
+def _from_tags(tags: Mapping[str, object], when: float | None, where: str,
+               note: Notes) -> Deployed:
+    return Deployed(tag_value(tags, BUILD_KEY_TAG, where, note),
+                    tag_value(tags, SOURCE_COMMIT_TAG, where, note), when,
+                    tag_value(tags, CONFIG_KEY_TAG, where, note))
+
+
+def read(env: Environment, aws: AwsClients, services: list[str],
+         note: Notes = _note_to_log) -> dict[str, Deployed | None]:
+    """Service -> what runs (None: not deployed, or deployed by something else).
+
+    A recorded tag of the wrong shape counts as absent; ``note`` says so.
+    """
     found: dict[str, list[Deployed | None]] = defaultdict(list)
-    ecs_services = _ecs(env, aws, services)
+    ecs_services = _ecs(env, aws, services, note)
     for name, state in ecs_services.items():
         found[name].append(state)
     lambdas = [n for n in services if env.deployments[n].lambda_ is not None]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        for name, state in zip(lambdas, pool.map(lambda n: _function(env, aws, n), lambdas),
-                               strict=True):
+        for name, state in zip(lambdas, pool.map(lambda n: _function(env, aws, n, note),
+                                                 lambdas), strict=True):
             found[name].append(state)
     out: dict[str, Deployed | None] = {}
     for name in services:
@@ -45,7 +96,8 @@ def read(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, De
     return out
 
 
-def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, Deployed | None]:
+def _ecs(env: Environment, aws: AwsClients, services: list[str],
+         note: Notes) -> dict[str, Deployed | None]:
     by_cluster: dict[str, dict[str, str]] = defaultdict(dict)
     for name in services:
         ecs = env.deployments[name].ecs
@@ -92,11 +144,11 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str]) -> dict[str, De
             registered = found["taskDefinition"].get("registeredAt")
             when = released.get(name) or (
                 registered.timestamp() if hasattr(registered, "timestamp") else None)
-            out[name] = _from_tags(tags, when)
+            out[name] = _from_tags(tags, when, f"{name} (ECS)", note)
     return out
 
 
-def _function(env: Environment, aws: AwsClients, name: str) -> Deployed | None:
+def _function(env: Environment, aws: AwsClients, name: str, note: Notes) -> Deployed | None:
     dep = env.deployments[name].lambda_
     if dep is None:
         return None
@@ -112,7 +164,7 @@ def _function(env: Environment, aws: AwsClients, name: str) -> Deployed | None:
         when = datetime.fromisoformat(modified.replace("+0000", "+00:00")).timestamp()
     except (AttributeError, ValueError):
         when = None
-    return _from_tags(dict(found.get("Tags", {})), when)
+    return _from_tags(dict(found.get("Tags", {})), when, f"{name} (Lambda)", note)
 
 
 def removed(env: Environment, aws: AwsClients) -> list[str]:
