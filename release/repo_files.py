@@ -63,19 +63,76 @@ def _inside(real_root: str, real: str) -> bool:
     return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
 
 
+class Tree:
+    """A repository root, resolving paths under it with one ``lstat`` per new component.
+
+    ``os.path.realpath`` checks every component of the absolute path on each call; a
+    release.yaml of 1,000 services asks for a few thousand paths that share their leading
+    directories, so the directories resolved once are remembered (for the life of one
+    command: a config is loaded once).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.real_root = _real_root(root)
+        self._dirs: dict[str, str] = {"": self.real_root}
+
+    def resolve(self, rel: str) -> str:
+        """``rel`` with every symbolic link resolved; refused when it leaves the root."""
+        real = self._resolved(rel)
+        if not _inside(self.real_root, real):
+            joined = os.path.join(self.real_root, rel)  # noqa: PTH118
+            raise PathRefused(
+                f"'{rel}' leads outside the repository (a symbolic link resolves to "
+                f"{_shown_target(joined)})",
+                "commit the file itself, or point the link at a file inside the repository; "
+                "release reads nothing outside the repository",
+            )
+        return real
+
+    def _resolved(self, rel: str) -> str:
+        parts = [p for p in rel.split("/") if p not in {"", "."}]
+        if rel.startswith("/") or ".." in parts:
+            return os.path.realpath(os.path.join(self.real_root, rel))  # noqa: PTH118
+        key, real = "", self.real_root
+        for index, part in enumerate(parts):
+            key = f"{key}/{part}" if key else part
+            known = self._dirs.get(key)
+            if known is not None:
+                real = known
+                continue
+            candidate = os.path.join(real, part)  # noqa: PTH118
+            if os.path.islink(candidate):  # noqa: PTH114
+                # A link: let realpath follow it (and any links in its target) properly.
+                rest = "/".join(parts[index + 1:])
+                return os.path.realpath(os.path.join(candidate, rest) if rest else candidate)  # noqa: PTH118
+            real = candidate
+            if index < len(parts) - 1:
+                self._dirs[key] = real
+        return real
+
+    def check_kind(self, rel: str, *, want_dir: bool | None) -> str:
+        """The resolved path of ``rel``, which must exist inside the root and be a regular
+        file (``want_dir=False``), a directory (``True``) or either (``None``)."""
+        real = self.resolve(rel)
+        try:
+            mode = os.stat(real).st_mode  # noqa: PTH116
+        except OSError:
+            raise FileNotFoundError(rel) from None
+        is_dir = stat.S_ISDIR(mode)
+        if stat.S_ISREG(mode) or (is_dir and want_dir is not False):
+            if want_dir is True and not is_dir:
+                raise NotADirectoryError(rel)
+            return real
+        if is_dir:
+            raise IsADirectoryError(rel)
+        raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
+                          "point at a regular file committed to the repository")
+
+
 def resolve(root: Path, rel: str) -> Path:
     """``root/rel`` with every symbolic link resolved; refused when it leaves ``root``."""
-    real_root = _real_root(root)
-    joined = os.path.join(real_root, rel)  # noqa: PTH118 - plain strings: this runs per path
-    real = os.path.realpath(joined)
-    if not _inside(real_root, real):
-        raise PathRefused(
-            f"'{rel}' leads outside the repository (a symbolic link resolves to "
-            f"{_shown_target(joined)})",
-            "commit the file itself, or point the link at a file inside the repository; "
-            "release reads nothing outside the repository",
-        )
-    return Path(real)
+    return Path(Tree(root).resolve(rel))
 
 
 def _shown_target(joined: str) -> str:
@@ -99,20 +156,7 @@ def _shown_target(joined: str) -> str:
 def check_kind(root: Path, rel: str, *, want_dir: bool | None) -> Path:
     """The resolved path of ``rel``, which must exist inside ``root`` and be a regular file
     (``want_dir=False``), a directory (``True``) or either (``None``)."""
-    real = resolve(root, rel)
-    try:
-        mode = os.stat(real).st_mode  # noqa: PTH116
-    except OSError:
-        raise FileNotFoundError(rel) from None
-    is_dir = stat.S_ISDIR(mode)
-    if stat.S_ISREG(mode) or (is_dir and want_dir is not False):
-        if want_dir is True and not is_dir:
-            raise NotADirectoryError(rel)
-        return real
-    if is_dir:
-        raise IsADirectoryError(rel)
-    raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
-                      "point at a regular file committed to the repository")
+    return Path(Tree(root).check_kind(rel, want_dir=want_dir))
 
 
 def read_bounded(root: Path, rel: str, limit: int) -> bytes:
@@ -125,7 +169,7 @@ def read_bounded(root: Path, rel: str, limit: int) -> bytes:
     return read_file_bounded(real, rel, limit)
 
 
-def read_file_bounded(real: Path, rel: str, limit: int) -> bytes:
+def read_file_bounded(real: str | Path, rel: str, limit: int) -> bytes:
     """Read an already resolved regular file, refusing anything else or anything larger."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:

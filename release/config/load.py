@@ -115,6 +115,7 @@ class _Loader:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.tree = repo_files.Tree(root)
         self.problems: list[Problem] = []
         # task definition template -> the role ARNs it names, checked per environment
         self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
@@ -160,8 +161,7 @@ class _Loader:
         """Library name -> (its path, every library it uses, transitively)."""
         raw = source.data.get("libraries", {})
         for name, lib in raw.items():
-            self._exists(source, ("libraries", name, "path"), lib["path"], want_dir=None,
-                         walk=True)
+            self._exists(source, ("libraries", name, "path"), lib["path"], want_dir=None)
             for index, used in enumerate(lib.get("uses", [])):
                 if used not in raw:
                     self._unknown_library(source, ("libraries", name, "uses", index), used, raw)
@@ -219,7 +219,7 @@ class _Loader:
                 continue  # checked once, with the library
             where: PathKey = ((*at, "watch", own_watch.index(path)) if path in own_watch else
                               ("defaults", "watch", default_watch.index(path)))
-            self._exists(source, where, path, want_dir=None, walk=True)
+            self._exists(source, where, path, want_dir=None)
         ecs = None
         if "ecs" in raw:
             ecs = EcsTarget(raw["ecs"]["task_definition"], raw["ecs"].get("container"))
@@ -266,9 +266,11 @@ class _Loader:
     def _exists(self, source: Source, at: PathKey, rel: str, *, want_dir: bool | None,
                 what: str = "path", walk: bool = False) -> bool:
         """True when ``rel`` is inside the repository and of the wanted kind; with ``walk``,
-        every file under a directory must be too (it is read: watched, or uploaded)."""
+        every file under a directory must be too (S3 sources: a deploy reads and uploads
+        them). Watched paths are not walked here: only git reads them, and the build key
+        refuses a link in them that leaves the repository."""
         try:
-            repo_files.check_kind(self.root, rel, want_dir=want_dir)
+            self.tree.check_kind(rel, want_dir=want_dir)
             if walk:
                 for _ in repo_files.files_under(self.root, rel):
                     pass
@@ -297,7 +299,8 @@ class _Loader:
         # read them again with line numbers (and name them for people) only to say where a
         # problem is. Plain strings and open(): pathlib costs more than the check here.
         try:
-            raw = repo_files.read_bounded(self.root, ecs.task_definition, MAX_CONFIG_BYTES)
+            real = self.tree.check_kind(ecs.task_definition, want_dir=False)
+            raw = repo_files.read_file_bounded(real, ecs.task_definition, MAX_CONFIG_BYTES)
             quick: Source | None = Source(ecs.task_definition, json.loads(raw))
         except (OSError, ValueError, repo_files.PathRefused):
             quick = None

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import DELETE, Case, check, ids, run
+from harness import BASE, DELETE, Case, check, ids, run
 
 ENV = "environments/dev.yaml"
 REL = "release.yaml"
@@ -149,9 +149,14 @@ PATHS = [
     Case("watch-path-links-outside", "leads outside the repository", file=REL,
          field="services.web.watch[0]", set={REL: {"services.web.watch": ["libs/shared"]}},
          links={"libs/shared": "{outside}/dir"}),
-    Case("watch-dir-holds-link-outside", "leads outside the repository", file=REL,
-         field="services.web.watch[0]", set={REL: {"services.web.watch": ["libs/shared"]}},
+    # Only git reads a watched tree (for the build key), so plan is what refuses its links.
+    Case("watch-dir-holds-absolute-link", "which is absolute",
+         set={REL: {"services.web.watch": ["libs/shared"]}}, argv=("plan", "--env", "dev"),
          write={"libs/shared/a.py": "x = 1\n"}, links={"libs/shared/b.py": OUTSIDE_FILE}),
+    Case("watch-dir-holds-link-climbing-out", "leads outside the repository",
+         set={REL: {"services.web.watch": ["libs/shared"]}}, argv=("plan", "--env", "dev"),
+         write={"libs/shared/a.py": "x = 1\n"},
+         links={"libs/shared/b.py": "../../../outside/secret.txt"}),
     Case("library-links-outside", "leads outside the repository", file=REL,
          field="libraries.shared.path",
          set={REL: {"libraries": {"shared": {"path": "libs/shared"}}}},
@@ -228,10 +233,10 @@ CRASHES = [
 INJECTED = "dev\n::warning file=x::INJECTED"
 CONTROL = "contains the control character"
 CONTROLS = [
-    env("cluster-forges-a-workflow-command", "ecs.cluster", INJECTED, NO_WILDCARD,
+    env("cluster-forges-a-workflow-command", "ecs.cluster", INJECTED, CONTROL,
         environ={"GITHUB_ACTIONS": "true"}),
     rel("container-forges-a-workflow-command", "services.web.ecs.container",
-        "web\n::error::INJECTED", NO_WILDCARD, environ={"GITHUB_ACTIONS": "true"}),
+        "web\n::error::INJECTED", CONTROL, environ={"GITHUB_ACTIONS": "true"}),
     env("environment-value-with-newline", "services.web.ecs.environment.LOG_LEVEL",
         "info\n::error::INJECTED", CONTROL, environ={"GITHUB_ACTIONS": "true"}),
     env("lambda-value-with-carriage-return", "services.worker.lambda.environment.MODEL_NAME",
@@ -241,17 +246,17 @@ CONTROLS = [
     env("environment-value-with-line-separator", "services.web.ecs.environment.LOG_LEVEL",
         "a\u2028::error::x", CONTROL),
     Case("environment-name-with-newline", "is not a valid name here", file=ENV,
-         field="services.web.ecs.environment.'A\\n::error::x'",
-         set={ENV: {"services.web.ecs.environment": {"A\n::error::x": "1"}}}),
+         field="services.web.ecs.environment.A\\n::error::x",
+         write={ENV: BASE[ENV].replace("LOG_LEVEL: info", '"A\\n::error::x": "1"')}),
     rel("build-arg-value-with-newline", "defaults.build_args.PYTHON_VERSION",
         "3.12\n::error::x", CONTROL),
     rel("s3-key-with-newline", "services.worker.s3_files[0].key", "models/\n::error::x",
-        NO_WILDCARD),
-    env("family-with-escape", "services.web.ecs.family", "dev\x1bweb", NO_WILDCARD),
-    Case("watch-path-with-newline", NO_WILDCARD, file=REL, field="services.web.watch[0]",
+        CONTROL),
+    env("family-with-escape", "services.web.ecs.family", "dev\x1bweb", CONTROL),
+    Case("watch-path-with-newline", CONTROL, file=REL, field="services.web.watch[0]",
          set={REL: {"services.web.watch": ["libs\n::error::x"]}}),
     env("azure-app-name-with-newline", "services.batch.azure_container_app.name",
-        "batch\n::error::x", NO_WILDCARD),
+        "batch\n::error::x", CONTROL),
 ]
 
 ALLOWED = [
