@@ -91,10 +91,13 @@ def known_services(root: Path) -> list[str]:
     """Service names in ``root``'s release.yaml, best effort (only to suggest a name)."""
     import yaml  # here: `release --version` stays fast
 
+    from release import repo_files
+
     try:
-        data = yaml.safe_load((root / "release.yaml").read_text("utf-8"))
+        raw = repo_files.read_bounded(root, "release.yaml", 1 << 20)  # never outside, bounded
+        data = yaml.safe_load(raw.decode("utf-8"))
         return [str(n) for n in data.get("services", {})]
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+    except (OSError, ValueError, AttributeError, yaml.YAMLError, repo_files.PathRefused):
         return []
 
 

@@ -14,6 +14,7 @@ redirect the read, and a FIFO put in place of a file cannot block it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Iterator
@@ -202,39 +203,51 @@ def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit // 1024} KiB"
 
 
+MAX_FILES = 100_000  # under one configured directory: far more than any model or asset set
+
+
 def files_under(root: Path, rel: str) -> Iterator[tuple[str, Path]]:
     """Every regular file under the directory ``rel`` (or ``rel`` itself when it is a file),
     as (its path relative to ``rel``, its resolved path), in sorted order.
 
-    Links are followed only while they stay inside ``root``; a link that leaves it, a
-    special file, or a directory reached twice (a link loop) raises ``PathRefused``.
+    Links are followed only while they stay inside ``root`` (a directory linked twice is
+    read twice, as ``cp -rL`` would); a link that leaves it, a special file, a link back
+    into a directory being read (a loop) or more than ``MAX_FILES`` files raise
+    ``PathRefused``.
     """
-    top = check_kind(root, rel, want_dir=None)
+    tree = Tree(root)
+    top = Path(tree.check_kind(rel, want_dir=None))
     if not top.is_dir():
         yield "", top
         return
-    yield from _walk(root, rel, top, seen={str(top)})
+    budget = [MAX_FILES]
+    yield from _walk(tree, rel, top, frozenset({str(top)}), budget)
 
 
-def _walk(root: Path, rel: str, directory: Path, seen: set[str]) -> Iterator[tuple[str, Path]]:
+def _walk(tree: Tree, rel: str, directory: Path, ancestors: frozenset[str],
+          budget: list[int]) -> Iterator[tuple[str, Path]]:
     base = rel.rstrip("/")
     with os.scandir(directory) as found:
         entries = sorted(found, key=lambda e: e.name)
     for entry in entries:
         name = f"{base}/{entry.name}"
-        real = resolve(root, os.path.relpath(os.path.join(directory, entry.name),  # noqa: PTH118
-                                             _real_root(root)))
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise PathRefused(f"'{rel}' holds more than {MAX_FILES} files",
+                              "publish a smaller directory, or an archive of it")
+        real = Path(tree.resolve(os.path.relpath(directory / entry.name, tree.real_root)))
         try:
             mode = os.stat(real).st_mode  # noqa: PTH116
-        except OSError:
-            raise PathRefused(f"'{name}' is a symbolic link to nothing",
-                              "remove the broken link or commit what it points to") from None
+        except OSError as exc:
+            loop = exc.errno == errno.ELOOP
+            raise PathRefused(
+                f"'{name}' is a symbolic link " + ("loop" if loop else "to nothing"),
+                "remove the link, or commit what it points to") from None
         if stat.S_ISDIR(mode):
-            if str(real) in seen:
-                raise PathRefused(f"'{name}' leads back into a directory already read "
+            if str(real) in ancestors:
+                raise PathRefused(f"'{name}' leads back into a directory being read "
                                   "(a symbolic link loop)", "remove the link")
-            seen.add(str(real))
-            for sub, path in _walk(root, name, real, seen):
+            for sub, path in _walk(tree, name, real, ancestors | {str(real)}, budget):
                 yield f"{entry.name}/{sub}", path
         elif stat.S_ISREG(mode):
             yield entry.name, real

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from release import repo_files
-from release.adapters.aws import ecs, ecs_address, ecs_rollout, lambda_, s3, stepfunctions
+from release.adapters.aws import (
+    deployed,
+    ecs,
+    ecs_address,
+    ecs_rollout,
+    lambda_,
+    s3,
+    stepfunctions,
+)
 from release.adapters.aws.clients import AwsClients, explain
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
 from release.adapters.azure import container_apps
@@ -344,10 +352,14 @@ def with_urls(ctx: Context, results: list[Done]) -> list[Done]:
 def running_commits(seen: Observed) -> dict[str, str]:
     """Target -> the source commit recorded on what it runs now (where one is recorded)."""
     out = {}
-    if seen.ecs is not None and seen.ecs.tags.get(SOURCE_COMMIT_TAG):
-        out["ecs"] = seen.ecs.tags[SOURCE_COMMIT_TAG]
-    if seen.function is not None and seen.function.tags.get(SOURCE_COMMIT_TAG):
-        out["lambda"] = seen.function.tags[SOURCE_COMMIT_TAG]
+    # A tag is read back from the cloud: only a commit id of the right shape may reach git
+    # (a value starting with '-' would be read as an option).
+    for target, found in (("ecs", seen.ecs), ("lambda", seen.function)):
+        if found is None:
+            continue
+        commit = deployed.tag_value(found.tags, SOURCE_COMMIT_TAG, target, lambda _note: None)
+        if commit:
+            out[target] = commit
     return out
 
 

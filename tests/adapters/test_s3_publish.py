@@ -208,7 +208,7 @@ REFUSED = {
     "link-loop": ({"services/models/model/loop": "."}, "symbolic link loop"),
     "link-loop-up": ({"services/models/model/sub/up": ".."}, "symbolic link loop"),
     "file-link-cycle": ({"services/models/model/a": "b", "services/models/model/b": "a"},
-                        "symbolic link to nothing"),
+                        "symbolic link loop"),
     "dangling": ({"services/models/model/gone": "nothing-here"}, "symbolic link to nothing"),
 }
 

@@ -52,3 +52,13 @@ def test_the_repository_root_as_context(repo: Path) -> None:
     (repo / "leak").symlink_to("/etc/passwd")
     with pytest.raises(UsageError, match="'leak' -> '/etc/passwd'"):
         refuse_links_leaving(repo, ".")
+
+
+def test_a_directory_linked_twice_is_read_twice_not_called_a_loop(repo: Path) -> None:
+    (repo / "svc" / "a").symlink_to("app")
+    (repo / "svc" / "b").symlink_to("app")
+    found = [rel for rel, _ in repo_files.files_under(repo, "svc")]
+    assert found == ["Dockerfile", "a/main.py", "app/main.py", "b/main.py"]
+    (repo / "svc" / "app" / "up").symlink_to("..")
+    with pytest.raises(repo_files.PathRefused, match="a symbolic link loop"):
+        list(repo_files.files_under(repo, "svc"))
