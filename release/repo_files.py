@@ -19,6 +19,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -170,30 +171,27 @@ def read_bounded(root: Path, rel: str, limit: int) -> bytes:
     return read_file_bounded(real, rel, limit)
 
 
-def read_file_bounded(real: str | Path, rel: str, limit: int) -> bytes:
-    """Read an already resolved regular file, refusing anything else or anything larger."""
+def open_regular(real: str | Path, rel: str) -> IO[bytes]:
+    """``real``, a resolved path, opened for reading without following a link or blocking
+    on a FIFO, and checked with ``fstat`` to be a regular file (``PathRefused`` if not)."""
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(real, flags)
     except OSError as exc:
         raise PathRefused(f"'{rel}' cannot be read: {exc.strerror}",
-                          "check that the file exists and is readable") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
-                              "point at a regular file committed to the repository")
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    finally:
+                          "check that the file is committed and readable") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
         os.close(fd)
-    data = b"".join(chunks)
+        raise PathRefused(f"'{rel}' is {kind_of(mode)}, not a regular file",
+                          "point at a regular file committed to the repository")
+    return os.fdopen(fd, "rb")
+
+
+def read_file_bounded(real: str | Path, rel: str, limit: int) -> bytes:
+    """Read an already resolved regular file, refusing anything else or anything larger."""
+    with open_regular(real, rel) as handle:
+        data = handle.read(limit + 1)
     if len(data) > limit:
         raise TooLarge(rel, limit)
     return data

@@ -71,16 +71,18 @@ def _url_host(url: str) -> tuple[str, str] | None:
     return parts.scheme, host
 
 
+def _loopback_only(url: str, refusal: Refusal) -> Refusal | None:
+    found = _url_host(url)
+    return None if found is not None and is_loopback(found[1]) else refusal
+
+
 def aws_endpoint(url: str) -> Refusal | None:
     """An ``aws.endpoint_url`` override: only the local cloud, on a loopback address."""
-    found = _url_host(url)
-    if found is not None and is_loopback(found[1]):
-        return None
-    return Refusal(
+    return _loopback_only(url, Refusal(
         f"endpoint_url {url!r} is not a loopback address; the GitHub OIDC token and every "
         "AWS call would be sent there",
         "omit endpoint_url for real AWS; it is only for the embedded local cloud, e.g. "
-        "http://127.0.0.1:5000 (localhost, 127.0.0.0/8 or [::1])")
+        "http://127.0.0.1:5000 (localhost, 127.0.0.0/8 or [::1])"))
 
 
 def azure_endpoint(url: str, public_hosts: tuple[str, ...], what: str) -> Refusal | None:
@@ -100,14 +102,11 @@ def azure_endpoint(url: str, public_hosts: tuple[str, ...], what: str) -> Refusa
 
 def acr_exchange(url: str) -> Refusal | None:
     """``acr_exchange_url``: the registry's own endpoint is the default; overrides are local."""
-    found = _url_host(url)
-    if found is not None and is_loopback(found[1]):
-        return None
-    return Refusal(
+    return _loopback_only(url, Refusal(
         f"acr_exchange_url {url!r} is not a loopback address; the Entra ID token would be "
         "posted there",
         "omit it: ACR logins use https://<registry host>/oauth2/exchange; an override is "
-        "only for a local fake on 127.0.0.1")
+        "only for a local fake on 127.0.0.1"))
 
 
 def registry_host(kind: str, host: str, *, account_id: str | None,

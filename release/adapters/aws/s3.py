@@ -10,13 +10,11 @@ checksum recorded with an upload is of the very bytes sent, read through the sam
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from pathlib import Path
 from typing import IO, Any
 
+from release import repo_files
 from release.adapters.aws.clients import explain
-from release.repo_files import PathRefused, kind_of
 
 CHECKSUM_KEY = "release-sha256"
 _BLOCK = 1 << 20
@@ -25,18 +23,7 @@ _BLOCK = 1 << 20
 def open_regular(path: Path) -> IO[bytes]:
     """``path``, a resolved regular file, opened for reading without following a link or
     blocking on a FIFO; ``PathRefused`` when it is anything else or cannot be opened."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise PathRefused(f"'{path}' cannot be read: {exc.strerror}",
-                          "check that the file is committed and readable") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise PathRefused(f"'{path}' is {kind_of(mode)}, not a regular file",
-                          "remove it; only regular files are published")
-    return os.fdopen(fd, "rb")
+    return repo_files.open_regular(path, str(path))
 
 
 def _digest(handle: IO[bytes]) -> str:
