@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from release.config.model import (
     AwsAccount,
     AzureAccount,
     AzureAppDeployment,
+    BuildCache,
+    BuildSecret,
     Config,
     EcsDeployment,
     EcsTarget,
@@ -43,9 +46,14 @@ from release.config.source import (
     read_source,
 )
 from release.errors import ConfigError, Problem, UsageError
+from release.planning import dockerignore, image_tags
 
 RELEASE_FILE = "release.yaml"
 S3_KEY_PLACEHOLDERS = ("env", "service")
+BUILD_SECRET_SOURCES = ("env", "file", "aws_secret", "ssm")
+# Variables a build secret may not name: the release's own credentials and runner settings.
+_RELEASE_ENV = ("AWS_", "ACTIONS_", "AZURE_", "ARM_", "DOCKER_", "RUNNER_")
+_ARCH_PLATFORM = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
 _SNAKE = {"executionRoleArn": "execution_role_arn", "taskRoleArn": "task_role_arn"}
 ENVIRONMENTS_DIR = "environments"
 
@@ -110,6 +118,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _cpu_architecture(template_data: Any) -> str | None:
+    """A task definition template's ``runtimePlatform.cpuArchitecture``, when it names one."""
+    runtime = template_data.get("runtimePlatform") if isinstance(template_data, dict) else None
+    arch = runtime.get("cpuArchitecture") if isinstance(runtime, dict) else None
+    return arch if isinstance(arch, str) else None
+
+
 class _Loader:
     """Collects problems while building the model; never stops at the first one."""
 
@@ -119,6 +134,7 @@ class _Loader:
         self.problems: list[Problem] = []
         # task definition template -> the role ARNs it names, checked per environment
         self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
+        self.template_arch: dict[str, str | None] = {}  # template -> its cpuArchitecture
 
     def _read(self, path: Path, schema: str) -> Source | None:
         display = self._display(path)
@@ -246,12 +262,13 @@ class _Loader:
         self.problems.extend(plaintext.build_arg_problems(
             source, self.root, (*at, "build_args"), name))
         azure = raw.get("azure_container_app")
+        platform, platforms = self._platforms(source, at, raw, defaults)
         return Service(
             name=name,
             context=context,
             dockerfile=dockerfile,
             repository=raw.get("repository", name),
-            platform=raw.get("platform") or defaults.get("platform") or DEFAULT_PLATFORM,
+            platform=platform,
             watch=watch,
             build_args=dict(sorted({**defaults.get("build_args", {}),
                                     **raw.get("build_args", {})}.items())),
@@ -261,7 +278,131 @@ class _Loader:
             step_functions=step_functions,
             s3_files=s3_files,
             azure_container_app=None if azure is None else azure.get("container", ""),
+            target=raw.get("target"),
+            build_secrets=self._build_secrets(source, at, raw, context, dockerfile),
+            tags=self._tags(source, at, raw),
+            platforms=platforms,
+            attestations=self._attestations(source, at, raw),
+            cache=BuildCache(**{**defaults.get("cache", {}), **raw.get("cache", {})}),
+            builder=raw.get("builder") or defaults.get("builder"),
         )
+
+    # build settings -------------------------------------------------------------------------
+
+    def _platforms(self, source: Source, at: PathKey, raw: dict[str, Any],
+                   defaults: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+        """The image's main platform and, when there are several, all of them. A service's
+        own ``platforms`` or ``platform`` wins over the defaults' (in that order)."""
+        for where, block in ((at, raw), (("defaults",), defaults)):
+            if "platforms" in block and "platform" in block:
+                self._at(source, (*where, "platforms"), "set platform or platforms, not both",
+                         "keep platforms: [...]; its first entry is the main platform")
+        own = "platforms" in raw or "platform" in raw
+        block = raw if own else defaults
+        chosen = list(block.get("platforms") or [block.get("platform") or DEFAULT_PLATFORM])
+        field = "platforms" if "platforms" in block else "platform"
+        where = (*at, field) if own else ("defaults", field) if field in defaults else at
+        if "lambda" in raw and len(chosen) > 1:
+            self._at(source, where if own else at,
+                     f"a lambda target takes one platform; {dotted(where)} names "
+                     f"{len(chosen)} ({', '.join(chosen)})",
+                     "set platform: to the function's architecture on this service (Lambda "
+                     "refuses an image index)")
+        if "ecs" in raw:
+            self._runtime_platform(source, where, raw["ecs"]["task_definition"], chosen)
+        return chosen[0], tuple(chosen) if len(chosen) > 1 else ()
+
+    def _runtime_platform(self, source: Source, where: PathKey, template_path: str,
+                          platforms: list[str]) -> None:
+        """The task definition's ``runtimePlatform.cpuArchitecture`` (X86_64 when absent, as
+        ECS runs it) must be one the image is built for."""
+        if template_path not in self.template_arch:
+            return  # the template could not be read: that is reported with it
+        arch = self.template_arch[template_path]
+        wanted = _ARCH_PLATFORM.get(arch or "X86_64")
+        if wanted is None or wanted in platforms:
+            return
+        said = (f"runtimePlatform.cpuArchitecture {arch}" if arch else
+                "no runtimePlatform (ECS runs it on X86_64)")
+        self._at(source, where, f"{template_path} has {said} but the image is built for "
+                 f"{', '.join(platforms)}",
+                 f"add {wanted} to platforms, or set runtimePlatform.cpuArchitecture in "
+                 f"{template_path} to " + " or ".join(
+                     a for a, p in _ARCH_PLATFORM.items() if p in platforms))
+
+    def _attestations(self, source: Source, at: PathKey, raw: dict[str, Any]) -> bool:
+        wanted = bool(raw.get("attestations", False))
+        if wanted and "lambda" in raw:
+            self._at(source, (*at, "attestations"),
+                     "a lambda target cannot take attestations: they make the image an "
+                     "index, which Lambda refuses",
+                     "remove attestations: true, or build the attested image as its own "
+                     "service without the lambda target")
+        return wanted
+
+    def _tags(self, source: Source, at: PathKey, raw: dict[str, Any]) -> tuple[str, ...]:
+        for index, tag in enumerate(raw.get("tags", [])):
+            why = image_tags.template_problem(tag)
+            if why is not None:
+                self._at(source, (*at, "tags", index), *why)
+        return tuple(raw.get("tags", ()))
+
+    def _build_secrets(self, source: Source, at: PathKey, raw: dict[str, Any], context: str,
+                       dockerfile: str) -> tuple[BuildSecret, ...]:
+        found = []
+        for secret_id, spec in raw.get("build_secrets", {}).items():
+            where: PathKey = (*at, "build_secrets", secret_id)
+            given = [kind for kind in BUILD_SECRET_SOURCES if kind in spec]
+            if len(given) != 1:
+                self._at(source, where, f"build secret '{secret_id}' names {len(given)} "
+                         f"sources ({', '.join(given)}); it takes its value from one",
+                         "keep one of env, file, aws_secret, ssm")
+                continue
+            secret = BuildSecret(secret_id, **{given[0]: spec[given[0]]})
+            if secret.env is not None and secret.env.upper().startswith(_RELEASE_ENV):
+                self._at(source, (*where, "env"),
+                         f"{secret.env} holds the release's own credentials or runner "
+                         "settings; a build must not receive them",
+                         "pass the token the build needs in a variable of its own (for "
+                         "example env: PIP_INDEX_TOKEN set from secrets.PIP_INDEX_TOKEN)")
+            if secret.file is not None:
+                self._secret_file(source, (*where, "file"), secret.file, context, dockerfile)
+            found.append(secret)
+        return tuple(found)
+
+    def _secret_file(self, source: Source, at: PathKey, rel: str, context: str,
+                     dockerfile: str) -> None:
+        """A secret file must be a regular file inside the repository and never be sent
+        with the build context (a COPY could put it in a layer). A missing one is left to
+        the build: a job's earlier step usually writes it."""
+        try:
+            real = self.tree.check_kind(rel, want_dir=False)
+        except FileNotFoundError:
+            return
+        except (OSError, repo_files.PathRefused):
+            self._exists(source, at, rel, want_dir=False, what="build secret file")
+            return
+        try:
+            real_context = self.tree.resolve(context)
+        except repo_files.PathRefused:
+            return  # reported with the context
+        inside = os.path.relpath(real, real_context)
+        if inside == os.pardir or inside.startswith(os.pardir + os.sep):
+            return
+        ignore = f"{dockerfile}.dockerignore"
+        if not (self.root / ignore).is_file():
+            ignore = ("" if context == "." else f"{context}/") + ".dockerignore"
+        try:
+            text = repo_files.read_bounded(self.root, ignore, 1 << 20).decode("utf-8",
+                                                                              "replace")
+        except (OSError, repo_files.PathRefused):
+            text = ""
+        if dockerignore.Matcher(dockerignore.patterns_of(text)).excludes(
+                inside.replace(os.sep, "/")):
+            return
+        self._at(source, at, f"build secret file '{rel}' is inside the build context "
+                 f"'{context}': it would be sent to the builder, and a COPY would put it "
+                 "in a layer", f"move it out of '{context}', or add '{inside}' to {ignore}")
 
     def _exists(self, source: Source, at: PathKey, rel: str, *, want_dir: bool | None,
                 what: str = "path", walk: bool = False) -> bool:
@@ -306,6 +447,7 @@ class _Loader:
             quick = None
         if quick is not None:
             self.template_roles[ecs.task_definition] = iam_names.template_roles(quick.data)
+            self.template_arch[ecs.task_definition] = _cpu_architecture(quick.data)
             if not self._template_problems(quick, ecs):
                 return
         try:
@@ -314,6 +456,7 @@ class _Loader:
             self.problems.append(exc.problem)
             return
         self.template_roles[ecs.task_definition] = iam_names.template_roles(located.data)
+        self.template_arch[ecs.task_definition] = _cpu_architecture(located.data)
         self.problems.extend(self._template_problems(located, ecs))
 
     @staticmethod

@@ -34,6 +34,26 @@ class S3File:
 
 
 @dataclass(frozen=True)
+class BuildSecret:
+    """A BuildKit secret (``RUN --mount=type=secret,id=ID``) and where its value comes from:
+    exactly one of ``env``, ``file``, ``aws_secret``, ``ssm`` is set."""
+
+    id: str
+    env: str | None = None  # an environment variable of the release's process
+    file: str | None = None  # a repository-relative file, outside the build context
+    aws_secret: str | None = None  # a Secrets Manager secret ARN, read at build time
+    ssm: str | None = None  # an SSM parameter name (SecureString), read at build time
+
+
+@dataclass(frozen=True)
+class BuildCache:
+    """Where a build's layer cache comes from and goes to."""
+
+    registry: bool = True  # the registry: the previous build key's image / a buildcache ref
+    gha: bool = False  # GitHub Actions' cache service (buildx under Actions only)
+
+
+@dataclass(frozen=True)
 class Service:
     """A service of ``release.yaml``: how its image is built and which targets it has."""
 
@@ -50,6 +70,13 @@ class Service:
     step_functions: str | None = None
     s3_files: tuple[S3File, ...] = ()
     azure_container_app: str | None = None  # container name in the app ("" = the only one)
+    target: str | None = None  # the Dockerfile stage to build (None: the last one)
+    build_secrets: tuple[BuildSecret, ...] = ()
+    tags: tuple[str, ...] = ()  # tag templates pushed beside the build key (image_tags)
+    platforms: tuple[str, ...] = ()  # empty: (platform,)
+    attestations: bool = False  # provenance/SBOM attestations (an image index)
+    cache: BuildCache = field(default_factory=BuildCache)
+    builder: str | None = None  # a buildx builder name (None: BUILDX_BUILDER or the default)
 
     @cached_property  # asked for several times per service while loading and planning
     def targets(self) -> tuple[TargetKind, ...]:
@@ -62,6 +89,11 @@ class Service:
             "azure_container_app": self.azure_container_app is not None,
         }
         return tuple(kind for kind in TARGET_KINDS if present[kind])
+
+    @cached_property
+    def image_platforms(self) -> tuple[str, ...]:
+        """The platforms the image is built for: ``platforms``, else ``(platform,)``."""
+        return self.platforms or (self.platform,)
 
     @cached_property
     def needs_image(self) -> bool:

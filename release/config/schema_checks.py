@@ -26,7 +26,7 @@ def _unique(items: list[Any]) -> bool:
     raise _CannotTellError
 
 SCHEMA_SHA256 = {
-    'release.schema.json': 'f655abdf0ee32a43378b6ebc1ce42d463627c7947d0ab3735e9e3ec38ec7e4a1',
+    'release.schema.json': '1db56f40b306ac986c27aa55b131b0f1d85c7551c641fe0a201443d8db11e228',
     'environment.schema.json': '623da685b81b0c1f3a20e40f0a425e6bea1b422cf2aadbc52bc7379f9ecd1320',
 }
 
@@ -34,49 +34,58 @@ _C0 = '^[^\\u0000-\\u0008\\u000a-\\u001f\\u007f-\\u009f\\u2028\\u2029]*$'
 _C1 = '^[A-Za-z_][A-Za-z0-9_]*$'
 _C2 = frozenset(['linux/amd64', 'linux/arm64'])
 _C3 = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^\\u0000-\\u001f\\u007f]+$'
-_C4 = frozenset(['build_args', 'platform', 'watch'])
-_C5 = '^[a-z][a-z0-9-]{0,62}$'
-_C6 = frozenset(['path', 'uses'])
-_C7 = '^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$'
-_C8 = '^[A-Za-z0-9_-]{1,255}$'
-_C9 = frozenset(['container', 'task_definition'])
-_C10 = frozenset(['definition'])
-_C11 = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^*?\\u0000-\\u001f\\u007f]+$'
-_C12 = frozenset(['key', 'source'])
-_C13 = frozenset(['container'])
-_C14 = frozenset(['azure_container_app', 'build_args', 'context', 'dockerfile', 'ecs', 'lambda', 'platform', 'repository', 's3_files', 'step_functions', 'uses', 'watch'])
-_C15 = frozenset(['defaults', 'libraries', 'services', 'version'])
-_C16 = '^[a-z][a-z0-9-]{0,30}$'
-_C17 = '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$'
-_C18 = '^[0-9]{12}$'
-_C19 = '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$'
-_C20 = '^https?://[^\\s]+$'
-_C21 = frozenset(['account_id', 'endpoint_url', 'region', 'role_accounts', 'role_arn'])
-_C22 = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
-_C23 = '^https://[^\\s]+$'
-_C24 = frozenset(['acr_exchange_url', 'authority_url', 'client_id', 'management_url', 'subscription_id', 'tenant_id'])
-_C25 = frozenset(['acr', 'oci'])
-_C26 = frozenset(['type'])
-_C27 = frozenset(['acr', 'ecr', 'oci'])
-_C28 = '^[A-Za-z0-9.-]+(:[0-9]+)?$'
-_C29 = frozenset(['host', 'type'])
-_C30 = frozenset(['cluster'])
-_C31 = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
-_C32 = frozenset(['bucket'])
-_C33 = '^[0-9]+$'
-_C34 = '^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\\-/]+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@:-]+)$'
-_C35 = '^[.\\-_/#A-Za-z0-9]{1,512}$'
-_C36 = frozenset(['cluster', 'cpu', 'deadline_seconds', 'desired_count', 'environment', 'execution_role_arn', 'family', 'log_group', 'memory', 'secrets', 'service', 'task_role_arn'])
-_C37 = '^[A-Za-z0-9_-]{1,64}$'
-_C38 = '^[A-Za-z][A-Za-z0-9_-]{0,127}$'
-_C39 = frozenset(['alias', 'environment', 'function'])
-_C40 = '^[A-Za-z0-9_-]{1,80}$'
-_C41 = frozenset(['state_machine'])
-_C42 = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$'
-_C43 = '^[-\\w._()]{1,90}$'
-_C44 = frozenset(['name', 'resource_group'])
-_C45 = frozenset(['azure_container_app', 'ecs', 'lambda', 'registry', 's3_files', 'step_functions'])
-_C46 = frozenset(['aws', 'azure', 'ecs', 'name', 'registry', 's3', 'services'])
+_C4 = frozenset(['gha', 'registry'])
+_C5 = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$'
+_C6 = frozenset(['build_args', 'builder', 'cache', 'platform', 'platforms', 'watch'])
+_C7 = '^[a-z][a-z0-9-]{0,62}$'
+_C8 = frozenset(['path', 'uses'])
+_C9 = '^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$'
+_C10 = '^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$'
+_C11 = '^[A-Za-z_][A-Za-z0-9_]{0,127}$'
+_C12 = '^arn:aws(?:-[a-z]+)*:secretsmanager:[a-z]{2}(?:-[a-z]+)+-[0-9]:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$'
+_C13 = '^/?[A-Za-z0-9_.-]{1,1011}(?:/[A-Za-z0-9_.-]{1,1011})*$'
+_C14 = frozenset(['aws_secret', 'env', 'file', 'ssm'])
+_C15 = '^[A-Za-z0-9._-]{1,64}$'
+_C16 = '^(?:[A-Za-z0-9_]|\\$\\{[A-Za-z0-9_]*\\})(?:[A-Za-z0-9_.-]|\\$\\{[A-Za-z0-9_]*\\})*$'
+_C17 = '^[A-Za-z0-9_-]{1,255}$'
+_C18 = frozenset(['container', 'task_definition'])
+_C19 = frozenset(['definition'])
+_C20 = '^(?!/)(?!.*(^|/)\\.\\.(/|$))[^*?\\u0000-\\u001f\\u007f]+$'
+_C21 = frozenset(['key', 'source'])
+_C22 = frozenset(['container'])
+_C23 = frozenset(['attestations', 'azure_container_app', 'build_args', 'build_secrets', 'builder', 'cache', 'context', 'dockerfile', 'ecs', 'lambda', 'platform', 'platforms', 'repository', 's3_files', 'step_functions', 'tags', 'target', 'uses', 'watch'])
+_C24 = frozenset(['defaults', 'libraries', 'services', 'version'])
+_C25 = '^[a-z][a-z0-9-]{0,30}$'
+_C26 = '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$'
+_C27 = '^[0-9]{12}$'
+_C28 = '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$'
+_C29 = '^https?://[^\\s]+$'
+_C30 = frozenset(['account_id', 'endpoint_url', 'region', 'role_accounts', 'role_arn'])
+_C31 = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$'
+_C32 = '^https://[^\\s]+$'
+_C33 = frozenset(['acr_exchange_url', 'authority_url', 'client_id', 'management_url', 'subscription_id', 'tenant_id'])
+_C34 = frozenset(['acr', 'oci'])
+_C35 = frozenset(['type'])
+_C36 = frozenset(['acr', 'ecr', 'oci'])
+_C37 = '^[A-Za-z0-9.-]+(:[0-9]+)?$'
+_C38 = frozenset(['host', 'type'])
+_C39 = frozenset(['cluster'])
+_C40 = '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$'
+_C41 = frozenset(['bucket'])
+_C42 = '^[0-9]+$'
+_C43 = '^arn:aws[a-z-]*:(ssm:[a-z0-9-]+:[0-9]{12}:parameter/[A-Za-z0-9_.\\-/]+|secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@:-]+)$'
+_C44 = '^[.\\-_/#A-Za-z0-9]{1,512}$'
+_C45 = frozenset(['cluster', 'cpu', 'deadline_seconds', 'desired_count', 'environment', 'execution_role_arn', 'family', 'log_group', 'memory', 'secrets', 'service', 'task_role_arn'])
+_C46 = '^[A-Za-z0-9_-]{1,64}$'
+_C47 = '^[A-Za-z][A-Za-z0-9_-]{0,127}$'
+_C48 = frozenset(['alias', 'environment', 'function'])
+_C49 = '^[A-Za-z0-9_-]{1,80}$'
+_C50 = frozenset(['state_machine'])
+_C51 = '^[a-z][a-z0-9-]{0,30}[a-z0-9]$'
+_C52 = '^[-\\w._()]{1,90}$'
+_C53 = frozenset(['name', 'resource_group'])
+_C54 = frozenset(['azure_container_app', 'ecs', 'lambda', 'registry', 's3_files', 'step_functions'])
+_C55 = frozenset(['aws', 'azure', 'ecs', 'name', 'registry', 's3', 'services'])
 
 
 def _s1(x: Any) -> bool:
@@ -141,14 +150,31 @@ def _s7(x: Any) -> bool:
     return True
 
 
-def _s2(x: Any) -> bool:
+def _s9(x: Any) -> bool:
+    if not (isinstance(x, list)):
+        return False
+    if len(x) < 1:
+        return False
+    if not _unique(x):
+        return False
+    for v in x:
+        if not _s6(v):
+            return False
+    return True
+
+
+def _s11(x: Any) -> bool:
+    if not (isinstance(x, bool)):
+        return False
+    return True
+
+
+def _s10(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'build_args' in x and not _s3(x['build_args']):
+    if 'registry' in x and not _s11(x['registry']):
         return False
-    if 'platform' in x and not _s6(x['platform']):
-        return False
-    if 'watch' in x and not _s7(x['watch']):
+    if 'gha' in x and not _s11(x['gha']):
         return False
     if not _C4.issuperset(x):
         return False
@@ -163,44 +189,27 @@ def _s12(x: Any) -> bool:
     return True
 
 
-def _s11(x: Any) -> bool:
-    if not (isinstance(x, list)):
-        return False
-    if not _unique(x):
-        return False
-    for v in x:
-        if not _s12(v):
-            return False
-    return True
-
-
-def _s10(x: Any) -> bool:
+def _s2(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'path' not in x:
+    if 'build_args' in x and not _s3(x['build_args']):
         return False
-    if 'path' in x and not _s8(x['path']):
+    if 'platform' in x and not _s6(x['platform']):
         return False
-    if 'uses' in x and not _s11(x['uses']):
+    if 'watch' in x and not _s7(x['watch']):
+        return False
+    if 'platforms' in x and not _s9(x['platforms']):
+        return False
+    if 'cache' in x and not _s10(x['cache']):
+        return False
+    if 'builder' in x and not _s12(x['builder']):
         return False
     if not _C6.issuperset(x):
         return False
     return True
 
 
-def _s9(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    for v in x.values():
-        if not _s10(v):
-            return False
-    for k in x:
-        if not _s12(k):
-            return False
-    return True
-
-
-def _s15(x: Any) -> bool:
+def _s16(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if re.search(_C7, x) is None:
@@ -208,29 +217,163 @@ def _s15(x: Any) -> bool:
     return True
 
 
-def _s17(x: Any) -> bool:
-    if not (isinstance(x, str)):
+def _s15(x: Any) -> bool:
+    if not (isinstance(x, list)):
         return False
-    if re.search(_C8, x) is None:
+    if not _unique(x):
+        return False
+    for v in x:
+        if not _s16(v):
+            return False
+    return True
+
+
+def _s14(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'path' not in x:
+        return False
+    if 'path' in x and not _s8(x['path']):
+        return False
+    if 'uses' in x and not _s15(x['uses']):
+        return False
+    if not _C8.issuperset(x):
         return False
     return True
 
 
-def _s16(x: Any) -> bool:
+def _s13(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    for v in x.values():
+        if not _s14(v):
+            return False
+    for k in x:
+        if not _s16(k):
+            return False
+    return True
+
+
+def _s19(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C9, x) is None:
+        return False
+    return True
+
+
+def _s20(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C10, x) is None:
+        return False
+    return True
+
+
+def _s23(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C11, x) is None:
+        return False
+    return True
+
+
+def _s24(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C12, x) is None:
+        return False
+    return True
+
+
+def _s25(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C13, x) is None:
+        return False
+    return True
+
+
+def _s22(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if len(x) < 1:
+        return False
+    if 'env' in x and not _s23(x['env']):
+        return False
+    if 'file' in x and not _s8(x['file']):
+        return False
+    if 'aws_secret' in x and not _s24(x['aws_secret']):
+        return False
+    if 'ssm' in x and not _s25(x['ssm']):
+        return False
+    if not _C14.issuperset(x):
+        return False
+    return True
+
+
+def _s26(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C15, x) is None:
+        return False
+    return True
+
+
+def _s21(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    for v in x.values():
+        if not _s22(v):
+            return False
+    for k in x:
+        if not _s26(k):
+            return False
+    return True
+
+
+def _s28(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C16, x) is None:
+        return False
+    return True
+
+
+def _s27(x: Any) -> bool:
+    if not (isinstance(x, list)):
+        return False
+    if not _unique(x):
+        return False
+    for v in x:
+        if not _s28(v):
+            return False
+    return True
+
+
+def _s30(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C17, x) is None:
+        return False
+    return True
+
+
+def _s29(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'task_definition' not in x:
         return False
     if 'task_definition' in x and not _s8(x['task_definition']):
         return False
-    if 'container' in x and not _s17(x['container']):
+    if 'container' in x and not _s30(x['container']):
         return False
-    if not _C9.issuperset(x):
+    if not _C18.issuperset(x):
         return False
     return True
 
 
-def _s18(x: Any) -> bool:
+def _s31(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if x:
@@ -238,29 +381,29 @@ def _s18(x: Any) -> bool:
     return True
 
 
-def _s19(x: Any) -> bool:
+def _s32(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'definition' not in x:
         return False
     if 'definition' in x and not _s8(x['definition']):
         return False
-    if not _C10.issuperset(x):
+    if not _C19.issuperset(x):
         return False
     return True
 
 
-def _s22(x: Any) -> bool:
+def _s35(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
     if len(x) < 1:
         return False
-    if re.search(_C11, x) is None:
+    if re.search(_C20, x) is None:
         return False
     return True
 
 
-def _s21(x: Any) -> bool:
+def _s34(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'source' not in x:
@@ -269,35 +412,35 @@ def _s21(x: Any) -> bool:
         return False
     if 'source' in x and not _s8(x['source']):
         return False
-    if 'key' in x and not _s22(x['key']):
+    if 'key' in x and not _s35(x['key']):
         return False
-    if not _C12.issuperset(x):
+    if not _C21.issuperset(x):
         return False
     return True
 
 
-def _s20(x: Any) -> bool:
+def _s33(x: Any) -> bool:
     if not (isinstance(x, list)):
         return False
     if len(x) < 1:
         return False
     for v in x:
-        if not _s21(v):
+        if not _s34(v):
             return False
     return True
 
 
-def _s23(x: Any) -> bool:
+def _s36(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'container' in x and not _s17(x['container']):
+    if 'container' in x and not _s30(x['container']):
         return False
-    if not _C13.issuperset(x):
+    if not _C22.issuperset(x):
         return False
     return True
 
 
-def _s14(x: Any) -> bool:
+def _s18(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'context' not in x:
@@ -308,39 +451,53 @@ def _s14(x: Any) -> bool:
         return False
     if 'watch' in x and not _s7(x['watch']):
         return False
-    if 'repository' in x and not _s15(x['repository']):
+    if 'repository' in x and not _s19(x['repository']):
         return False
     if 'build_args' in x and not _s3(x['build_args']):
         return False
     if 'platform' in x and not _s6(x['platform']):
         return False
-    if 'ecs' in x and not _s16(x['ecs']):
+    if 'platforms' in x and not _s9(x['platforms']):
         return False
-    if 'lambda' in x and not _s18(x['lambda']):
+    if 'target' in x and not _s20(x['target']):
         return False
-    if 'step_functions' in x and not _s19(x['step_functions']):
+    if 'build_secrets' in x and not _s21(x['build_secrets']):
         return False
-    if 's3_files' in x and not _s20(x['s3_files']):
+    if 'tags' in x and not _s27(x['tags']):
         return False
-    if 'azure_container_app' in x and not _s23(x['azure_container_app']):
+    if 'attestations' in x and not _s11(x['attestations']):
         return False
-    if 'uses' in x and not _s11(x['uses']):
+    if 'cache' in x and not _s10(x['cache']):
         return False
-    if not _C14.issuperset(x):
+    if 'builder' in x and not _s12(x['builder']):
+        return False
+    if 'ecs' in x and not _s29(x['ecs']):
+        return False
+    if 'lambda' in x and not _s31(x['lambda']):
+        return False
+    if 'step_functions' in x and not _s32(x['step_functions']):
+        return False
+    if 's3_files' in x and not _s33(x['s3_files']):
+        return False
+    if 'azure_container_app' in x and not _s36(x['azure_container_app']):
+        return False
+    if 'uses' in x and not _s15(x['uses']):
+        return False
+    if not _C23.issuperset(x):
         return False
     return True
 
 
-def _s13(x: Any) -> bool:
+def _s17(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if len(x) < 1:
         return False
     for v in x.values():
-        if not _s14(v):
+        if not _s18(v):
             return False
     for k in x:
-        if not _s12(k):
+        if not _s16(k):
             return False
     return True
 
@@ -356,67 +513,67 @@ def _s0(x: Any) -> bool:
         return False
     if 'defaults' in x and not _s2(x['defaults']):
         return False
-    if 'libraries' in x and not _s9(x['libraries']):
+    if 'libraries' in x and not _s13(x['libraries']):
         return False
-    if 'services' in x and not _s13(x['services']):
+    if 'services' in x and not _s17(x['services']):
         return False
-    if not _C15.issuperset(x):
+    if not _C24.issuperset(x):
         return False
     return True
 
 
-def _s25(x: Any) -> bool:
+def _s38(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C16, x) is None:
+    if re.search(_C25, x) is None:
         return False
     return True
 
 
-def _s27(x: Any) -> bool:
+def _s40(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C17, x) is None:
+    if re.search(_C26, x) is None:
         return False
     return True
 
 
-def _s28(x: Any) -> bool:
+def _s41(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C18, x) is None:
+    if re.search(_C27, x) is None:
         return False
     return True
 
 
-def _s29(x: Any) -> bool:
+def _s42(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C19, x) is None:
+    if re.search(_C28, x) is None:
         return False
     return True
 
 
-def _s30(x: Any) -> bool:
+def _s43(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C20, x) is None:
+    if re.search(_C29, x) is None:
         return False
     return True
 
 
-def _s31(x: Any) -> bool:
+def _s44(x: Any) -> bool:
     if not (isinstance(x, list)):
         return False
     if not _unique(x):
         return False
     for v in x:
-        if not _s28(v):
+        if not _s41(v):
             return False
     return True
 
 
-def _s26(x: Any) -> bool:
+def _s39(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'region' not in x:
@@ -425,38 +582,38 @@ def _s26(x: Any) -> bool:
         return False
     if 'role_arn' not in x:
         return False
-    if 'region' in x and not _s27(x['region']):
+    if 'region' in x and not _s40(x['region']):
         return False
-    if 'account_id' in x and not _s28(x['account_id']):
+    if 'account_id' in x and not _s41(x['account_id']):
         return False
-    if 'role_arn' in x and not _s29(x['role_arn']):
+    if 'role_arn' in x and not _s42(x['role_arn']):
         return False
-    if 'endpoint_url' in x and not _s30(x['endpoint_url']):
+    if 'endpoint_url' in x and not _s43(x['endpoint_url']):
         return False
-    if 'role_accounts' in x and not _s31(x['role_accounts']):
+    if 'role_accounts' in x and not _s44(x['role_accounts']):
         return False
-    if not _C21.issuperset(x):
+    if not _C30.issuperset(x):
         return False
     return True
 
 
-def _s33(x: Any) -> bool:
+def _s46(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C22, x) is None:
+    if re.search(_C31, x) is None:
         return False
     return True
 
 
-def _s34(x: Any) -> bool:
+def _s47(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C23, x) is None:
+    if re.search(_C32, x) is None:
         return False
     return True
 
 
-def _s32(x: Any) -> bool:
+def _s45(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'tenant_id' not in x:
@@ -465,37 +622,37 @@ def _s32(x: Any) -> bool:
         return False
     if 'subscription_id' not in x:
         return False
-    if 'tenant_id' in x and not _s33(x['tenant_id']):
+    if 'tenant_id' in x and not _s46(x['tenant_id']):
         return False
-    if 'client_id' in x and not _s33(x['client_id']):
+    if 'client_id' in x and not _s46(x['client_id']):
         return False
-    if 'subscription_id' in x and not _s33(x['subscription_id']):
+    if 'subscription_id' in x and not _s46(x['subscription_id']):
         return False
-    if 'authority_url' in x and not _s34(x['authority_url']):
+    if 'authority_url' in x and not _s47(x['authority_url']):
         return False
-    if 'management_url' in x and not _s34(x['management_url']):
+    if 'management_url' in x and not _s47(x['management_url']):
         return False
-    if 'acr_exchange_url' in x and not _s34(x['acr_exchange_url']):
+    if 'acr_exchange_url' in x and not _s47(x['acr_exchange_url']):
         return False
-    if not _C24.issuperset(x):
-        return False
-    return True
-
-
-def _s37(x: Any) -> bool:
-    if not (isinstance(x, str) and x in _C25):
+    if not _C33.issuperset(x):
         return False
     return True
 
 
-def _s36(x: Any) -> bool:
+def _s50(x: Any) -> bool:
+    if not (isinstance(x, str) and x in _C34):
+        return False
+    return True
+
+
+def _s49(x: Any) -> bool:
     if isinstance(x, dict):
-        if 'type' in x and not _s37(x['type']):
+        if 'type' in x and not _s50(x['type']):
             return False
     return True
 
 
-def _s38(x: Any) -> bool:
+def _s51(x: Any) -> bool:
     if isinstance(x, dict):
         if 'type' not in x:
             return False
@@ -504,77 +661,77 @@ def _s38(x: Any) -> bool:
     return True
 
 
-def _s39(x: Any) -> bool:
+def _s52(x: Any) -> bool:
     return True
 
 
-def _s40(x: Any) -> bool:
-    if not (isinstance(x, str) and x in _C27):
+def _s53(x: Any) -> bool:
+    if not (isinstance(x, str) and x in _C36):
         return False
     return True
 
 
-def _s41(x: Any) -> bool:
+def _s54(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C28, x) is None:
-        return False
-    return True
-
-
-def _s35(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if not (_s38(x) if _s36(x) else _s39(x)):
-        return False
-    if 'type' not in x:
-        return False
-    if 'type' in x and not _s40(x['type']):
-        return False
-    if 'host' in x and not _s41(x['host']):
-        return False
-    if not _C29.issuperset(x):
-        return False
-    return True
-
-
-def _s42(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'cluster' in x and not _s17(x['cluster']):
-        return False
-    if not _C30.issuperset(x):
-        return False
-    return True
-
-
-def _s44(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C31, x) is None:
-        return False
-    return True
-
-
-def _s43(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'bucket' in x and not _s44(x['bucket']):
-        return False
-    if not _C32.issuperset(x):
+    if re.search(_C37, x) is None:
         return False
     return True
 
 
 def _s48(x: Any) -> bool:
-    if not (isinstance(x, str)):
+    if not (isinstance(x, dict)):
         return False
-    if re.search(_C33, x) is None:
+    if not (_s51(x) if _s49(x) else _s52(x)):
+        return False
+    if 'type' not in x:
+        return False
+    if 'type' in x and not _s53(x['type']):
+        return False
+    if 'host' in x and not _s54(x['host']):
+        return False
+    if not _C38.issuperset(x):
         return False
     return True
 
 
-def _s50(x: Any) -> bool:
+def _s55(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'cluster' in x and not _s30(x['cluster']):
+        return False
+    if not _C39.issuperset(x):
+        return False
+    return True
+
+
+def _s57(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C40, x) is None:
+        return False
+    return True
+
+
+def _s56(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'bucket' in x and not _s57(x['bucket']):
+        return False
+    if not _C41.issuperset(x):
+        return False
+    return True
+
+
+def _s61(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C42, x) is None:
+        return False
+    return True
+
+
+def _s63(x: Any) -> bool:
     if not (isinstance(x, str) or (isinstance(x, Number) and not isinstance(x, bool)) or isinstance(x, bool)):
         return False
     if isinstance(x, str):
@@ -583,11 +740,11 @@ def _s50(x: Any) -> bool:
     return True
 
 
-def _s49(x: Any) -> bool:
+def _s62(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     for v in x.values():
-        if not _s50(v):
+        if not _s63(v):
             return False
     for k in x:
         if not _s5(k):
@@ -595,19 +752,19 @@ def _s49(x: Any) -> bool:
     return True
 
 
-def _s52(x: Any) -> bool:
+def _s65(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C34, x) is None:
+    if re.search(_C43, x) is None:
         return False
     return True
 
 
-def _s51(x: Any) -> bool:
+def _s64(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     for v in x.values():
-        if not _s52(v):
+        if not _s65(v):
             return False
     for k in x:
         if not _s5(k):
@@ -615,15 +772,15 @@ def _s51(x: Any) -> bool:
     return True
 
 
-def _s53(x: Any) -> bool:
+def _s66(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C35, x) is None:
+    if re.search(_C44, x) is None:
         return False
     return True
 
 
-def _s54(x: Any) -> bool:
+def _s67(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())):
         return False
     if x < 0:
@@ -631,7 +788,7 @@ def _s54(x: Any) -> bool:
     return True
 
 
-def _s55(x: Any) -> bool:
+def _s68(x: Any) -> bool:
     if not ((isinstance(x, int) and not isinstance(x, bool)) or (isinstance(x, float) and x.is_integer())):
         return False
     if x < 30:
@@ -641,72 +798,114 @@ def _s55(x: Any) -> bool:
     return True
 
 
-def _s47(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'cluster' in x and not _s17(x['cluster']):
-        return False
-    if 'service' in x and not _s17(x['service']):
-        return False
-    if 'family' in x and not _s17(x['family']):
-        return False
-    if 'cpu' in x and not _s48(x['cpu']):
-        return False
-    if 'memory' in x and not _s48(x['memory']):
-        return False
-    if 'execution_role_arn' in x and not _s29(x['execution_role_arn']):
-        return False
-    if 'task_role_arn' in x and not _s29(x['task_role_arn']):
-        return False
-    if 'environment' in x and not _s49(x['environment']):
-        return False
-    if 'secrets' in x and not _s51(x['secrets']):
-        return False
-    if 'log_group' in x and not _s53(x['log_group']):
-        return False
-    if 'desired_count' in x and not _s54(x['desired_count']):
-        return False
-    if 'deadline_seconds' in x and not _s55(x['deadline_seconds']):
-        return False
-    if not _C36.issuperset(x):
-        return False
-    return True
-
-
-def _s57(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C37, x) is None:
-        return False
-    return True
-
-
-def _s58(x: Any) -> bool:
-    if not (isinstance(x, str)):
-        return False
-    if re.search(_C38, x) is None:
-        return False
-    return True
-
-
-def _s56(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'function' in x and not _s57(x['function']):
-        return False
-    if 'alias' in x and not _s58(x['alias']):
-        return False
-    if 'environment' in x and not _s49(x['environment']):
-        return False
-    if not _C39.issuperset(x):
-        return False
-    return True
-
-
 def _s60(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'cluster' in x and not _s30(x['cluster']):
+        return False
+    if 'service' in x and not _s30(x['service']):
+        return False
+    if 'family' in x and not _s30(x['family']):
+        return False
+    if 'cpu' in x and not _s61(x['cpu']):
+        return False
+    if 'memory' in x and not _s61(x['memory']):
+        return False
+    if 'execution_role_arn' in x and not _s42(x['execution_role_arn']):
+        return False
+    if 'task_role_arn' in x and not _s42(x['task_role_arn']):
+        return False
+    if 'environment' in x and not _s62(x['environment']):
+        return False
+    if 'secrets' in x and not _s64(x['secrets']):
+        return False
+    if 'log_group' in x and not _s66(x['log_group']):
+        return False
+    if 'desired_count' in x and not _s67(x['desired_count']):
+        return False
+    if 'deadline_seconds' in x and not _s68(x['deadline_seconds']):
+        return False
+    if not _C45.issuperset(x):
+        return False
+    return True
+
+
+def _s70(x: Any) -> bool:
     if not (isinstance(x, str)):
         return False
-    if re.search(_C40, x) is None:
+    if re.search(_C46, x) is None:
+        return False
+    return True
+
+
+def _s71(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C47, x) is None:
+        return False
+    return True
+
+
+def _s69(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'function' in x and not _s70(x['function']):
+        return False
+    if 'alias' in x and not _s71(x['alias']):
+        return False
+    if 'environment' in x and not _s62(x['environment']):
+        return False
+    if not _C48.issuperset(x):
+        return False
+    return True
+
+
+def _s73(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C49, x) is None:
+        return False
+    return True
+
+
+def _s72(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'state_machine' in x and not _s73(x['state_machine']):
+        return False
+    if not _C50.issuperset(x):
+        return False
+    return True
+
+
+def _s75(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C51, x) is None:
+        return False
+    return True
+
+
+def _s76(x: Any) -> bool:
+    if not (isinstance(x, str)):
+        return False
+    if re.search(_C52, x) is None:
+        return False
+    return True
+
+
+def _s74(x: Any) -> bool:
+    if not (isinstance(x, dict)):
+        return False
+    if 'name' not in x:
+        return False
+    if 'resource_group' not in x:
+        return False
+    if 'name' in x and not _s75(x['name']):
+        return False
+    if 'resource_group' in x and not _s76(x['resource_group']):
+        return False
+    if not _C53.issuperset(x):
         return False
     return True
 
@@ -714,85 +913,43 @@ def _s60(x: Any) -> bool:
 def _s59(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
-    if 'state_machine' in x and not _s60(x['state_machine']):
+    if 'registry' in x and not _s48(x['registry']):
         return False
-    if not _C41.issuperset(x):
+    if 'ecs' in x and not _s60(x['ecs']):
         return False
-    return True
-
-
-def _s62(x: Any) -> bool:
-    if not (isinstance(x, str)):
+    if 'lambda' in x and not _s69(x['lambda']):
         return False
-    if re.search(_C42, x) is None:
+    if 'step_functions' in x and not _s72(x['step_functions']):
         return False
-    return True
-
-
-def _s63(x: Any) -> bool:
-    if not (isinstance(x, str)):
+    if 's3_files' in x and not _s56(x['s3_files']):
         return False
-    if re.search(_C43, x) is None:
+    if 'azure_container_app' in x and not _s74(x['azure_container_app']):
+        return False
+    if not _C54.issuperset(x):
         return False
     return True
 
 
-def _s61(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'name' not in x:
-        return False
-    if 'resource_group' not in x:
-        return False
-    if 'name' in x and not _s62(x['name']):
-        return False
-    if 'resource_group' in x and not _s63(x['resource_group']):
-        return False
-    if not _C44.issuperset(x):
-        return False
-    return True
-
-
-def _s46(x: Any) -> bool:
-    if not (isinstance(x, dict)):
-        return False
-    if 'registry' in x and not _s35(x['registry']):
-        return False
-    if 'ecs' in x and not _s47(x['ecs']):
-        return False
-    if 'lambda' in x and not _s56(x['lambda']):
-        return False
-    if 'step_functions' in x and not _s59(x['step_functions']):
-        return False
-    if 's3_files' in x and not _s43(x['s3_files']):
-        return False
-    if 'azure_container_app' in x and not _s61(x['azure_container_app']):
-        return False
-    if not _C45.issuperset(x):
-        return False
-    return True
-
-
-def _s64(x: Any) -> bool:
+def _s77(x: Any) -> bool:
     if isinstance(x, str):
-        if re.search(_C5, x) is None:
+        if re.search(_C7, x) is None:
             return False
     return True
 
 
-def _s45(x: Any) -> bool:
+def _s58(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     for v in x.values():
-        if not _s46(v):
+        if not _s59(v):
             return False
     for k in x:
-        if not _s64(k):
+        if not _s77(k):
             return False
     return True
 
 
-def _s24(x: Any) -> bool:
+def _s37(x: Any) -> bool:
     if not (isinstance(x, dict)):
         return False
     if 'name' not in x:
@@ -801,28 +958,28 @@ def _s24(x: Any) -> bool:
         return False
     if 'services' not in x:
         return False
-    if 'name' in x and not _s25(x['name']):
+    if 'name' in x and not _s38(x['name']):
         return False
-    if 'aws' in x and not _s26(x['aws']):
+    if 'aws' in x and not _s39(x['aws']):
         return False
-    if 'azure' in x and not _s32(x['azure']):
+    if 'azure' in x and not _s45(x['azure']):
         return False
-    if 'registry' in x and not _s35(x['registry']):
+    if 'registry' in x and not _s48(x['registry']):
         return False
-    if 'ecs' in x and not _s42(x['ecs']):
+    if 'ecs' in x and not _s55(x['ecs']):
         return False
-    if 's3' in x and not _s43(x['s3']):
+    if 's3' in x and not _s56(x['s3']):
         return False
-    if 'services' in x and not _s45(x['services']):
+    if 'services' in x and not _s58(x['services']):
         return False
-    if not _C46.issuperset(x):
+    if not _C55.issuperset(x):
         return False
     return True
 
 
 _ROOTS: dict[str, Callable[[Any], bool]] = {
     'release.schema.json': _s0,
-    'environment.schema.json': _s24,
+    'environment.schema.json': _s37,
 }
 
 
