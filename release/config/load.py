@@ -135,6 +135,7 @@ class _Loader:
         # task definition template -> the role ARNs it names, checked per environment
         self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         self.template_arch: dict[str, str | None] = {}  # template -> its cpuArchitecture
+        self.release_source: Source | None = None
 
     def _read(self, path: Path, schema: str) -> Source | None:
         display = self._display(path)
@@ -166,6 +167,7 @@ class _Loader:
         source = self._read(self.root / RELEASE_FILE, RELEASE_SCHEMA)
         if source is None:
             return None
+        self.release_source = source
         defaults = source.data.get("defaults", {})
         libraries = self._libraries(source)
         services = {}
@@ -588,6 +590,7 @@ class _Loader:
         if service.azure_container_app is not None and azure is None:
             self._at(source, at, f"'{service.name}' deploys to Azure but the environment has "
                      "no azure block", "add azure: {tenant_id, client_id, subscription_id}")
+        self._secrets_readable(source, service, aws)
         default_name = f"{env}-{service.name}"
         registry = (self._registry(source, raw["registry"], (*at, "registry"), aws)
                     if "registry" in raw else None)
@@ -613,6 +616,35 @@ class _Loader:
             ) if "azure_container_app" in raw else self._missing_azure(source, service),
             registry=registry,
         )
+
+    def _secrets_readable(self, source: Source, service: Service,
+                          aws: AwsAccount | None) -> None:
+        """A build secret read from AWS is read with this environment's credentials when it
+        builds the image: it must be in the environment's own account and region."""
+        release = self.release_source
+        if release is None:
+            return
+        for secret in service.build_secrets:
+            kind = "aws_secret" if secret.aws_secret else "ssm" if secret.ssm else None
+            if kind is None:
+                continue
+            at: PathKey = ("services", service.name, "build_secrets", secret.id, kind)
+            if aws is None:
+                self._at(release, at, f"build secret '{secret.id}' is read from AWS, but "
+                         f"{source.path} (which may build '{service.name}') has no aws block",
+                         "add aws: {region, account_id, role_arn} to the environment, or "
+                         "take the secret from env: or file:")
+                continue
+            if secret.aws_secret is None:
+                continue
+            parts = secret.aws_secret.split(":")
+            if (parts[3], parts[4]) != (aws.region, aws.account_id):
+                self._at(release, at, f"build secret '{secret.id}' is in account {parts[4]}, "
+                         f"region {parts[3]}; {source.path} builds with account "
+                         f"{aws.account_id}, region {aws.region}",
+                         "keep build secrets in the account and region of every environment "
+                         "that builds the service (or use ssm: with a parameter of the same "
+                         "name in each)")
 
     def _missing_azure(self, source: Source, service: Service) -> AzureAppDeployment | None:
         """None; reports the problem when the service needs an app named here."""

@@ -30,6 +30,11 @@ class BuildInputs:
     watch: Mapping[str, str]
     build_args: Mapping[str, str]
     platform: str
+    # Hashed only when set, so images of services without them keep their keys.
+    target: str | None = None
+    platforms: tuple[str, ...] = ()  # several: a multi-platform image (one is ``platform``)
+    attestations: bool = False
+    secret_ids: tuple[str, ...] = ()  # ids only: a secret's value never enters a key
 
 
 def inputs_for(service: Service, object_ids: Mapping[str, str]) -> BuildInputs:
@@ -40,6 +45,10 @@ def inputs_for(service: Service, object_ids: Mapping[str, str]) -> BuildInputs:
         watch={path: object_ids[path] for path in service.watch},
         build_args=dict(service.build_args),
         platform=service.platform,
+        target=service.target,
+        platforms=service.platforms,
+        attestations=service.attestations,
+        secret_ids=tuple(sorted(secret.id for secret in service.build_secrets)),
     )
 
 
@@ -50,16 +59,24 @@ def paths_of(service: Service) -> tuple[str, ...]:
 
 def build_key(inputs: BuildInputs) -> str:
     """A short, stable hex digest of the inputs; equal inputs give equal keys."""
-    canonical = _BUILD_JSON.encode(
-        {
-            "format": KEY_FORMAT,
-            "context": inputs.context,
-            "dockerfile": inputs.dockerfile,
-            "watch": sorted(inputs.watch.items()),
-            "build_args": sorted(inputs.build_args.items()),
-            "platform": inputs.platform,
-        },
-    )
+    hashed: dict[str, object] = {
+        "format": KEY_FORMAT,
+        "context": inputs.context,
+        "dockerfile": inputs.dockerfile,
+        "watch": sorted(inputs.watch.items()),
+        "build_args": sorted(inputs.build_args.items()),
+        "platform": inputs.platform,
+    }
+    # What a build setting changes in the image; cache, builder and tags change nothing.
+    if inputs.target is not None:
+        hashed["target"] = inputs.target
+    if len(inputs.platforms) > 1:
+        hashed["platforms"] = list(inputs.platforms)
+    if inputs.attestations:
+        hashed["attestations"] = True
+    if inputs.secret_ids:
+        hashed["secret_ids"] = sorted(inputs.secret_ids)
+    canonical = _BUILD_JSON.encode(hashed)
     return hashlib.sha256(canonical.encode()).hexdigest()[:KEY_HEX_CHARS]
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from release.config.model import Service
+from release.config.model import BuildCache, BuildSecret, Service
 from release.planning.buildkey import KEY_HEX_CHARS, BuildInputs, build_key, inputs_for, paths_of
 
 BASE = BuildInputs(
@@ -74,3 +74,65 @@ def test_an_unrelated_path_does_not_change_a_service_key() -> None:
     key = build_key(inputs_for(SERVICE, ids))
     assert build_key(inputs_for(SERVICE, {**ids, "services/other": "x"})) == key
     assert build_key(inputs_for(SERVICE, {**ids, "libs/a": "w2"})) != key
+
+
+# Build settings (issue 14) -------------------------------------------------------------------
+
+# The key BASE had before build settings existed: services that set none keep their images.
+KEY_BEFORE_BUILD_SETTINGS = "85542188143f34ed113f"
+
+
+def test_a_service_without_build_settings_keeps_its_key() -> None:
+    assert build_key(BASE) == KEY_BEFORE_BUILD_SETTINGS
+    unset = replace(BASE, target=None, platforms=(), attestations=False, secret_ids=())
+    assert build_key(unset) == KEY_BEFORE_BUILD_SETTINGS
+    # One platform in platforms is the image of platform: the same key.
+    assert build_key(replace(BASE, platforms=("linux/amd64",))) == KEY_BEFORE_BUILD_SETTINGS
+
+
+@pytest.mark.parametrize(
+    "changed",
+    [
+        replace(BASE, target="runtime"),
+        replace(BASE, platforms=("linux/amd64", "linux/arm64")),
+        replace(BASE, attestations=True),
+        replace(BASE, secret_ids=("pip-token",)),
+    ],
+    ids=["target", "platforms", "attestations", "secret-id"],
+)
+def test_each_build_setting_changes_the_key(changed: BuildInputs) -> None:
+    assert build_key(changed) != build_key(BASE)
+
+
+def test_build_settings_are_told_apart() -> None:
+    keys = {build_key(replace(BASE, target="a")), build_key(replace(BASE, target="b")),
+            build_key(replace(BASE, platforms=("linux/amd64", "linux/arm64"))),
+            build_key(replace(BASE, platforms=("linux/amd64", "linux/arm64"), target="a")),
+            build_key(replace(BASE, secret_ids=("a",))),
+            build_key(replace(BASE, secret_ids=("a", "b")))}
+    assert len(keys) == 6
+    # Order of secrets does not matter.
+    assert (build_key(replace(BASE, secret_ids=("a", "b")))
+            == build_key(replace(BASE, secret_ids=("b", "a"))))
+
+
+def test_secret_values_cache_builder_and_tags_stay_out_of_the_key() -> None:
+    ids = {"services/web": "c", "services/web/Dockerfile": "d", "libs/a": "w"}
+    with_env = replace(SERVICE, build_secrets=(BuildSecret("tok", env="TOKEN_A"),))
+    with_ssm = replace(SERVICE, build_secrets=(BuildSecret("tok", ssm="/ci/token"),))
+    key = build_key(inputs_for(with_env, ids))
+    assert build_key(inputs_for(with_ssm, ids)) == key
+    others = replace(with_env, tags=("v-${run_number}",), builder="remote",
+                     cache=BuildCache(registry=False, gha=True))
+    assert build_key(inputs_for(others, ids)) == key
+    assert build_key(inputs_for(SERVICE, ids)) != key  # the id is in it
+
+
+def test_inputs_of_a_service_with_build_settings() -> None:
+    ids = {"services/web": "c", "services/web/Dockerfile": "d", "libs/a": "w"}
+    service = replace(SERVICE, target="runtime", platforms=("linux/arm64", "linux/amd64"),
+                      attestations=True,
+                      build_secrets=(BuildSecret("z", env="Z"), BuildSecret("a", file="ci/a")))
+    inputs = inputs_for(service, ids)
+    assert (inputs.target, inputs.platforms, inputs.attestations, inputs.secret_ids) == (
+        "runtime", ("linux/arm64", "linux/amd64"), True, ("a", "z"))
