@@ -12,14 +12,14 @@ import argparse
 import json
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from release.adapters import git
-from release.adapters.docker_engine import DockerEngine
-from release.commands import images, targets
-from release.commands.deploy import Deps, select
+from release.adapters.buildkit import BuildReport
+from release.commands import images, summary, targets
+from release.commands.deploy import Deps, build_workers, select
 from release.config import load_config
 from release.config.model import ServiceDeployment
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
@@ -34,7 +34,8 @@ class Options:
     root: Path
     environment: str
     services: tuple[str, ...] = ()
-    parallel: int = 8  # registry lookups at once; builds run one after another
+    parallel: int = 8  # registry lookups at once
+    builds: int = 0  # images built at once; 0: one per CPU
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Image:
     message: str = ""
     hint: str | None = None
     seconds: float = 0.0
+    build: BuildReport | None = None  # how it was built, when built now
 
     @property
     def reference(self) -> str | None:
@@ -76,9 +78,10 @@ class Result:
     def to_text(self) -> str:
         """A table for people, failures first, then each failure's message and hint."""
         ordered = self._ordered()
-        lines = [table(["SERVICE", "BUILD KEY", "IMAGE", "DIGEST", "TIME"],
+        lines = [table(["SERVICE", "BUILD KEY", "IMAGE", "DIGEST", "TIME", "BUILDER",
+                        "CACHED", "SIZE"],
                        [(i.service, i.build_key[:12], i.status, (i.digest or "")[:19],
-                         f"{i.seconds:.1f}s") for i in ordered])]
+                         f"{i.seconds:.1f}s", *_build_cells(i.build)) for i in ordered])]
         for i in ordered:
             if i.status == "failed":
                 lines.append(f"\n{i.service}: {i.message}")
@@ -115,9 +118,12 @@ class Result:
         """A compact table for the job summary, failures first with their hints."""
         icon = {"built": "🔨", "reused": "♻️", "failed": "❌"}
         lines = [f"### build for `{self.environment}` at `{self.commit[:12]}`", "",
-                 "| service | image | build key | digest | time |", "|---|---|---|---|---|"]
+                 "| service | image | build key | digest | time | builder | platforms "
+                 "| cached steps | size | tags |", "|---|---|---|---|---|---|---|---|---|---|"]
         lines += [f"| {i.service} | {icon.get(i.status, '')} {i.status} | `{i.build_key[:12]}` "
-                  f"| `{(i.digest or '')[:19]}` | {i.seconds:.1f}s |" for i in self._ordered()]
+                  f"| `{(i.digest or '')[:19]}` | {i.seconds:.1f}s | "
+                  + " | ".join(summary.cell(c) for c in summary.build_cells(i.build)) + " |"
+                  for i in self._ordered()]
         for i in self._ordered():
             if i.status == "failed":
                 lines += ["", f"**{i.service}**: {i.message}"]
@@ -133,10 +139,12 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     env = config.environments[options.environment]
     chosen = select(env, options.services)
     building = [d for d in chosen if d.service.needs_image]
-    needs_aws = any(env.registry_of(d).type == "ecr" for d in building)
+    needs_aws = any(env.registry_of(d).type == "ecr" or images.reads_aws_secrets(d)
+                    for d in building)
     if needs_aws and env.aws is None:
         raise UsageError(f"{env.path} has no aws block",
-                         "the chosen services push to ECR: add aws: {region, account_id, "
+                         "the chosen services push to ECR or read build secrets from AWS: "
+                         "add aws: {region, account_id, "
                          "role_arn}")
     snap = git.snapshot(config.root)
     if snap.dirty:
@@ -148,7 +156,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log,
                           deps.random, azure=images.azure_session(env, building))
     try:
-        built = _images(ctx, deps, building, ids, options.parallel)
+        built = _images(ctx, deps, building, ids, options)
     finally:
         if aws is not None:
             aws.close()
@@ -157,7 +165,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
 
 
 def _images(ctx: targets.Context, deps: Deps, building: list[ServiceDeployment],
-            ids: Mapping[str, str], parallel: int) -> tuple[Image, ...]:
+            ids: Mapping[str, str], options: Options) -> tuple[Image, ...]:
     logins = images.logins(ctx, building)
     started = deps.clock()
 
@@ -170,32 +178,31 @@ def _images(ctx: targets.Context, deps: Deps, building: list[ServiceDeployment],
         return Image(dep.name, step.repository, step.build_key, step.digest,
                      "reused" if step.digest else "built", seconds=deps.clock() - started)
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, options.parallel)) as pool:
         found = list(pool.map(look, building))
-    docker: DockerEngine | None = None
+    jobs = [(dep, plan.ImageStep(i.service, i.repository, i.build_key, None))
+            for dep, i in zip(building, found, strict=True) if i.status == "built"]
+    built = iter(images.build_all(ctx, jobs, logins, deps.builds,
+                                  build_workers(options.builds)))
     out = []
-    try:
-        for dep, image in zip(building, found, strict=True):
-            if image.status != "built":
-                out.append(image)
-                continue
-            began = deps.clock()
-            try:
-                docker = docker or deps.docker()
-                step = plan.ImageStep(image.service, image.repository, image.build_key, None)
-                digest = images.build_and_push(ctx, dep, step, docker,
-                                               images.login_for(logins,
-                                                                ctx.env.registry_of(dep)))
-                out.append(Image(image.service, image.repository, image.build_key, digest,
-                                 "built", seconds=deps.clock() - began))
-            except ReleaseError as exc:
-                out.append(Image(image.service, image.repository, image.build_key, None,
-                                 "failed", f"build: {exc.message}", exc.hint,
-                                 deps.clock() - began))
-    finally:
-        if docker is not None:
-            docker.close()
+    for image in found:
+        if image.status != "built":
+            out.append(image)
+            continue
+        got = next(built)
+        if isinstance(got, ReleaseError):
+            out.append(replace(image, status="failed", message=f"build: {got.message}",
+                               hint=got.hint))
+        else:
+            out.append(replace(image, digest=got.digest, seconds=got.seconds, build=got))
     return tuple(out)
+
+
+def _build_cells(report: BuildReport | None) -> tuple[str, str, str]:
+    if report is None:
+        return ("", "", "")
+    size = f"{report.size / 1e6:.1f}MB" if report.size is not None else ""
+    return (report.builder, f"{report.cached}/{report.steps}", size)
 
 
 def register(sub: Any) -> None:
@@ -210,6 +217,9 @@ def register(sub: Any) -> None:
     parser.add_argument("services", nargs="*", metavar="SERVICE",
                         help="only these services (default: all of the environment)")
     parser.add_argument("--parallel", type=int, default=8, metavar="N",
-                        help="registry lookups at once (default: 8); builds run in turn")
+                        help="registry lookups at once (default: 8)")
+    parser.add_argument("--builds", type=int, default=0, metavar="N",
+                        help="images built at once (default: one per CPU)")
     parser.set_defaults(handler=lambda args: run(Options(
-        args.root, args.env, tuple(args.services), max(1, args.parallel))))
+        args.root, args.env, tuple(args.services), max(1, args.parallel),
+        max(0, args.builds))))

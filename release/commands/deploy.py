@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from release import names
-from release.adapters import git, git_history, registry
+from release.adapters import buildkit, git, git_history, github, registry
 from release.adapters.aws import ecs
 from release.adapters.aws.clients import AwsClients
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
-from release.adapters.docker_engine import DockerEngine, connect
 from release.commands import auth_azure, images, summary, targets
 from release.commands import plan as plan_cmd
 from release.config import load_config
@@ -44,9 +43,10 @@ class Options:
     environment: str
     services: tuple[str, ...] = ()
     dry_run: bool = False
-    parallel: int = 8  # plan reads at once (registry, cloud); builds go one after another
+    parallel: int = 8  # plan reads at once (registry, cloud)
     allow_downgrade: bool = False
     rollouts: int = 0  # services deployed at once; 0: all (a rollout waits, it uses no CPU)
+    builds: int = 0  # images built at once; 0: one per CPU
 
 
 def _log(line: str) -> None:
@@ -56,12 +56,29 @@ def _log(line: str) -> None:
     sys.stderr.flush()
 
 
+def _command(name: str, message: str) -> None:
+    github.command(name, message, stream=sys.stderr)  # past the guard, beside the log lines
+
+
+def open_builds() -> buildkit.Session:
+    """The run's builder (found once, said in the log) with a private DOCKER_CONFIG; build
+    output grouped per image under GitHub Actions, prefixed per service elsewhere."""
+    actions = os.environ.get("GITHUB_ACTIONS") == "true"
+    return buildkit.Session.open(os.environ, buildkit.BuildLog(_log, _command if actions
+                                                                else None))
+
+
+def build_workers(asked: int) -> int:
+    """Images built at once: ``asked``, or one per CPU when 0."""
+    return asked if asked > 0 else (os.cpu_count() or 1)
+
+
 @dataclass
 class Deps:
     """The outside world, made by the command line and replaced in tests."""
 
     aws: Callable[[Environment], AwsClients] = lambda env: AwsClients(env.aws)  # type: ignore[arg-type]
-    docker: Callable[[], DockerEngine] = lambda: DockerEngine(connect(), _log)
+    builds: Callable[[], buildkit.Session] = open_builds
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
     log: Callable[[str], None] = _log
@@ -88,6 +105,7 @@ class Outcome:
     url: str | None = None  # how to reach an ECS service after its rollout
     rolled_back_to: str | None = None  # family:N put back after our rollout failed
     arn: str | None = None  # the ECS task definition ARN the service runs afterwards
+    build: buildkit.BuildReport | None = None  # how its image was built in this run
 
 
 @dataclass(frozen=True)
@@ -172,6 +190,7 @@ class _Service:
     steps: list[plan.TargetStep] = field(default_factory=list)
     error: ReleaseError | None = None
     built: bool = False
+    build: buildkit.BuildReport | None = None
     started: float = 0.0
     applied: list[tuple[plan.TargetStep, targets.Done | ReleaseError, float]] = field(
         default_factory=list)
@@ -197,8 +216,8 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     config = load_config(options.root, (options.environment,))
     env = config.environments[options.environment]
     chosen = select(env, options.services)
-    needs_aws = any(d.needs_aws or (d.service.needs_image and env.registry_of(d).type == "ecr")
-                    for d in chosen)
+    needs_aws = any(d.needs_aws or (d.service.needs_image and (
+        env.registry_of(d).type == "ecr" or images.reads_aws_secrets(d))) for d in chosen)
     if needs_aws and env.aws is None:
         raise UsageError(f"{env.path} has no aws block",
                          "the chosen services deploy to AWS (or push to ECR): add aws: "
@@ -238,20 +257,12 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
     if options.dry_run:
         return Result(env.name, ctx.commit, _outcomes(services, deps.clock, planned=True), True)
 
-    docker: DockerEngine | None = None
-    try:
-        for svc in services:
-            if svc.error is None and svc.image is not None and svc.image.digest is None:
-                if docker is None:
-                    try:
-                        docker = deps.docker()
-                    except ReleaseError as exc:
-                        svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
-                        continue
-                _build(ctx, svc, docker, images.login_for(logins, env.registry_of(svc.dep)))
-    finally:
-        if docker is not None:
-            docker.close()
+    building = [s for s in services
+                if s.error is None and s.image is not None and s.image.digest is None]
+    built = images.build_all(ctx, [(s.dep, s.image) for s in building if s.image], logins,
+                             deps.builds, build_workers(options.builds))
+    for svc, got in zip(building, built, strict=True):
+        _built(ctx, svc, got)
     with ThreadPoolExecutor(max_workers=_rollout_pool(options, len(services))) as pool:
         list(pool.map(lambda s: _deploy_service(ctx, s), services))
     _add_urls(ctx, services)
@@ -349,16 +360,13 @@ def _indented(text: str, indent: str) -> str:
     return "\n".join([names.printable(first), *(indent + names.printable(r) for r in rest)])
 
 
-def _build(ctx: targets.Context, svc: _Service, docker: DockerEngine,
-           login: registry.Login) -> None:
+def _built(ctx: targets.Context, svc: _Service, got: images.Built) -> None:
     assert svc.image is not None  # noqa: S101
-    try:
-        digest = images.build_and_push(ctx, svc.dep, svc.image, docker, login)
-    except ReleaseError as exc:
-        svc.error = ReleaseError(f"build: {exc.message}", exc.hint)
+    if isinstance(got, ReleaseError):
+        svc.error = ReleaseError(f"build: {got.message}", got.hint)
         return
-    svc.built = True
-    svc.image = replace(svc.image, digest=digest)
+    svc.built, svc.build = True, got
+    svc.image = replace(svc.image, digest=got.digest)
     # The digest is known now: decide the targets against the real image reference.
     try:
         assert svc.seen is not None  # noqa: S101
@@ -395,7 +403,8 @@ def _outcomes(services: list[_Service], clock: Callable[[], float], *,
     for svc in services:
         key = svc.image.build_key if svc.image else None
         digest = svc.image.digest if svc.image else None
-        base = Outcome(svc.dep.name, "-", key, digest, svc.built, False, False, "planned")
+        base = Outcome(svc.dep.name, "-", key, digest, svc.built, False, False, "planned",
+                       build=svc.build)
         if svc.error is not None:
             out.append(replace(base, target=",".join(svc.dep.service.targets), status="failed",
                                message=svc.error.message, hint=svc.error.hint,
@@ -439,8 +448,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--dry-run", action="store_true",
                         help="print the plan and stop: build nothing, change nothing")
     parser.add_argument("--parallel", type=int, default=8, metavar="N",
-                        help="registry and cloud reads at once while planning (default: 8); "
-                             "builds go one after another")
+                        help="registry and cloud reads at once while planning (default: 8)")
+    parser.add_argument("--builds", type=int, default=0, metavar="N",
+                        help="images built at once (default: one per CPU)")
     parser.add_argument("--rollouts", type=int, default=0, metavar="N",
                         help=f"services deployed at once (default: all, at most {MAX_ROLLOUTS}"
                              "; rollouts wait on one batched poller)")
@@ -448,4 +458,4 @@ def register(sub: Any) -> None:
                         help="deploy even when the running build comes from a newer commit")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, tuple(args.services), args.dry_run, max(1, args.parallel),
-        args.allow_downgrade, max(0, args.rollouts))))
+        args.allow_downgrade, max(0, args.rollouts), max(0, args.builds))))

@@ -1,29 +1,37 @@
 """The build phase shared by ``release deploy`` and ``release build``.
 
 Log in once per registry, look each service's build key up in its registry (a hit means no
-build: the same digest is promoted), and build and push what is missing.
+build: the same digest is promoted), and build and push what is missing with BuildKit,
+independent images at once (bounded), one failure leaving the others to finish.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from release import repo_files
-from release.adapters import github_masks, registry
+from release.adapters import build_secrets, github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.azure import acr
-from release.adapters.docker_engine import BuildRequest, DockerEngine
+from release.adapters.buildkit import BuildReport, Session
 from release.commands import auth_azure, targets
 from release.config import destinations
 from release.config.model import Environment, Registry, ServiceDeployment
 from release.errors import ReleaseError, UsageError
-from release.planning import buildkey, dockerignore, plan
+from release.planning import buildkey, dockerignore, image_tags, plan
+from release.planning.build_command import BuildSpec
 
 # A registry's login, or the error it answered: only the services pushing there fail.
 Logins = dict[Registry, registry.Login | ReleaseError]
+
+
+def reads_aws_secrets(dep: ServiceDeployment) -> bool:
+    """True when the service's build reads a secret from Secrets Manager or SSM."""
+    return any(s.aws_secret or s.ssm for s in dep.service.build_secrets)
 
 
 def registries(env: Environment, chosen: Iterable[ServiceDeployment]) -> list[Registry]:
@@ -127,21 +135,71 @@ def refuse_links_leaving(root: Path, context: str) -> None:
             ".dockerignore")
 
 
-def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
-                   docker: DockerEngine, found: registry.Login) -> str:
-    """Build the image tagged with its build key, push it, and return its digest."""
+def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
+             secrets: Sequence[str] = ()) -> BuildSpec:
+    """What to build for one service: context, Dockerfile, tags, args, platforms, cache;
+    ``secrets`` are its ``--secret`` values (where the CLI reads each, never a value)."""
     service = dep.service
-    name = f"{ctx.env.registry_of(dep).host}/{service.repository}"
-    refuse_links_leaving(ctx.config.root, service.context)
-    ctx.log(f"{service.name}: building {name}:{image.build_key}")
-    docker.build(BuildRequest(
-        context=ctx.config.root / service.context,
-        dockerfile=ctx.config.root / service.dockerfile,
-        image=name, tag=image.build_key, build_args=service.build_args,
-        platform=service.platform,
+    root = ctx.config.root
+    extra = image_tags.render_tags(service.tags, image_tags.tag_values(
+        build_key=image.build_key, sha=ctx.commit, env=ctx.env.name,
+        run_number=os.environ.get("GITHUB_RUN_NUMBER")))
+    return BuildSpec(
+        context=str(root / service.context), dockerfile=str(root / service.dockerfile),
+        image=f"{ctx.env.registry_of(dep).host}/{service.repository}", tag=image.build_key,
+        extra_tags=tuple(extra), build_args=service.build_args,
         labels={"org.opencontainers.image.revision": ctx.commit,
                 "dev.release.build-key": image.build_key},
-    ))
-    digest = docker.push(name, image.build_key, found)
-    ctx.log(f"{service.name}: pushed {name}@{digest}")
-    return digest
+        platforms=service.image_platforms, target=service.target, secrets=tuple(secrets),
+        cache_registry=service.cache.registry, cache_gha=service.cache.gha,
+        github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
+        for_lambda=service.lambda_, attestations=service.attestations)
+
+
+def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
+                   builds: Session, found: registry.Login) -> BuildReport:
+    """Build the image tagged with its build key, push it, and say what the build did."""
+    service = dep.service
+    refuse_links_leaving(ctx.config.root, service.context)
+    builds.login(found)  # before the build: the cache is read from the same registry
+    builder = builds.builder_for(service.builder)
+    if service.builder and builder.kind == "embedded":
+        ctx.log(f"{service.name}: note: builder {service.builder} needs docker buildx; "
+                "building with the embedded BuildKit")
+    with build_secrets.secret_args(service.build_secrets, root=ctx.config.root,
+                                   environ=os.environ, aws_clients=ctx.aws) as args:
+        spec = spec_for(ctx, dep, image, args[1::2])
+        shown = {s.env: os.environ[s.env] for s in service.build_secrets
+                 if s.env and os.environ.get(s.env)}  # kept out of the log too
+        report = builds.build(service.name, spec, shown, builder=builder)
+    ctx.log(f"{service.name}: pushed {spec.image}@{report.digest} ({report.describe()})")
+    return report
+
+
+Built = BuildReport | ReleaseError
+
+
+def build_all(ctx: targets.Context, jobs: Sequence[tuple[ServiceDeployment, plan.ImageStep]],
+              found: Logins, open_session: Callable[[], Session], workers: int) -> list[Built]:
+    """Build and push each job's image, ``workers`` at once; each job's report or error, in
+    order. The builder is found once (a failure there is every job's error)."""
+    if not jobs:
+        return []
+    try:
+        builds = open_session()
+    except ReleaseError as exc:
+        return [copy.copy(exc) for _ in jobs]
+
+    def one(job: tuple[ServiceDeployment, plan.ImageStep]) -> Built:
+        dep, image = job
+        try:
+            return build_and_push(ctx, dep, image, builds,
+                                  login_for(found, ctx.env.registry_of(dep)))
+        except ReleaseError as exc:
+            return exc
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(jobs)))) as pool:
+            return list(pool.map(one, jobs))
+    finally:
+        builds.close()

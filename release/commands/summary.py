@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from release.adapters.buildkit import BuildReport
     from release.commands.deploy import Outcome, Result
 
 ICONS = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝", "skipped": "⏭️"}
@@ -40,6 +41,31 @@ def row(o: Outcome) -> str:
              f"`{o.digest[:19]}`" if o.digest else "", o.detail, rollout(o),
              o.url or "", f"{o.seconds:.1f}s" if o.seconds else "")
     return "| " + " | ".join(cell(c) for c in cells) + " |"
+
+
+def build_cells(report: BuildReport | None) -> tuple[str, str, str, str, str]:
+    """builder, platforms, cached steps (hit/total), size, tags of one build ("" when reused)."""
+    if report is None:
+        return ("", "", "", "", "")
+    size = f"{report.size / 1e6:.1f} MB" if report.size is not None else ""
+    tags = " ".join(f"`{t.rsplit(':', 1)[-1]}`" for t in report.tags)
+    return (report.builder, ", ".join(report.platforms), f"{report.cached}/{report.steps}",
+            size, tags)
+
+
+def builds(outcomes: Iterable[Outcome]) -> list[str]:
+    """A table of the images built in this run (none: no lines)."""
+    seen = {o.service: o.build for o in outcomes if o.build is not None}
+    if not seen:
+        return []
+    lines = ["", "| image built | builder | platforms | time | cached steps | size | digest "
+             "| tags |", "|---|---|---|---|---|---|---|---|"]
+    for service, report in sorted(seen.items()):
+        builder, platforms, cached, size, tags = build_cells(report)
+        cells = (service, builder, platforms, f"{report.seconds:.1f}s", cached, size,
+                 f"`{report.digest[:19]}`", tags)
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    return lines
 
 
 def _many(n: int, noun: str) -> str:
@@ -87,6 +113,7 @@ def deploy_markdown(result: Result) -> str:
     lines = [title, "", *diagram(result), "",
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += [row(o) for o in ordered]
+    lines += builds(ordered)
     for o in failed:
         lines += ["", f"**{o.service} {o.target}**: {cell(o.message)}"]
         if o.hint:

@@ -1,8 +1,8 @@
-"""`release build` over a scripted Docker engine and a registry stub: build once, reuse after.
+"""`release build` over a scripted docker CLI and a registry stub: build once, reuse after.
 
 The command runs whole (config, git, build keys, registry lookups, build, push) on a
 throw-away repository of three image services and one that only publishes files. Docker is
-the real ``DockerEngine`` over a scripted SDK client; the registry is an HTTP stub on
+the real BuildKit session over a scripted CLI runner; the registry is an HTTP stub on
 127.0.0.1 that knows what was pushed and records who asked. AWS, when the registry is ECR,
 is a fake that hands out the ECR client only: any other client asked for fails the test.
 """
@@ -12,16 +12,16 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fake_docker import EngineSdk, RegistryStub
+from fake_docker import BUILDER, DockerCli, RegistryStub
 from fakecloud import FakeAws, FakeClock
 
 from release.adapters import github as gh
-from release.adapters.docker_engine import DockerEngine
+from release.adapters.buildkit import BuildLog, Session
 from release.commands import build
 from release.commands.deploy import Deps
 from release.errors import ReleaseError, UsageError
@@ -54,21 +54,24 @@ class EcrOnly(FakeAws):
 class World:
     root: Path
     registry: RegistryStub
-    sdk: EngineSdk
+    cli: DockerCli
     aws: EcrOnly
     log: list[str]
     docker_down: bool = False
+    sessions: list[Session] = field(default_factory=list)
 
-    def build(self, *services: str) -> build.Result:
-        def docker() -> DockerEngine:
+    def build(self, *services: str, builds: int = 0) -> build.Result:
+        def session() -> Session:
             if self.docker_down:
                 raise ReleaseError("cannot reach the Docker engine", "start dockerd")
-            return DockerEngine(self.sdk)
+            self.sessions.append(Session(BUILDER, BuildLog(self.log.append), {},
+                                         self.cli))
+            return self.sessions[-1]
 
         clock = FakeClock()
-        deps = Deps(aws=lambda _env: self.aws, docker=docker, clock=clock, sleep=clock.sleep,
+        deps = Deps(aws=lambda _env: self.aws, builds=session, clock=clock, sleep=clock.sleep,
                     log=self.log.append)
-        return build.run(build.Options(self.root, "test", services), deps)
+        return build.run(build.Options(self.root, "test", services, builds=builds), deps)
 
 
 def _write_repo(root: Path, registry: dict[str, str]) -> None:
@@ -99,7 +102,7 @@ def _world(tmp_path: Path, registry_type: str) -> Iterator[World]:
     stub = RegistryStub()
     root = tmp_path / "repo"
     _write_repo(root, {"type": registry_type, "host": stub.host})
-    yield World(root, stub, EngineSdk(stub), EcrOnly(), [])
+    yield World(root, stub, DockerCli(stub), EcrOnly(), [])
     stub.stop()
 
 
@@ -120,7 +123,7 @@ def _by_service(result: build.Result) -> dict[str, build.Image]:
 def test_first_run_builds_and_pushes_each_image_once_then_reuses(world: World) -> None:
     first = world.build()
     assert first.exit_code == 0
-    assert sorted(world.sdk.built) == sorted(IMAGES)
+    assert sorted(world.cli.built) == sorted(IMAGES)
     images = _by_service(first)
     assert {i.status for i in images.values()} == {"built"}
     assert first.without_image == ("model",)
@@ -130,7 +133,7 @@ def test_first_run_builds_and_pushes_each_image_once_then_reuses(world: World) -
 
     second = world.build()
     assert second.exit_code == 0
-    assert sorted(world.sdk.built) == sorted(IMAGES)  # nothing built again
+    assert sorted(world.cli.built) == sorted(IMAGES)  # nothing built again
     assert {n: (i.status, i.digest) for n, i in _by_service(second).items()} == {
         n: ("reused", i.digest) for n, i in images.items()}
     assert "3 reused" in second.to_text()
@@ -141,8 +144,8 @@ def test_a_changed_service_alone_is_built(world: World) -> None:
     (world.root / "web" / "Dockerfile").write_text("FROM base\nRUN true\n")
     sandbox.git(world.root, "commit", "-qam", "change web")
     after = _by_service(world.build())
-    assert world.sdk.built.count("web") == 2
-    assert world.sdk.built.count("api") == 1
+    assert world.cli.built.count("web") == 2
+    assert world.cli.built.count("api") == 1
     assert after["web"].status == "built"
     assert after["web"].build_key != before["web"].build_key
     assert after["api"] == build.Image("api", "api", before["api"].build_key,
@@ -150,13 +153,13 @@ def test_a_changed_service_alone_is_built(world: World) -> None:
 
 
 def test_a_failed_build_fails_that_service_while_the_others_complete(world: World) -> None:
-    world.sdk.fail_build.add("api")
+    world.cli.fail_build.add("api")
     result = world.build()
     assert result.exit_code == 1
     images = _by_service(result)
     assert images["api"].status == "failed"
     assert images["api"].digest is None
-    assert "make: *** [all] Error 2" in images["api"].message
+    assert "make: *** [all] Error 2" in images["api"].message  # the failing step's output
     assert images["api"].message.startswith("build: ")
     assert {images["web"].status, images["worker"].status} == {"built"}
     outputs = result.github_outputs()
@@ -204,7 +207,7 @@ def test_unknown_service_is_a_usage_error_with_did_you_mean(world: World) -> Non
     with pytest.raises(UsageError) as caught:
         world.build("wrker")
     assert caught.value.hint == "did you mean 'worker'?"
-    assert world.sdk.built == []
+    assert world.cli.built == []
     assert world.registry.heads == []
 
 
@@ -214,9 +217,43 @@ def test_an_ecr_registry_needs_the_ecr_login_and_nothing_else(ecr_world: World) 
     assert ecr_world.aws.asked == ["ecr"]  # one login; no ECS, Lambda or STS client
     expected = "Basic " + base64.b64encode(b"AWS:ecr-token").decode()
     assert {auth for _, auth in ecr_world.registry.heads} == {expected}
-    assert ecr_world.sdk.auth[0]["password"] == "ecr-token"
+    [(argv, stdin)] = ecr_world.cli.logins  # one login for the registry, both images
+    assert stdin == "ecr-token"  # on stdin, never on the command line
+    assert "--password-stdin" in argv
+    assert not any("ecr-token" in word for call in ecr_world.cli.calls for word in call)
+    assert not any("ecr-token" in line for line in ecr_world.log)
 
 
 def test_an_oci_registry_needs_no_aws_at_all(world: World) -> None:
     assert world.build().exit_code == 0
     assert world.aws.asked == []
+    assert world.cli.logins == []  # no credentials: no docker login
+
+
+def test_builds_report_builder_cache_size_and_tags_and_clean_up(world: World) -> None:
+    world.cli.cached = True
+    result = world.build("api", builds=2)
+    [image] = result.images
+    assert image.build is not None
+    assert (image.build.builder, image.build.cached, image.build.steps) == ("embedded", 2, 2)
+    assert image.build.size == 1985609
+    assert image.build.tags == (f"{world.registry.host}/api:{image.build_key}",)
+    assert image.build.platforms == ("linux/amd64",)
+    pushed = [call[2] for call in world.cli.calls if call[1] == "push"]
+    assert pushed == [f"{world.registry.host}/api:{image.build_key}",
+                      f"{world.registry.host}/api:buildcache"]
+    assert "api | #5 CACHED" in world.log  # streamed, prefixed by the service
+    assert "embedded" in result.to_text()
+    assert "2/2" in result.to_text()
+    assert "| embedded | linux/amd64 | 2/2 | 2.0 MB |" in result.summary_markdown()
+    assert not world.sessions[0].config.exists()  # the private DOCKER_CONFIG is gone
+
+
+def test_an_interrupted_push_fails_that_image_with_the_fix(world: World) -> None:
+    world.cli.interrupt_push.add("web")
+    images = _by_service(world.build())
+    assert images["web"].status == "failed"
+    assert "push of" in images["web"].message
+    assert "connection reset" in images["web"].message
+    assert "rerunning" in (images["web"].hint or "")
+    assert {images["api"].status, images["worker"].status} == {"built"}

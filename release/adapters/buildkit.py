@@ -1,0 +1,430 @@
+"""Build and push images with BuildKit through the docker CLI.
+
+The builder is found once per run (:func:`detect`): ``docker buildx`` where a docker CLI
+has the plugin, else a docker CLI that still has BuildKit built in (client < 23). Every
+command runs as a subprocess with a time bound, its output streamed line by line into the
+release's log. Registry passwords go to ``docker login --password-stdin`` in a private
+``DOCKER_CONFIG`` made for the run and removed afterwards; build secrets go as ``--secret``
+(their values in the build's environment or a 0600 file, never in argv or a build arg).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from release.adapters.docker_engine import unix_socket_refuses
+from release.adapters.registry import Login
+from release.errors import ReleaseError
+from release.planning import build_command as bc
+from release.planning.build_command import Builder, BuildSpec
+
+BUILD_TIMEOUT = 1800
+PUSH_TIMEOUT = 900
+SHORT_TIMEOUT = 60
+LOG_TAIL = 15
+FALLBACK_DOCKER = "/usr/bin/docker"  # Debian's docker.io: BuildKit built into its 20.10 CLI
+INSTALL_HINT = ("install docker buildx (the docker-buildx-plugin package; on GitHub "
+                "docker/setup-buildx-action), or Debian's docker.io, whose /usr/bin/docker "
+                "(20.10) builds with the engine's own BuildKit")
+ENGINE_HINT = "start Docker (for the local cloud: `release local up`), or set DOCKER_HOST"
+
+
+class Runner(Protocol):
+    """Runs a command, handing each output line (stdout and stderr) to ``on_line``."""
+
+    def __call__(self, argv: Sequence[str], *, env: Mapping[str, str],
+                 on_line: Callable[[str], None], stdin: str | None = None,
+                 timeout: float) -> int: ...
+
+
+class BuildFailedError(ReleaseError):
+    """The build failed; carries the last lines of its output."""
+
+
+def run_streaming(argv: Sequence[str], *, env: Mapping[str, str],
+                  on_line: Callable[[str], None], stdin: str | None = None,
+                  timeout: float) -> int:
+    """Run ``argv``, stream its output by line; kill its process group after ``timeout``."""
+    try:
+        proc = subprocess.Popen(  # argv built by build_command; no shell
+            list(argv), env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            text=True, errors="replace", start_new_session=True)
+    except OSError as exc:
+        raise ReleaseError(f"cannot run {argv[0]}: {exc.strerror or exc}", INSTALL_HINT) from None
+    expired = threading.Event()
+
+    def kill() -> None:
+        expired.set()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the process we started, and its children
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        with proc:  # closes the pipes, waits for the process
+            if proc.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.write(stdin or "")
+                    proc.stdin.close()
+            assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
+            for line in proc.stdout:
+                on_line(line.rstrip("\r\n"))
+        code = proc.wait()
+    finally:
+        timer.cancel()
+    if expired.is_set():
+        raise ReleaseError(f"{' '.join(argv[:3])} took longer than {timeout:.0f}s and was "
+                           "stopped", "rerun the release; a build that hangs on a RUN step "
+                           "needs a look at its Dockerfile")
+    return code
+
+
+def _output(runner: Runner, argv: Sequence[str], env: Mapping[str, str],
+            timeout: float = SHORT_TIMEOUT) -> tuple[int, str]:
+    lines: list[str] = []
+    try:
+        code = runner(argv, env=env, on_line=lines.append, timeout=timeout)
+    except ReleaseError as exc:
+        return 127, exc.message
+    return code, "\n".join(lines)
+
+
+def candidates(environ: Mapping[str, str], fallback: str = FALLBACK_DOCKER) -> list[str]:
+    """Each docker CLI to try: those on PATH in order, then ``fallback`` (each file once)."""
+    found: dict[str, str] = {}
+    dirs = [d for d in environ.get("PATH", "").split(os.pathsep) if d]
+    for path in [str(Path(d) / "docker") for d in dirs] + [fallback]:
+        if Path(path).is_file() and os.access(path, os.X_OK):
+            found.setdefault(os.path.realpath(path), path)
+    return list(found.values())
+
+
+def detect(environ: Mapping[str, str], runner: Runner = run_streaming, *,
+           fallback: str = FALLBACK_DOCKER) -> Builder:
+    """The builder of this run: buildx where a CLI has it, else embedded BuildKit."""
+    tried = candidates(environ, fallback)
+    versions: dict[str, str] = {}
+    for docker in tried:
+        code, text = _output(runner, [docker, "--version"], environ)
+        versions[docker] = text.strip() if code == 0 else ""
+    for docker in tried:
+        if _output(runner, [docker, "buildx", "version"], environ)[0] == 0:
+            name = environ.get("BUILDX_BUILDER") or None
+            return inspect(Builder("buildx", docker, _short(versions[docker]), name), environ,
+                           runner)
+    why = []
+    for docker in tried:
+        version = bc.client_version(versions[docker])
+        if version is not None and bc.has_embedded_buildkit(version):
+            return Builder("embedded", docker, _short(versions[docker]))
+        why.append(f"{docker}: " + ("no buildx plugin, and a client " +
+                                    f"{version[0]}.{version[1]} hands BuildKit builds to buildx"
+                                    if version else "does not run"))
+    raise ReleaseError("no docker CLI here builds with BuildKit"
+                       + (f" ({'; '.join(why)})" if why else " (no docker on PATH)"),
+                       INSTALL_HINT)
+
+
+def inspect(builder: Builder, environ: Mapping[str, str], runner: Runner) -> Builder:
+    """``builder`` with its buildx driver (the named builder must exist)."""
+    code, text = _output(runner, [builder.docker, "buildx", "inspect",
+                                  *([builder.name] if builder.name else [])], environ)
+    if code != 0:
+        raise ReleaseError(f"buildx builder {builder.name or 'default'} is not usable: "
+                           f"{text.strip().splitlines()[-1] if text.strip() else code}",
+                           "create it (docker buildx create --name NAME --use), or leave "
+                           "builder: and BUILDX_BUILDER unset for the default one")
+    return replace(builder, driver=bc.buildx_driver(text))
+
+
+def _short(version_text: str) -> str:
+    version = version_text.removeprefix("Docker version ").split(",")[0]
+    return version or "?"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one image's build did."""
+
+    builder: str  # buildx | embedded
+    platforms: tuple[str, ...]
+    seconds: float
+    steps: int
+    cached: int
+    digest: str
+    tags: tuple[str, ...]
+    size: int | None = None  # bytes, when the image landed in the engine
+    unreadable_caches: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """One line for people."""
+        size = f", {self.size / 1e6:.1f} MB" if self.size is not None else ""
+        return (f"{self.builder} {','.join(self.platforms) or 'default platform'} "
+                f"{self.seconds:.1f}s, {self.cached}/{self.steps} steps cached{size}")
+
+
+class BuildLog:
+    """Where build output goes: each line prefixed by its service locally; under GitHub
+    Actions one ``::group::`` per image. Builds run at once, so one image owns the open
+    group and streams live; the others are held and shown, each in its group, after it."""
+
+    def __init__(self, log: Callable[[str], None],
+                 command: Callable[[str, str], None] | None = None) -> None:
+        self.log = log
+        self.command = command  # writes our workflow command (None: not under Actions)
+        self._lock = threading.Lock()
+        self._owner: str | None = None
+        self._held: dict[str, list[str]] = {}
+        self._done: list[str] = []
+
+    def start(self, name: str, title: str) -> None:
+        """An image's build begins."""
+        with self._lock:
+            if self.command is None:
+                self.log(f"{name} | {title}")
+                return
+            self._held[name] = [title]
+            if self._owner is None:
+                self._take(name)
+
+    def line(self, name: str, text: str) -> None:
+        """One line of an image's build output."""
+        with self._lock:
+            if self.command is None:
+                self.log(f"{name} | {text}")
+            elif self._owner == name:
+                self.log(text)
+            else:
+                self._held.setdefault(name, []).append(text)
+
+    def end(self, name: str) -> None:
+        """An image's build is over (done or failed)."""
+        with self._lock:
+            if self.command is None:
+                return
+            if self._owner != name:
+                self._done.append(name)
+                return
+            self.command("endgroup", "")
+            self._owner = None
+            for done in self._done:
+                self._take(done)
+                self.command("endgroup", "")
+            self._done.clear()
+            self._owner = None
+            if self._held:
+                self._take(next(iter(self._held)))
+
+    def _take(self, name: str) -> None:
+        assert self.command is not None  # noqa: S101
+        held = self._held.pop(name, [])
+        self.command("group", f"build {name}")
+        self._owner = name
+        for text in held:
+            self.log(text)
+
+
+def _redactor(values: Sequence[str]) -> Callable[[str], str]:
+    secret = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for value in secret:
+            text = text.replace(value, "***")
+        return text
+
+    return redact
+
+
+@dataclass
+class Session:
+    """Builds and pushes for one run: one builder, one private DOCKER_CONFIG."""
+
+    builder: Builder
+    log: BuildLog
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    runner: Runner = run_streaming
+    clock: Callable[[], float] = time.monotonic
+    config: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="release-docker-")))
+    _logged_in: dict[str, threading.Lock] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _done: set[str] = field(default_factory=set)
+    _builders: dict[str, Builder] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, environ: Mapping[str, str], log: BuildLog,
+             runner: Runner = run_streaming) -> Session:
+        """Check the engine answers, find the builder (said in the log), make the config."""
+        host = environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+        refused = unix_socket_refuses(host)
+        if refused:
+            raise ReleaseError(f"Docker engine not reachable at {host}: {refused}", ENGINE_HINT)
+        builder = detect(environ, runner)
+        log.log(f"builder: {builder.describe()}")
+        session = cls(builder, log, dict(environ), runner)
+        session._share_plugins(environ)
+        return session
+
+    def close(self) -> None:
+        """Remove the private DOCKER_CONFIG (and the logins in it)."""
+        shutil.rmtree(self.config, ignore_errors=True)
+
+    def _share_plugins(self, environ: Mapping[str, str]) -> None:
+        """Plugins, buildx builders and contexts of the usual config stay visible."""
+        home = environ.get("HOME")
+        usual = Path(environ.get("DOCKER_CONFIG") or (Path(home) / ".docker" if home else ""))
+        for name in ("cli-plugins", "buildx", "contexts"):
+            if usual.parts and (usual / name).is_dir():
+                (self.config / name).symlink_to(usual / name)
+        settings: dict[str, str] = {}
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            current = json.loads((usual / "config.json").read_text()).get("currentContext")
+            if isinstance(current, str):
+                settings["currentContext"] = current
+        fd = os.open(self.config / "config.json", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(settings, handle)
+
+    def _env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        return {**self.environ, "DOCKER_CONFIG": str(self.config), **(extra or {})}
+
+    def builder_for(self, name: str | None) -> Builder:
+        """The run's builder, or the buildx builder ``name`` (inspected once; the embedded
+        builder has no names: itself)."""
+        if not name or self.builder.kind == "embedded" or name == self.builder.name:
+            return self.builder
+        with self._lock:
+            if name not in self._builders:
+                self._builders[name] = inspect(replace(self.builder, name=name), self._env(),
+                                               self.runner)
+            return self._builders[name]
+
+    def login(self, login: Login) -> None:
+        """``docker login`` once per registry, the password on stdin only (none: anonymous)."""
+        if not login.username:
+            return
+        with self._lock:
+            lock = self._logged_in.setdefault(login.host, threading.Lock())
+        with lock:
+            if login.host in self._done:
+                return
+            lines: list[str] = []
+            code = self.runner([self.builder.docker, "login", "--username", login.username,
+                                "--password-stdin", login.host], env=self._env(),
+                               on_line=lines.append, stdin=login.password, timeout=SHORT_TIMEOUT)
+            shown = _redactor([login.password])(" ".join(lines[-3:]))
+            if code != 0:
+                raise ReleaseError(f"docker login to {login.host} failed: {shown}",
+                                   "check the registry credentials (for ECR: the role needs "
+                                   "ecr:GetAuthorizationToken)")
+            self._done.add(login.host)
+
+    def build(self, name: str, spec: BuildSpec, secrets: Mapping[str, str] | None = None,
+              builder: Builder | None = None) -> BuildReport:
+        """Build and push ``spec``; ``secrets`` are the environment its ``--secret env=``
+        entries read. Output goes to the log, each secret value replaced by ``***``."""
+        builder = builder or self.builder
+        began = self.clock()
+        with tempfile.TemporaryDirectory(prefix="release-build-") as work:
+            if bc.pushes_itself(builder):
+                spec = replace(spec, metadata_file=str(Path(work) / "metadata.json"))
+            argv = bc.build_argv(spec, builder)
+            self.log.start(name, f"building {spec.image}:{spec.tag} with {builder.kind}")
+            try:
+                lines = self._build(name, argv, spec, builder, secrets or {})
+                found = bc.progress(lines)
+                for unread in found.unreadable_caches:
+                    self.log.line(name, f"note: a cache could not be read, built without it: "
+                                        f"{unread}")
+                digest = self._digest(name, spec, builder)
+                size = self._size(spec) if builder.in_engine else None
+            finally:
+                self.log.end(name)
+        return BuildReport(builder.kind, spec.platforms, self.clock() - began, found.steps,
+                           found.cached, digest, spec.refs, size, found.unreadable_caches)
+
+    def _build(self, name: str, argv: list[str], spec: BuildSpec, builder: Builder,
+               secrets: Mapping[str, str]) -> list[str]:
+        redact = _redactor(list(secrets.values()))
+        lines: list[str] = []
+        tail: deque[str] = deque(maxlen=LOG_TAIL)
+
+        def on_line(text: str) -> None:
+            shown = redact(text)
+            lines.append(text)
+            tail.append(shown)
+            self.log.line(name, shown)
+
+        code = self.runner(argv, env=self._env({**bc.build_env(builder), **secrets}),
+                           on_line=on_line, timeout=BUILD_TIMEOUT)
+        if code != 0:
+            shown = "\n".join(f"    {line}" for line in tail)
+            raise BuildFailedError(
+                f"docker build failed (exit {code})\n  last build output:\n{shown}",
+                f"fix the Dockerfile ({spec.dockerfile}) and run the release again")
+        return lines
+
+    def _digest(self, name: str, spec: BuildSpec, builder: Builder) -> str:
+        if bc.pushes_itself(builder):
+            return _metadata_digest(spec)
+        digest = None
+        for ref in bc.extra_push_refs(spec, builder):
+            lines: list[str] = []
+
+            def on_line(text: str, lines: list[str] = lines) -> None:
+                lines.append(text)
+                self.log.line(name, text)
+
+            code = self.runner([builder.docker, "push", ref], env=self._env(), on_line=on_line,
+                               timeout=PUSH_TIMEOUT)
+            if code != 0:
+                last = lines[-1] if lines else f"exit {code}"
+                raise ReleaseError(f"push of {ref} failed: {last}",
+                                   "check the registry is up and the login is valid; "
+                                   "rerunning the release resumes from here")
+            if ref == spec.refs[0]:
+                digest = bc.pushed_digest(lines)
+        if digest is None:
+            raise ReleaseError(f"push of {spec.refs[0]} reported no digest")
+        return digest
+
+    def _size(self, spec: BuildSpec) -> int | None:
+        code, text = _output(self.runner, [self.builder.docker, "image", "inspect", "--format",
+                                           "{{.Size}}", spec.refs[0]], self._env())
+        return int(text.strip()) if code == 0 and text.strip().isdigit() else None
+
+
+def _metadata_digest(spec: BuildSpec) -> str:
+    try:
+        data = json.loads(Path(spec.metadata_file or "").read_text())
+        digest = data["containerimage.digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        digest = None
+    if not isinstance(digest, str) or not digest.startswith("sha256:"):
+        raise ReleaseError(f"buildx pushed {spec.refs[0]} but wrote no digest to its metadata "
+                           "file", "update docker buildx (0.9 or newer writes it)")
+    return digest
+
+
+@contextlib.contextmanager
+def session(environ: Mapping[str, str], log: BuildLog,
+            runner: Runner = run_streaming) -> Iterator[Session]:
+    """A :class:`Session` removed afterwards."""
+    opened = Session.open(environ, log, runner)
+    try:
+        yield opened
+    finally:
+        opened.close()
