@@ -310,6 +310,10 @@ class _Loader:
                      f"{len(chosen)} ({', '.join(chosen)})",
                      "set platform: to the function's architecture on this service (Lambda "
                      "refuses an image index)")
+        if "azure_container_app" in raw and _ARCH_PLATFORM["X86_64"] not in chosen:
+            self._at(source, where, "an azure_container_app target runs linux/amd64 images "
+                     f"only; {dotted(where)} names {', '.join(chosen)}",
+                     "add linux/amd64 to the service's platforms")
         if "ecs" in raw:
             self._runtime_platform(source, where, raw["ecs"]["task_definition"], chosen)
         return chosen[0], tuple(chosen) if len(chosen) > 1 else ()
@@ -402,7 +406,9 @@ class _Loader:
         if dockerignore.Matcher(dockerignore.patterns_of(text)).excludes(
                 inside.replace(os.sep, "/")):
             return
-        self._at(source, at, f"build secret file '{rel}' is inside the build context "
+        linked = os.path.relpath(real, self.tree.real_root).replace(os.sep, "/")
+        shown = f"{rel}'" if linked == rel else f"{rel}' (a link to '{linked}')"
+        self._at(source, at, f"build secret file '{shown} is inside the build context "
                  f"'{context}': it would be sent to the builder, and a COPY would put it "
                  "in a layer", f"move it out of '{context}', or add '{inside}' to {ignore}")
 

@@ -26,7 +26,7 @@ def _unique(items: list[Any]) -> bool:
     raise _CannotTellError
 
 SCHEMA_SHA256 = {
-    'release.schema.json': '1db56f40b306ac986c27aa55b131b0f1d85c7551c641fe0a201443d8db11e228',
+    'release.schema.json': 'c9d0abc9914ba8a23db0140c0f3e9ac5d423fe6eaa01b08f9740da871be2be18',
     'environment.schema.json': '623da685b81b0c1f3a20e40f0a425e6bea1b422cf2aadbc52bc7379f9ecd1320',
 }
 

@@ -163,6 +163,8 @@ PLATFORMS = [
     Case("default-platforms-on-lambda", "a lambda target takes one platform", file=REL,
          field="services.worker",
          set={REL: {"defaults.platforms": ["linux/amd64", "linux/arm64"]}}),
+    rel("azure-app-without-amd64", "services.batch.platform", "linux/arm64",
+        "runs linux/amd64 images only"),
     rel("attestations-on-lambda", "services.worker.attestations", True,
         "a lambda target cannot take attestations"),
     rel("attestations-not-a-boolean", "services.web.attestations", "yes",

@@ -209,6 +209,18 @@ def test_refused_settings_are_located_with_a_hint(tmp_path: Path, services: dict
     assert problems[0].hint
 
 
+def test_an_azure_app_needs_an_amd64_image(tmp_path: Path) -> None:
+    app = {"context": "services/fn", "azure_container_app": {}}
+    # (The test environment has no Azure app for it: only the platform problem counts.)
+    root = _repo(tmp_path, {"fn": {**app, "platforms": ["linux/arm64", "linux/amd64"]}})
+    assert not [p for p in _problems(root) if "amd64" in p.message]
+    (root / "release.yaml").write_text(yaml.safe_dump(
+        {"version": 1, "services": {"fn": {**app, "platform": "linux/arm64"}}}))
+    problems = [p for p in _problems(root) if p.field == "services.fn.platform"]
+    assert "runs linux/amd64 images only" in problems[0].message
+    assert problems[0].hint
+
+
 def test_lambda_inheriting_several_platforms_is_told_to_set_its_own(tmp_path: Path) -> None:
     root = _repo(tmp_path, {"fn": _fn()},
                  defaults={"platforms": ["linux/amd64", "linux/arm64"]})
