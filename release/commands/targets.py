@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from release import repo_files
+from release.adapters import registry
 from release.adapters.aws import (
     deployed,
     ecs,
@@ -25,17 +27,64 @@ from release.adapters.aws import (
 )
 from release.adapters.aws.clients import AwsClients, explain
 from release.adapters.aws.ecs_watch import Pace, RolloutWatcher
-from release.adapters.azure import container_apps
+from release.adapters.azure import acr, container_apps
 from release.commands import auth_azure
 from release.commands import render as render_cmd
-from release.config.model import Config, Environment, ServiceDeployment
+from release.config.model import Config, Environment, Registry, ServiceDeployment
 from release.config.source import SourceError, dotted, read_source
 from release.errors import EXIT_CONFIG, ConfigError, Problem, ReleaseError, StepError
-from release.planning import plan, taskdef
+from release.planning import lambda_image, plan, taskdef
 
 BUILD_KEY_TAG = "release:build-key"
 SOURCE_COMMIT_TAG = "release:source-commit"
 CONFIG_KEY_TAG = "release:config-key"
+
+ReadManifest = Callable[[registry.Login, str, str, registry.Endpoint | None],
+                        lambda_image.ImageManifest]
+
+
+class ImageReads:
+    """What each image is (index or single manifest, which platform), read from its registry
+    once per run however many functions get it; shared by the threads deploying services."""
+
+    def __init__(self, login: Callable[[Context, Registry], registry.Login] | None = None,
+                 read: ReadManifest = registry.image_manifest) -> None:
+        self._login = login
+        self._read = read
+        self._lock = threading.Lock()
+        self._logins: dict[Registry, registry.Login] = {}
+        self._found: dict[str, lambda_image.ImageManifest] = {}
+        self._reading: dict[str, threading.Lock] = {}
+
+    def manifest(self, ctx: Context, reg: Registry, image: str) -> lambda_image.ImageManifest:
+        """What ``image`` (``host/repository@digest``, in ``reg``) is."""
+        with self._lock:
+            reading = self._reading.setdefault(image, threading.Lock())
+        with reading:  # a second thread wanting the same image waits for the first read
+            if image not in self._found:
+                name, _, digest = image.rpartition("@")
+                if not name.startswith(f"{reg.host}/") or not digest:
+                    raise ReleaseError(f"{image} is not an image of {reg.host} pinned by digest")
+                endpoint = (registry.Endpoint(f"https://{reg.host}", acr.tls_context(
+                    os.environ.get("REQUESTS_CA_BUNDLE"))) if reg.type == "acr" else None)
+                self._found[image] = self._read(self._login_to(ctx, reg),
+                                                name.removeprefix(f"{reg.host}/"), digest,
+                                                endpoint)
+            return self._found[image]
+
+    def _login_to(self, ctx: Context, reg: Registry) -> registry.Login:
+        with self._lock:
+            known = self._logins.get(reg)
+        if known is None:
+            if self._login is not None:
+                known = self._login(ctx, reg)
+            else:  # the build phase's own login (commands.images imports this module)
+                from release.commands import images
+
+                known = images.login(ctx, reg)
+            with self._lock:
+                self._logins[reg] = known
+        return known
 
 
 @dataclass(frozen=True)
@@ -54,6 +103,7 @@ class Context:
     config_keys: Mapping[str, str] = field(default_factory=dict)  # what `release plan` compares
     azure: auth_azure.Session | None = None  # one Entra ID token for the whole deploy
     ecs_reads: ecs.Reads | None = None  # the chosen services' DescribeServices, shared
+    images: ImageReads = field(default_factory=ImageReads)  # what Lambda is about to get
 
     def client(self, name: str) -> Any:
         """The AWS client for ``name``; an error when this deploy has no AWS account."""
@@ -302,6 +352,24 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
                                                    os.environ, session=ctx.azure_session())
         return Done(updated=True, detail=f"revision {revision}")
     raise ReleaseError(f"{dep.name}: unknown target {step.target}")
+
+
+def _refuse_what_lambda_rejects(ctx: Context, dep: ServiceDeployment, seen: Observed,
+                                image: str) -> None:
+    """Raise, before any update, when the function would not run ``image``: an index (several
+    platforms, attestations) or another architecture than the function's."""
+    assert dep.lambda_ is not None  # noqa: S101 - the caller checks
+    try:
+        found = ctx.images.manifest(ctx, ctx.env.registry_of(dep), image)
+    except ReleaseError as exc:
+        raise ReleaseError(f"{dep.name}: cannot check the image for Lambda function "
+                           f"{dep.lambda_.function} (nothing was updated): {exc.message}",
+                           exc.hint) from None
+    refusal = lambda_image.check(lambda_image.Subject(
+        service=dep.name, function=dep.lambda_.function, image=image,
+        architectures=seen.function.architectures if seen.function else ()), found)
+    if refusal is not None:
+        raise ReleaseError(refusal.message, refusal.hint)
 
 
 def _current_detail(target: str, seen: Observed) -> str:

@@ -28,6 +28,7 @@ class FunctionState:
     tags: dict[str, str]
     environment: dict[str, str]
     idle: bool = True  # no update in progress when it was read (LastUpdateStatus Successful)
+    architectures: tuple[str, ...] = ("x86_64",)  # what images it runs (Lambda's names)
 
 
 def _missing(exc: Exception) -> bool:
@@ -65,7 +66,7 @@ def describe(lam: Any, function: str, alias: str) -> FunctionState:
     return FunctionState(config["FunctionArn"], found.get("Code", {}).get("ImageUri"),
                          alias_version, alias_image, dict(found.get("Tags", {})),
                          dict(config.get("Environment", {}).get("Variables", {})),
-                         _settled(config))
+                         _settled(config), tuple(config.get("Architectures") or ("x86_64",)))
 
 
 @dataclass(frozen=True)
