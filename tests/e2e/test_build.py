@@ -1,6 +1,6 @@
 """`release build` end to end: a real Docker engine and registry, ECR's login from moto.
 
-A build job pushes each image once; a second build finds every build key in the registry
+A build job pushes each image once, built at once with the engine's embedded BuildKit; a second build finds every build key in the registry
 and builds nothing; the deploy that follows reuses the very same digests. The module runs
 a local cloud of its own (20500-20502), stopped by PID at the end.
 """
@@ -46,13 +46,27 @@ def test_build_pushes_once_then_reuses_and_deploy_builds_nothing(
     repo = examples_repo(tmp_path, cloud_state)
     outputs, summary = tmp_path / "github-output", tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
-    code, first, _ = _run(capsys, ["build", "--env", "local", "--root", str(repo), *CHOSEN],
-                          {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
-                           "GITHUB_STEP_SUMMARY": str(summary)})
+    code, first, err = _run(capsys, ["build", "--env", "local", "--root", str(repo),
+                                     "--builds", "2", *CHOSEN],
+                            {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+                             "GITHUB_STEP_SUMMARY": str(summary)})
     assert code == 0
     images = {i["service"]: i for i in first["images"]}
     assert set(images) == set(CHOSEN)
     assert {i["status"] for i in images.values()} == {"built"}
+    # BuildKit through the docker CLI, found once; each image's output in a group of its own.
+    assert err.count("builder: embedded BuildKit of the engine") == 1
+    lines = err.splitlines()
+    for name in CHOSEN:
+        start = lines.index(f"::group::build {name}")
+        end = lines.index("::endgroup::", start)
+        assert any(line.startswith("#") for line in lines[start:end])  # plain progress
+        assert not any(line.startswith("::") for line in lines[start + 1:end])
+        build = images[name]["build"]
+        assert (build["builder"], build["platforms"]) == ("embedded", ["linux/amd64"])
+        assert build["digest"] == images[name]["digest"]
+        assert build["steps"] >= 1
+        assert build["size"] > 0
 
     # Really in the registry, under the build key, with the digest we report.
     password = _ecr_password(cloud_state)
@@ -65,6 +79,7 @@ def test_build_pushes_once_then_reuses_and_deploy_builds_nothing(
     assert digests == {n: f"{i['repository']}@{i['digest']}" for n, i in images.items()}
     assert password not in written + summary.read_text()
     assert "| autovision |" in summary.read_text()
+    assert "| embedded | linux/amd64 |" in summary.read_text()
 
     code, second, _ = _run(capsys, ["build", "--env", "local", "--root", str(repo), *CHOSEN])
     assert code == 0
