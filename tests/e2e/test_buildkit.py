@@ -36,7 +36,7 @@ from release.planning.build_command import BuildSpec
 
 pytestmark = pytest.mark.e2e
 
-SECRET = "s3cret-build-token-7d1f"  # noqa: S105 - the value the tests look for everywhere
+SECRET = "s3cret-build-token-7d1f"  # the value the tests look for everywhere
 DOCKER = "/usr/bin/docker"
 DOCKERFILE = """\
 ARG BASE_IMAGE=release-base/busybox:1
