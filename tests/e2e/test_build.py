@@ -1,9 +1,9 @@
 """`release build` end to end: a real Docker engine and registry, ECR's login from moto.
 
 A build job pushes each image once, built at once with the engine's embedded BuildKit; a
-second build finds every build key in the registry
-and builds nothing; the deploy that follows reuses the very same digests. The module runs
-a local cloud of its own (20500-20502), stopped by PID at the end.
+second build finds every build key in the registry and builds nothing; the deploy that
+follows reuses the very same digests. The module runs a local cloud of its own
+(20500-20502), stopped by PID at the end.
 """
 
 from __future__ import annotations
