@@ -152,8 +152,15 @@ def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep
                 "dev.release.build-key": image.build_key},
         platforms=service.image_platforms, target=service.target, secrets=tuple(secrets),
         cache_registry=service.cache.registry, cache_gha=service.cache.gha,
-        github_actions=os.environ.get("GITHUB_ACTIONS") == "true",
+        github_actions=gha_reachable(),
         for_lambda=service.lambda_, attestations=service.attestations)
+
+
+def gha_reachable() -> bool:
+    """True under GitHub Actions when the step can reach its cache service (buildx's
+    ``type=gha`` reads ACTIONS_RUNTIME_TOKEN, which a step sees only when exposed to it)."""
+    return (os.environ.get("GITHUB_ACTIONS") == "true"
+            and bool(os.environ.get("ACTIONS_RUNTIME_TOKEN")))
 
 
 def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
@@ -163,6 +170,11 @@ def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.Ima
     refuse_links_leaving(ctx.config.root, service.context)
     builds.login(found)  # before the build: the cache is read from the same registry
     builder = builds.builder_for(service.builder)
+    if service.cache.gha and not (gha_reachable() and builder.kind == "buildx"
+                                  and not builder.in_engine):
+        ctx.log(f"{service.name}: note: cache.gha needs buildx with the docker-container "
+                "driver under GitHub Actions and ACTIONS_RUNTIME_TOKEN exposed to the step "
+                "(crazy-max/ghaction-github-runtime); using the registry cache only")
     if service.builder and builder.kind == "embedded":
         ctx.log(f"{service.name}: note: builder {service.builder} needs docker buildx; "
                 "building with the embedded BuildKit")

@@ -63,7 +63,7 @@ class BuildSpec:
     cache_from: tuple[str, ...] = ()  # registry images to read layers from
     cache_registry: bool = True  # read and write <image>:buildcache
     cache_gha: bool = False  # buildx under GitHub Actions: type=gha too
-    github_actions: bool = False
+    github_actions: bool = False  # under Actions, its cache service reachable (runtime token)
     for_lambda: bool = False  # one platform, a plain manifest: no attestation index
     attestations: bool = False  # provenance and SBOM (buildx, not for Lambda)
     metadata_file: str | None = None  # buildx writes the pushed digest here
@@ -167,12 +167,12 @@ def _cache(spec: BuildSpec, builder: Builder) -> list[str]:
         args = [arg for ref in froms for arg in ("--cache-from", ref)]
         return [*args, "--build-arg", "BUILDKIT_INLINE_CACHE=1"] if froms else args
     args = [arg for ref in froms for arg in ("--cache-from", f"type=registry,ref={ref}")]
+    if builder.in_engine:  # the docker driver: registry images in, inline cache out
+        return [*args, "--cache-to", "type=inline"] if froms else args
     gha = spec.cache_gha and spec.github_actions
     scope = spec.image.rsplit("/", 1)[-1]
     if gha:
         args += ["--cache-from", f"type=gha,scope={scope}"]
-    if builder.in_engine:  # the docker driver exports no cache but inline
-        return [*args, "--cache-to", "type=inline"] if froms else args
     if spec.cache_registry:
         args += ["--cache-to", f"type=registry,ref={spec.cache_ref},mode=max"]
     if gha:

@@ -83,6 +83,11 @@ CASES = [
      "docker buildx build --progress plain --network host -f /repo/app/Dockerfile "
      f"-t {IMAGE}:k1 -t {CACHE} --platform linux/amd64 --cache-from type=registry,ref={CACHE} "
      "--cache-to type=inline --provenance=false --sbom=false --load /repo/app"),
+    ("buildx docker driver: no gha cache (it exports inline only)",
+     replace(BASE, cache_gha=True, github_actions=True), BUILDX_DOCKER,
+     "docker buildx build --progress plain --network host -f /repo/app/Dockerfile "
+     f"-t {IMAGE}:k1 -t {CACHE} --platform linux/amd64 --cache-from type=registry,ref={CACHE} "
+     "--cache-to type=inline --provenance=false --sbom=false --load /repo/app"),
     ("a named remote builder",
      replace(BASE, cache_registry=False), REMOTE,
      "docker buildx build --builder shared --progress plain -f /repo/app/Dockerfile "
