@@ -1,12 +1,16 @@
-"""The benchmark suite of issue 8: six figures in one run, bench/RESULTS.md rewritten.
+"""The benchmark suite of issue 8 (and 14): every figure in one run, bench/RESULTS.md rewritten.
 
-    python bench/suite.py [--only 3,4] [--stop-on-failure] [--note TEXT]
+    bash scripts/bench.sh [--only 3,4] [--stop-on-failure] [--note TEXT]
+
+(scripts/bench.sh installs what the items need, then runs this script with its arguments:
+``python bench/suite.py [--only 3,4] ...`` once they are installed.)
 
 Runs each item's script in a fixed order (1 and 2 are one script), each rewriting its own
 section of bench/RESULTS.md and recording its headline figures in bench/.results/ (see
 bench/results.py) under this run's id; then rewrites the top of bench/RESULTS.md: the
 machine, the date, the command, the total and per-item times, and a summary table of every
-figure with its target. Not part of the tests: it takes minutes and starts engines.
+figure with its target. With --only, the other items' rows of that table (and of the times)
+are kept as the last run left them. Not part of the tests: it takes minutes and starts engines.
 
 A script that fails (non-zero exit) makes the suite exit 1 after the remaining items ran
 (or at once with --stop-on-failure), naming the item and the end of its log
@@ -20,6 +24,7 @@ import datetime as dt
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -33,10 +38,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from results import RUN_ENV, STORE, Headline, Recorded, load, replace_top  # noqa: E402
+from results import RESULTS, RUN_ENV, STORE, Headline, Recorded, load, replace_top  # noqa: E402
 
-BUDGET_SECONDS = 600.0
+BUDGET_SECONDS = 900.0
 ITEM_TIMEOUT = 900.0
+INSTALL = "bash scripts/bench.sh"  # installs what the items need (the bench extra), then runs
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Item:
     numbers: tuple[int, ...]
     title: str
     argv: tuple[str, ...]  # the script (relative to the repository) and its arguments
+    tools: tuple[str, ...] = ()  # console scripts it runs (the bench extra's)
 
     @property
     def label(self) -> str:
@@ -55,15 +62,17 @@ class Item:
 
 ITEMS = (
     Item((1, 2), "deploy of 1/10/30 ECS services + 10 Lambdas vs ecs-deploy and the AWS CLI; "
-         "no-op release of 30 services", ("bench/deploy_api_calls.py", "--suite")),
+         "no-op release of 30 services", ("bench/deploy_api_calls.py", "--suite"), ("ecs", "aws")),
     Item((3,), "promotion to a second environment vs building again",
          ("bench/promotion.py", "--runs", "1")),
     Item((4,), "start-up of `release --version` and `release plan`",
-         ("bench/startup.py", "--runs", "5", "--alt-runs", "3")),
+         ("bench/startup.py", "--runs", "5", "--alt-runs", "3"), ("aws", "ecs")),
     Item((5,), "plan scaling to 100, 1,000 and 5,000 services",
          ("bench/plan_scaling.py", "--sizes", "100,1000,5000", "--runs", "2")),
     Item((6,), "install cost into a fresh virtual environment (uv, pip)",
          ("bench/install_cost.py", "--runs", "3", "--pip-runs", "1")),
+    Item((7,), "builds on a fresh runner: registry cache vs none, plain `docker build`; "
+         "concurrent builds", ("bench/build_cache.py",)),
 )
 
 
@@ -87,13 +96,33 @@ def selected(only: str | None) -> list[Item]:
         raise SystemExit(f"--only takes item numbers such as 3,4, not {only!r}") from None
     unknown = wanted - {n for item in ITEMS for n in item.numbers}
     if unknown:
-        raise SystemExit(f"--only: no item {', '.join(map(str, sorted(unknown)))} (items 1-6)")
+        known = sorted(n for item in ITEMS for n in item.numbers)
+        raise SystemExit(f"--only: no item {', '.join(map(str, sorted(unknown)))} "
+                         f"(items {known[0]}-{known[-1]})")
     return [item for item in ITEMS if wanted & set(item.numbers)]
 
 
+def tools_path() -> str:
+    """PATH for the scripts: this interpreter's directory (the venv's console scripts) first."""
+    return os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+
+
+def missing_tools(items: Sequence[Item], path: str) -> list[str]:
+    """One line per item whose console scripts are not on ``path``."""
+    return [f"item {item.label} needs {', '.join(absent)} (the bench extra)"
+            for item in items
+            if (absent := [t for t in item.tools if shutil.which(t, path=path) is None])]
+
+
 def preflight(items: Sequence[Item]) -> None:
-    """Fail before measuring anything if a script is missing or lacks an option we pass."""
-    problems = []
+    """Fail before measuring anything if a script is missing or lacks an option we pass,
+    or a tool it runs is not installed (naming the command that installs them)."""
+    problems = missing_tools(items, tools_path())
+    if problems:
+        raise SystemExit("the suite cannot run:\n  " + "\n  ".join(problems)
+                         + f"\ninstall what the benchmarks need and run them: {INSTALL}"
+                         + (f" --only {','.join(i.label.replace('-', ',') for i in items)}"
+                            if len(items) < len(ITEMS) else ""))
     for item in items:
         script = ROOT / item.argv[0]
         if not script.is_file():
@@ -117,7 +146,7 @@ def run_item(item: Item, run_id: str) -> Ran:
     """Run one script, its output shown with the item's prefix and kept in a log."""
     STORE.mkdir(parents=True, exist_ok=True)
     log = STORE / f"item-{item.label}.log"
-    env = {**os.environ, RUN_ENV: run_id, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, RUN_ENV: run_id, "PYTHONUNBUFFERED": "1", "PATH": tools_path()}
     print(f"\n=== item {item.label}: {item.title}\n    python {' '.join(item.argv)}", flush=True)
     began = time.perf_counter()
     with log.open("w") as out:
@@ -173,14 +202,76 @@ def _verdict(headline: Headline) -> str:
     return "met" if headline.met else "**missed**"
 
 
-def summary_rows(runs: dict[str, Ran], run_id: str, store: Path = STORE) -> list[str]:
-    """One row per headline figure, item by item; older or missing figures said so."""
+@dataclass(frozen=True)
+class LastTop:
+    """What the top of RESULTS.md held before this run: its summary rows and its times,
+    item by item, each "this run" made "earlier (<date>)"."""
+
+    rows: dict[int, list[str]]
+    dates: dict[int, str]  # item -> the date its kept rows were measured (YYYY-MM-DD)
+    times: dict[str, str]  # item label -> its row of the times table
+    sections: dict[int, str]  # item -> its section's text
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def last_top(path: Path = RESULTS) -> LastTop:
+    """Read the summary and times tables (and the sections) RESULTS.md holds now."""
+    text = path.read_text() if path.is_file() else ""
+    first = re.search(r"^## ", text, re.MULTILINE)
+    head = text[:first.start()] if first else text
+    last = re.search(r"^Last run: (\d{4}-\d{2}-\d{2})", head, re.MULTILINE)
+    last_date = last.group(1) if last else "date unknown"
+    rows: dict[int, list[str]] = {}
+    dates: dict[int, str] = {}
+    times: dict[str, str] = {}
+    table = None
+    for line in head.splitlines():
+        if line.startswith("| item | figure |"):
+            table = "summary"
+        elif line.startswith("| item | command |"):
+            table = "times"
+        elif not line.startswith("|"):
+            table = None
+        elif table == "summary" and (found := re.match(r"^\| (\d+) \|", line)):
+            # The figure and value cells may hold '|' themselves: only the last cell (when)
+            # is rewritten, found from the right.
+            before, when, _ = line.rsplit("|", 2)
+            when = when.strip()
+            if when == "this run" or when.startswith("this run:"):
+                when = f"earlier ({last_date})" + when[len("this run"):]
+            number = int(found.group(1))
+            rows.setdefault(number, []).append(f"{before}| {when} |")
+            dated = _DATE.search(when)
+            dates[number] = dated.group(0) if dated else ""
+        elif table == "times" and (found := re.match(r"^\| ([\d-]+) \|", line)):
+            kept = line if "(earlier run" in line else \
+                line.rstrip().removesuffix("|").rstrip() + f" (earlier run, {last_date}) |"
+            times[found.group(1)] = kept
+    sections = {int(m.group(1)): m.group(0) for m in re.finditer(
+        r"^## (\d+)\. .*?(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)}
+    return LastTop(rows, dates, times, sections)
+
+
+def summary_rows(runs: dict[str, Ran], run_id: str, store: Path = STORE,
+                 last: LastTop | None = None) -> list[str]:
+    """One row per headline figure, item by item; older or missing figures said so.
+
+    An item not run now keeps the rows RESULTS.md showed for it (``last``), unless it was
+    measured since on its own (a record in ``store`` newer than those rows, whose date its
+    section carries: the script rewrote it); with neither, it says "not run".
+    """
+    last = last or LastTop({}, {}, {}, {})
     rows = []
     for item in ITEMS:
         ran = runs.get(item.label)
         for number in item.numbers:
             now = load(number, run_id, store=store)
             earlier = None if now is not None else load(number, store=store)
+            if ran is None and number in last.rows and not _newer(earlier, number, last):
+                rows.extend(last.rows[number])
+                continue
             recorded: Recorded | None = now or earlier
             if ran is not None and ran.code != 0:
                 when = f"this run: FAILED (exit {ran.code})"
@@ -199,6 +290,17 @@ def summary_rows(runs: dict[str, Ran], run_id: str, store: Path = STORE) -> list
     return rows
 
 
+def _newer(recorded: Recorded | None, number: int, last: LastTop) -> bool:
+    """True when ``recorded`` came after the kept rows of ``number`` and wrote its section."""
+    if recorded is None:
+        return False
+    day = recorded.measured[:10]
+    section = last.sections.get(number, "")
+    # Items 1 and 2 share one script and its date in section 1.
+    shared = last.sections.get(number - 1, "") if number == 2 else ""
+    return day > last.dates.get(number, "") and (day in section or day in shared)
+
+
 @dataclass(frozen=True)
 class SuiteRun:
     """One run of the suite, for the top of RESULTS.md."""
@@ -209,32 +311,40 @@ class SuiteRun:
     total: float
     when: str
     note: str | None = None
+    last: LastTop | None = None  # RESULTS.md's top before this run (for --only)
 
 
 def top(suite: SuiteRun) -> str:
     """The title, the machine, the command, the times and the summary table."""
     runs, total = suite.runs, suite.total
+    last = suite.last or LastTop({}, {}, {}, {})
     by_label = {r.item.label: r for r in runs}
     timings = "\n".join(
         f"| {r.item.label} | `python {' '.join(r.item.argv)}` | {r.seconds:.0f} s | "
-        f"{'ok' if r.code == 0 else f'**failed (exit {r.code})**'} |" for r in runs)
+        f"{'ok' if r.code == 0 else f'**failed (exit {r.code})**'} |"
+        if (r := by_label.get(item.label)) is not None else last.times[item.label]
+        for item in ITEMS if item.label in by_label or item.label in last.times)
+    minutes = f"{BUDGET_SECONDS / 60:.0f}-minute"
     complete = len(runs) == len(ITEMS) and all(r.code == 0 for r in runs)
-    budget = (("within" if total < BUDGET_SECONDS else "**over**") + " the 10-minute budget"
-              if complete else "not a complete run: the 10-minute budget is for all items")
+    budget = (("within" if total < BUDGET_SECONDS else "**over**") + f" the {minutes} budget"
+              if complete else f"not a complete run: the {minutes} budget is for all items; "
+              "the other items' rows are from earlier runs")
     return f"""# Benchmark results
 
-Issue 8's benchmark suite: `{suite.command}` (from the repository root, after
-`bash scripts/setup.sh`; it is not part of the tests). Each item's script can also be run on
-its own with the command in its section; every figure below comes from a real run.
+Issue 8's benchmark suite: `{INSTALL}` from the repository root (it installs what the
+benchmarks need, then runs `python bench/suite.py` with its arguments, e.g. `--only 3,4`); it
+is not part of the tests. Each item's script can also be run on its own with the command in
+its section; every figure below comes from a real run.
 
-Last run: {suite.when}, {total / 60:.1f} min in total ({budget}).
-Machine: {machine()}.{f"{chr(10)}Note: {suite.note}" if suite.note else ""}
+Last run: {suite.when}, `{suite.command}`, {total / 60:.1f} min in total ({budget}).
+{"Machine" if complete else "Machine of this run"}: {machine()}.\
+{f"{chr(10)}Note: {suite.note}" if suite.note else ""}
 
 | item | figure | measured | target | verdict | when |
 |---|---|---|---|---|---|
-{chr(10).join(summary_rows(by_label, suite.run_id))}
+{chr(10).join(summary_rows(by_label, suite.run_id, last=last))}
 
-Time per script in that run:
+Time per script:
 
 | item | command | wall time | result |
 |---|---|---|---|
@@ -265,7 +375,8 @@ def main() -> int:
             break
     total = time.perf_counter() - began
     command = "python bench/suite.py" + (f" --only {args.only}" if args.only else "")
-    replace_top(top(SuiteRun(tuple(runs), run_id, command, total, when, args.note)))
+    replace_top(top(SuiteRun(tuple(runs), run_id, command, total, when, args.note,
+                             last=last_top())))
     print("\n=== suite: per item")
     for ran in runs:
         print(f"  item {ran.item.label:>3}: {ran.seconds:6.1f} s  "

@@ -105,9 +105,10 @@ def test_summary_rows_say_which_figures_are_this_runs(
 def test_only_selects_scripts_in_the_suites_order() -> None:
     assert [i.label for i in suite.selected("4,3")] == ["3", "4"]
     assert [i.label for i in suite.selected("2")] == ["1-2"]
-    assert [i.label for i in suite.selected(None)] == ["1-2", "3", "4", "5", "6"]
-    with pytest.raises(SystemExit, match="no item 7"):
-        suite.selected("3,7")
+    assert [i.label for i in suite.selected("7")] == ["7"]
+    assert [i.label for i in suite.selected(None)] == ["1-2", "3", "4", "5", "6", "7"]
+    with pytest.raises(SystemExit, match=r"no item 8 \(items 1-7\)"):
+        suite.selected("3,8")
     with pytest.raises(SystemExit, match="item numbers"):
         suite.selected("three")
 
@@ -128,3 +129,109 @@ def test_importtime_output_names_the_deferred_modules_it_loaded() -> None:
     assert found.total_us == 4989 + 9000 + 10
     assert found.deferred_found() == ["botocore", "docker.errors"]
     assert startup.parse_importtime("release 0.1.0\n").modules == ()
+
+
+LAST = """# Benchmark results
+
+Last run: 2026-11-22 20:45 UTC, 8.4 min in total (within the 10-minute budget).
+Machine: somewhere.
+
+| item | figure | measured | target | verdict | when |
+|---|---|---|---|---|---|
+| 1 | deploy: ecs-deploy / release | 7.4x | at least 5x | met | this run |
+| 3 | promotion / rebuild | 1.5% | under 5% | met | this run: FAILED (exit 1) |
+| 4 | --version | 88 ms | under 150 ms | met | earlier (2026-11-20) |
+| 5 | growth (100->1,000 | 1,000->5,000) | 0.29 | 0.27 | linear | met | this run |
+| 6 | install (uv / pip) | 2.6 s / 25.6 s | - | - | this run |
+
+Time per script in that run:
+
+| item | command | wall time | result |
+|---|---|---|---|
+| 1-2 | `python bench/deploy_api_calls.py --suite` | 347 s | ok |
+| 5 | `python bench/plan_scaling.py` | 22 s | ok |
+
+## 4. Start-up
+
+Measured 2026-11-20.
+
+## 5. Plan at scale
+
+Measured 2026-11-22.
+
+## 6. Install cost
+
+Measured 2026-12-01 (rewritten by install_cost.py run on its own).
+"""
+
+
+def test_only_keeps_the_other_items_rows_as_the_last_run_left_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "RESULTS.md"
+    path.write_text(LAST)
+    store = tmp_path / "store"
+    monkeypatch.setenv(results.RUN_ENV, "before")
+    # Newer than the summary, and its section says so: its script ran on its own since.
+    results.record(6, {}, [Headline("install (uv / pip)", "2.4 s / 20 s")], store=store)
+    # Newer too, but section 5 does not carry its date (RESULTS.md was put back since).
+    results.record(5, {}, [Headline("growth", "9.9")], store=store)
+    monkeypatch.setenv(results.RUN_ENV, "now")
+    results.record(7, {}, [Headline("cached / cold", "12%", "at most 25%", met=True)],
+                   store=store)
+    item7 = next(i for i in suite.ITEMS if i.label == "7")
+    ran = {"7": suite.Ran(item7, 0, 120.0, tmp_path / "7.log")}
+    # The store's records of items 5 and 6 were made today; make 6's section carry that date.
+    day = results.load(6, store=store).measured[:10]  # type: ignore[union-attr]
+    path.write_text(LAST.replace("2026-12-01", day))
+    rows = suite.summary_rows(ran, "now", store=store, last=suite.last_top(path))
+    assert rows == [
+        "| 1 | deploy: ecs-deploy / release | 7.4x | at least 5x | met | earlier (2026-11-22) |",
+        "| 2 | no figures recorded (see its section) | | | | not run |",
+        "| 3 | promotion / rebuild | 1.5% | under 5% | met | "
+        "earlier (2026-11-22): FAILED (exit 1) |",
+        "| 4 | --version | 88 ms | under 150 ms | met | earlier (2026-11-20) |",
+        "| 5 | growth (100->1,000 | 1,000->5,000) | 0.29 | 0.27 | linear | met | "
+        "earlier (2026-11-22) |",
+        f"| 6 | install (uv / pip) | 2.4 s / 20 s | - | - | earlier ({day}) |",
+        "| 7 | cached / cold | 12% | at most 25% | met | this run |",
+    ]
+
+
+def test_the_top_of_an_only_run_keeps_the_other_items_times(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    path.write_text(LAST)
+    item5 = next(i for i in suite.ITEMS if i.label == "5")
+    run = suite.SuiteRun((suite.Ran(item5, 0, 20.0, tmp_path / "5.log"),), "now",
+                         "python bench/suite.py --only 5", 20.0, "2026-12-06 03:00 UTC",
+                         last=suite.last_top(path))
+    text = suite.top(run)
+    assert "`bash scripts/bench.sh`" in text
+    assert "Last run: 2026-12-06 03:00 UTC, `python bench/suite.py --only 5`" in text
+    assert "not a complete run" in text
+    times = [line for line in text.splitlines() if line.startswith(("| 1-2 |", "| 5 |"))
+             and "`python" in line]
+    assert times == [
+        "| 1-2 | `python bench/deploy_api_calls.py --suite` | 347 s | ok "
+        "(earlier run, 2026-11-22) |",
+        "| 5 | `python bench/plan_scaling.py --sizes 100,1000,5000 --runs 2` | 20 s | ok |",
+    ]
+    assert "| 4 | --version | 88 ms | under 150 ms | met | earlier (2026-11-20) |" in text
+    # Written and read back, the kept rows stay as they are.
+    results.replace_top(text, path=path)
+    again = suite.last_top(path)
+    assert again.rows[4] == ["| 4 | --version | 88 ms | under 150 ms | met | "
+                             "earlier (2026-11-20) |"]
+    assert again.rows[1] == ["| 1 | deploy: ecs-deploy / release | 7.4x | at least 5x | met | "
+                             "earlier (2026-11-22) |"]
+    assert again.dates[5] == "2026-12-06"  # this run's row, read back as of its date
+    assert again.times["1-2"].count("(earlier run") == 1
+
+
+def test_preflight_names_the_command_that_installs_the_tools(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    items = suite.selected("1,4,7")
+    assert suite.missing_tools(items, str(tmp_path)) == [
+        "item 1-2 needs ecs, aws (the bench extra)", "item 4 needs aws, ecs (the bench extra)"]
+    monkeypatch.setattr(suite, "tools_path", lambda: str(tmp_path))
+    with pytest.raises(SystemExit, match=r"bash scripts/bench.sh --only 1,2,4,7"):
+        suite.preflight(items)
