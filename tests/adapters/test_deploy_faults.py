@@ -129,7 +129,12 @@ def test_one_of_five_failing_rolls_it_back_while_four_succeed(world: World) -> N
 
 def test_a_release_and_its_no_op_rerun_cost_few_calls(world: World) -> None:
     """Five ECS services and a function: every call of a release, then of a no-op one."""
-    assert world.deploy().exit_code == 0
+    first = world.deploy()
+    assert first.exit_code == 0
+    builds = [line for line in first.summary_markdown().splitlines()
+              if line.startswith(("| image built", "| s1 | embedded", "| worker | embedded"))]
+    assert len(builds) == 3  # the table of images built, one row per service
+    assert json.loads(first.to_json())["data"]["results"][0]["build"]["builder"] == "embedded"
     ops = [op for op, _ in world.ecs.calls]
     planning = Counter(ops[:ops.index("register_task_definition")])
     assert planning == {"describe_services": 1,  # the five in one call
