@@ -11,6 +11,7 @@ release's log. Registry passwords go to ``docker login --password-stdin`` in a p
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import shutil
@@ -238,6 +239,22 @@ class BuildLog:
             self.log(text)
 
 
+def secret_values(secret_args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
+    """The values behind ``--secret`` values (``env=`` from ``environ``, ``src=`` read, at
+    most 64 KiB), to keep them out of the log: never shown, only replaced."""
+    values = []
+    for arg in secret_args:
+        [parts] = list(csv.reader([arg])) or [[]]
+        fields = dict(part.partition("=")[::2] for part in parts)
+        if fields.get("env") and environ.get(fields["env"]):
+            values.append(environ[fields["env"]])
+        if fields.get("src"):
+            with contextlib.suppress(OSError), Path(fields["src"]).open("rb") as handle:
+                text = handle.read(1 << 16).decode("utf-8", "replace")
+                values += [text, *(line.strip() for line in text.splitlines())]
+    return [v for v in values if len(v.strip()) >= 6]
+
+
 def _redactor(values: Sequence[str]) -> Callable[[str], str]:
     secret = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
@@ -332,19 +349,22 @@ class Session:
                                    "ecr:GetAuthorizationToken)")
             self._done.add(login.host)
 
-    def build(self, name: str, spec: BuildSpec, secrets: Mapping[str, str] | None = None,
-              builder: Builder | None = None) -> BuildReport:
-        """Build and push ``spec``; ``secrets`` are the environment its ``--secret env=``
-        entries read. Output goes to the log, each secret value replaced by ``***``."""
+    def build(self, name: str, spec: BuildSpec, secrets: Mapping[str, str] | None = None, *,
+              hidden: Sequence[str] = (), builder: Builder | None = None) -> BuildReport:
+        """Build and push ``spec``; ``secrets`` is environment its ``--secret env=`` entries
+        may read. Output goes to the log with each secret value (``secrets``' and
+        ``hidden``) replaced by ``***``."""
         builder = builder or self.builder
         began = self.clock()
+        redact = _redactor([*(secrets or {}).values(), *hidden])
+        env = self._env({**bc.build_env(builder), **(secrets or {})})
         with tempfile.TemporaryDirectory(prefix="release-build-") as work:
             if bc.pushes_itself(builder):
                 spec = replace(spec, metadata_file=str(Path(work) / "metadata.json"))
             argv = bc.build_argv(spec, builder)
             self.log.start(name, f"building {spec.image}:{spec.tag} with {builder.kind}")
             try:
-                lines = self._build(name, argv, spec, builder, secrets or {})
+                lines = self._build(name, argv, spec.dockerfile, env, redact)
                 found = bc.progress(lines)
                 for unread in found.unreadable_caches:
                     self.log.line(name, f"note: a cache could not be read, built without it: "
@@ -356,9 +376,8 @@ class Session:
         return BuildReport(builder.kind, spec.platforms, self.clock() - began, found.steps,
                            found.cached, digest, spec.refs, size, found.unreadable_caches)
 
-    def _build(self, name: str, argv: list[str], spec: BuildSpec, builder: Builder,
-               secrets: Mapping[str, str]) -> list[str]:
-        redact = _redactor(list(secrets.values()))
+    def _build(self, name: str, argv: list[str], dockerfile: str, env: Mapping[str, str],
+               redact: Callable[[str], str]) -> list[str]:
         lines: list[str] = []
         tail: deque[str] = deque(maxlen=LOG_TAIL)
 
@@ -368,13 +387,12 @@ class Session:
             tail.append(shown)
             self.log.line(name, shown)
 
-        code = self.runner(argv, env=self._env({**bc.build_env(builder), **secrets}),
-                           on_line=on_line, timeout=BUILD_TIMEOUT)
+        code = self.runner(argv, env=env, on_line=on_line, timeout=BUILD_TIMEOUT)
         if code != 0:
             shown = "\n".join(f"    {line}" for line in tail)
             raise BuildFailedError(
                 f"docker build failed (exit {code})\n  last build output:\n{shown}",
-                f"fix the Dockerfile ({spec.dockerfile}) and run the release again")
+                f"fix the Dockerfile ({dockerfile}) and run the release again")
         return lines
 
     def _digest(self, name: str, spec: BuildSpec, builder: Builder) -> str:

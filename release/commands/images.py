@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from release import repo_files
-from release.adapters import build_secrets, github_masks, registry
+from release.adapters import build_secrets, buildkit, github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.azure import acr
 from release.adapters.buildkit import BuildReport, Session
@@ -181,9 +181,8 @@ def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.Ima
     with build_secrets.secret_args(service.build_secrets, root=ctx.config.root,
                                    environ=os.environ, aws_clients=ctx.aws) as args:
         spec = spec_for(ctx, dep, image, args[1::2])
-        shown = {s.env: os.environ[s.env] for s in service.build_secrets
-                 if s.env and os.environ.get(s.env)}  # kept out of the log too
-        report = builds.build(service.name, spec, shown, builder=builder)
+        hidden = buildkit.secret_values(spec.secrets, os.environ)  # kept out of the log too
+        report = builds.build(service.name, spec, hidden=hidden, builder=builder)
     ctx.log(f"{service.name}: pushed {spec.image}@{report.digest} ({report.describe()})")
     return report
 

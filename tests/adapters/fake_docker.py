@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from release.planning.build_command import Builder
@@ -100,6 +101,7 @@ class DockerCli:
     logins: list[tuple[list[str], str | None]] = field(default_factory=list)
     calls: list[list[str]] = field(default_factory=list)
     cached: bool = False  # every instruction step reports CACHED
+    leak_secrets: bool = False  # the build prints each --secret's value (a careless RUN)
 
     def __call__(self, argv: Sequence[str], *, env: Mapping[str, str],
                  on_line: Callable[[str], None], stdin: str | None = None,
@@ -111,6 +113,8 @@ class DockerCli:
             on_line("Login Succeeded")
             return 0
         if verb[0] == "build":
+            if self.leak_secrets:
+                self._leak(argv, env, on_line)
             return self._build(argv, on_line)
         if verb[0] == "push":
             return self._push(argv[2], on_line)
@@ -134,6 +138,16 @@ class DockerCli:
         on_line("#6 CACHED" if self.cached else "#6 DONE 0.3s")
         self.built.append(repository)
         return 0
+
+    @staticmethod
+    def _leak(argv: Sequence[str], env: Mapping[str, str],
+              on_line: Callable[[str], None]) -> None:
+        for i, word in enumerate(argv):
+            if word == "--secret":
+                fields = dict(f.partition("=")[::2] for f in argv[i + 1].split(","))
+                value = (env.get(fields.get("env", ""), "") if "env" in fields
+                         else Path(fields["src"]).read_text())
+                on_line(f"#7 0.1 the secret is {value}")
 
     def _push(self, ref: str, on_line: Callable[[str], None]) -> int:
         repository, _, tag = ref.split("/", 1)[1].rpartition(":")

@@ -257,3 +257,30 @@ def test_an_interrupted_push_fails_that_image_with_the_fix(world: World) -> None
     assert "connection reset" in images["web"].message
     assert "rerunning" in (images["web"].hint or "")
     assert {images["api"].status, images["worker"].status} == {"built"}
+
+
+def test_build_secrets_go_as_secrets_and_their_values_never_reach_the_log(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = json.loads((world.root / "release.yaml").read_text())
+    config["services"]["api"]["build_secrets"] = {"npm_token": {"env": "NPM_TOKEN"},
+                                                  "pip_conf": {"file": "secrets/pip.conf"}}
+    (world.root / "release.yaml").write_text(json.dumps(config))
+    (world.root / "secrets").mkdir()
+    (world.root / "secrets" / "pip.conf").write_text("[global]\nindex-url = https://u:pipsecret42@x\n")
+    sandbox.git(world.root, "add", "-A")
+    sandbox.git(world.root, "commit", "-qm", "secrets")
+    monkeypatch.setenv("NPM_TOKEN", "npm-token-value-123")
+    world.cli.leak_secrets = True
+    result = world.build("api")
+    assert result.exit_code == 0, result.to_text()
+    build = next(call for call in world.cli.calls if call[1] == "build")
+    secrets = [build[i + 1] for i, word in enumerate(build) if word == "--secret"]
+    assert secrets[0] == "id=npm_token,env=NPM_TOKEN"
+    assert secrets[1].startswith("id=pip_conf,src=")
+    assert "npm-token-value-123" not in " ".join(build)
+    assert not any("--build-arg" in word and "TOKEN" in word for word in build)
+    logged = "\n".join(world.log)
+    assert "api | #7 0.1 the secret is ***" in logged
+    assert "npm-token-value-123" not in logged
+    assert "pipsecret42" not in logged
+    assert "pipsecret42" not in result.to_json() + result.summary_markdown()

@@ -215,3 +215,11 @@ def test_locally_each_line_is_prefixed_by_its_service() -> None:
     lines.line("api", "#5 CACHED")
     lines.end("api")
     assert out == ["api | building api", "api | #5 CACHED"]
+
+
+def test_secret_values_are_found_where_the_cli_reads_them(tmp_path: Path) -> None:
+    (tmp_path / "s").write_text("line-one-secret\nshort\n")
+    found = buildkit.secret_values(
+        ["id=a,env=TOK", f"id=b,src={tmp_path / 's'}", "id=c,env=UNSET", "id=d,env=TINY"],
+        {"TOK": "env-secret-value", "TINY": "abc"})
+    assert found == ["env-secret-value", "line-one-secret\nshort\n", "line-one-secret"]
