@@ -189,10 +189,8 @@ def test_a_rebuild_on_a_fresh_engine_reads_the_registry_cache(
     page.write_text(page.read_text() + "\n<!-- one line changed -->\n")
     sandbox.git(repo, "commit", "-qam", "autovision: a one-line change")
     monkeypatch.setenv("DOCKER_HOST", fresh_engine)
-    began = time.monotonic()
     code, warm, logs = _run(capsys, ["build", "--env", "local", "--root", str(repo),
                                      "autovision"])
-    seconds = time.monotonic() - began
     assert code == 0, logs
     [image] = warm["images"]
     assert image["status"] == "built"
@@ -202,7 +200,7 @@ def test_a_rebuild_on_a_fresh_engine_reads_the_registry_cache(
     assert (build["cached"], build["steps"]) == (2, 4), logs
     assert "importing cache manifest from" in logs
     assert "a cache could not be read" not in logs
-    assert seconds < 4, "the 4 s dependency step ran again"
+    assert build["seconds"] < 4, "the 4 s dependency step ran again"
     assert SECRET not in logs
     assert _docker(fresh_engine, "images", "-q", "release-base/busybox:1")  # the fresh engine
 
