@@ -320,6 +320,7 @@ def apply(ctx: Context, dep: ServiceDeployment, step: plan.TargetStep, seen: Obs
     if step.target == "lambda":
         if dep.lambda_ is None or image is None:
             raise ReleaseError(f"{dep.name}: no image to deploy to Lambda")
+        _refuse_what_lambda_rejects(ctx, dep, seen, image)  # before any update
         environment = dict(dep.lambda_.environment)
         changed = seen.function is None or environment != seen.function.environment
         recorded = tags(build_key, ctx.commit, ctx.config_keys.get(dep.name))
