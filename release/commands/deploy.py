@@ -7,6 +7,7 @@ then build and push once per service and deploy its targets, services in paralle
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import os
@@ -247,6 +248,9 @@ def _release(options: Options, deps: Deps, ctx: targets.Context,
              chosen: list[ServiceDeployment], ids: dict[str, str]) -> Result:
     env = ctx.env
     logins = _logins(ctx, chosen)
+    # The Lambda image check reads manifests with these logins: no second login per registry.
+    ctx = dataclasses.replace(ctx, images=targets.ImageReads(
+        lambda _ctx, reg: images.login_for(logins, reg)))
     services = [_Service(d, None) for d in chosen]
     for svc in services:
         svc.started = deps.clock()
