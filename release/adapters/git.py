@@ -163,34 +163,73 @@ def _ignore_file(context: str) -> str:
     return ("" if context == "." else context + "/") + ".dockerignore"
 
 
-def _filtered(reader: _ObjectReader, found: dict[str, str],
-              contexts: list[str]) -> dict[str, str]:
-    """Each context's id as Docker would send it: its tree, minus what ``.dockerignore`` drops.
+CONTEXT_SEP = "\0"  # between a context and its Dockerfile in ``build_ids``' contexts
+# The rules ``dockerignore.Matcher`` adds to a file's own (``!.dockerignore``: the Docker
+# SDK always sends that file). BuildKit sends only what a Dockerfile's own file keeps.
+_ALWAYS_SENT = dockerignore.Matcher([]).patterns
 
-    A context without a ``.dockerignore`` is just its git tree id. With one, the id is a
-    hash of the listing that survives the ignore rules (the lines `git ls-tree -r` prints),
-    so files the image never sees (a task definition, model files published to S3) do not
-    change the build key. Every ignore file and every tree below those contexts is read
-    through the one ``cat-file`` process: no git process per service.
+
+def _matcher(text: str, own: bool) -> dockerignore.Matcher:
+    """The rules of an ignore file; of a Dockerfile's own one (``own``), without the rule
+    that always sends the context's ``.dockerignore``."""
+    matcher = dockerignore.Matcher(dockerignore.patterns_of(text))
+    if own and _ALWAYS_SENT and matcher.patterns[-len(_ALWAYS_SENT):] == _ALWAYS_SENT:
+        matcher.patterns = matcher.patterns[:-len(_ALWAYS_SENT)]
+    return matcher
+
+
+def _filtered(reader: _ObjectReader, entries: dict[str, tuple[bytes, str]],
+              specs: list[tuple[str, str, str]],
+              own: dict[str, tuple[bytes, str]]) -> dict[str, str]:
+    """Each context's id as BuildKit would send it: its tree, minus what its ignore file drops.
+
+    ``specs`` are (id's name, context, Dockerfile or ""); ``own`` the entry of each
+    Dockerfile's own ignore file, ``<Dockerfile>.dockerignore``, that the tree has: BuildKit
+    then reads it instead of the context's ``.dockerignore``. A context without an ignore
+    file is just its git tree id. With one, the id is a hash of the listing that survives
+    the ignore rules (the lines `git ls-tree -r` prints), so files the image never sees (a
+    task definition, model files published to S3) do not change the build key.
+    The context's ``.dockerignore`` is always in its own listing, so its rules are part of
+    the key; a Dockerfile's own ignore file, usually outside the listing, is hashed first, by
+    blob id, and then the context's ``.dockerignore`` counts only if the file keeps it.
+    Every ignore file and every tree below those contexts is read through the one
+    ``cat-file`` process: no git process per service, and a (tree, ignore file) pair shared
+    by services is filtered once.
     """
-    ids = {c: found[c] for c in contexts if _ignore_file(c) not in found}
-    filtered = [c for c in contexts if c not in ids]
-    if not filtered:
+    ids: dict[str, str] = {}
+    chosen: dict[str, tuple[str, str, bool]] = {}  # name -> (tree, ignore blob, own file)
+    for spec, context, dockerfile in specs:
+        mine = own.get(dockerfile) if own else None
+        if mine is not None:
+            chosen[spec] = (entries[context][1], mine[1], True)
+        elif (plain := entries.get(_ignore_file(context))) is not None:
+            chosen[spec] = (entries[context][1], plain[1], False)
+        else:
+            ids[spec] = entries[context][1]
+    if not chosen:
         return ids
-    ignores = reader.read([found[_ignore_file(c)] for c in filtered], b"blob")
-    listings = _listings(reader, [found[c] for c in filtered])
-    matchers: dict[bytes, dockerignore.Matcher] = {}  # one per distinct ignore file
-    for context, ignore in zip(filtered, ignores, strict=True):
-        # The rules the Docker SDK applies when it sends the context to the build.
-        matcher = matchers.get(ignore)
+    blobs = sorted({blob for _, blob, _ in chosen.values()})
+    texts = dict(zip(blobs, reader.read(blobs, b"blob"), strict=True))
+    listings = _listings(reader, sorted({tree for tree, _, _ in chosen.values()}))
+    matchers: dict[tuple[bytes, bool], dockerignore.Matcher] = {}  # one per distinct file
+    done: dict[tuple[str, str, bool], str] = {}
+    for spec, how in chosen.items():
+        if how in done:
+            ids[spec] = done[how]
+            continue
+        tree, blob, is_own = how
+        # The rules BuildKit applies when it sends the context to the build.
+        matcher = matchers.get((texts[blob], is_own))
         if matcher is None:
-            text = ignore.decode("utf-8", "replace")
-            matcher = matchers[ignore] = dockerignore.Matcher(dockerignore.patterns_of(text))
+            matcher = matchers[texts[blob], is_own] = _matcher(
+                texts[blob].decode("utf-8", "replace"), is_own)
         digest = hashlib.sha256()
-        for meta, path in listings[found[context]]:
-            if path == ".dockerignore" or not matcher.excludes(path):
+        if is_own:  # never a listing line: those start with a mode
+            digest.update(f"dockerfile-ignore {blob}\n".encode())
+        for meta, path in listings[tree]:
+            if (path == ".dockerignore" and not is_own) or not matcher.excludes(path):
                 digest.update(f"{meta}\t{path}\n".encode("utf-8", "surrogateescape"))
-        ids[context] = "ctx-" + digest.hexdigest()[:40]
+        ids[spec] = done[how] = "ctx-" + digest.hexdigest()[:40]
     return ids
 
 
@@ -240,15 +279,17 @@ def _lookup(reader: _ObjectReader, tree: str, paths: list[str]) -> dict[str, str
     return {path: oid for path, (_, oid) in _entries_of(reader, tree, paths).items()}
 
 
-def _entries_of(reader: _ObjectReader, tree: str,
-                paths: list[str]) -> dict[str, tuple[bytes, str]]:
+def _entries_of(reader: _ObjectReader, tree: str, paths: list[str],
+                folders: dict[tuple[str, ...], dict[str, tuple[bytes, str]]] | None = None
+                ) -> dict[str, tuple[bytes, str]]:
     """The (mode, id) of each path that exists in ``tree``, reading only the trees on the way.
 
     ``git cat-file --batch-check TREE:PATH`` looks each path up from the root, inflating
     the shared parents (a 1,000-entry ``services/`` tree) once per path: quadratic in
     services. Here each directory on the way is read once, level by level, through one
     ``git cat-file --batch`` process, so the cost follows the number of paths and the size
-    of the directories that hold them, never the whole repository.
+    of the directories that hold them, never the whole repository. ``folders``, when
+    given, gets the entries of each directory read, by its steps (``("a", "b")``).
     """
     parts = {p: _steps(p) for p in paths}
     children: dict[tuple[str, ...], set[str]] = {}  # directory -> subdirectories to open
@@ -256,7 +297,8 @@ def _entries_of(reader: _ObjectReader, tree: str,
         children.setdefault(folder, set())
         for depth in range(len(folder)):
             children.setdefault(folder[:depth], set()).add(folder[depth])
-    listings: dict[tuple[str, ...], dict[str, tuple[bytes, str]]] = {}
+    listings: dict[tuple[str, ...], dict[str, tuple[bytes, str]]] = (
+        {} if folders is None else folders)
     level: dict[tuple[str, ...], str] = {(): tree}
     while level:
         opened = reader.entries(list(level.values()))
@@ -363,8 +405,13 @@ class _ObjectReader:
 def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[str], *,
               missing_ok: bool = False) -> dict[str, str]:
     """Object ids for build keys, from one git process: build contexts filtered by their
-    ``.dockerignore``, every other path covering what its symbolic links point to.
+    ignore file, every other path covering what its symbolic links point to.
 
+    A context is ``path``, filtered by ``path/.dockerignore``, or ``path``, ``CONTEXT_SEP``
+    and a Dockerfile (``buildkey.context_of``), filtered by the ignore file BuildKit reads
+    for that Dockerfile (see ``_filtered``); each gets an id under the string given. (A
+    context's path among ``paths`` too, when only asked for with a Dockerfile, keeps its git
+    id under its path.)
     A build context keeps its links as links: Docker sends a link in a context as the link
     itself and never follows it, so the image holds the link text, which the tree id covers.
     Any other path (a Dockerfile, a watched path, a template, an S3 source) is read through
@@ -373,14 +420,25 @@ def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[st
     left out instead of refused.
     """
     wanted_paths = set(paths)
-    contexts = sorted(set(contexts))
+    specs = sorted(set(contexts))
+    parts = {spec: spec.partition(CONTEXT_SEP) for spec in specs}
+    plain = {context for context, _, _ in parts.values()}
+    dockerfiles = {dockerfile for _, _, dockerfile in parts.values() if dockerfile}
+    ignores = {_ignore_file(c) for c in plain}
     with _ObjectReader(root, len(tree) // 2) as reader:
-        entries = _entries_of(reader, tree, sorted(wanted_paths | set(contexts)
-                                                   | {_ignore_file(c) for c in contexts}))
+        # A Dockerfile's own ignore file is found in its directory, read for the Dockerfile.
+        folders: dict[tuple[str, ...], dict[str, tuple[bytes, str]]] = {}
+        entries = _entries_of(reader, tree, sorted(wanted_paths | plain | ignores | dockerfiles),
+                              folders)
+        own: dict[str, tuple[bytes, str]] = {}
+        for dockerfile in dockerfiles:
+            if (steps := _steps(dockerfile)) and (entry := folders.get(steps[:-1], {}).get(
+                    steps[-1] + ".dockerignore")) is not None and entry[0] != _TREE_MODE:
+                own[dockerfile] = entry
         found = {path: oid for path, (_, oid) in entries.items()}
         followed, refused = _Links(reader, tree).ids(
-            {p: entries.get(p) for p in sorted(wanted_paths.difference(contexts))})
-        missing = sorted(p for p in wanted_paths | set(contexts)
+            {p: entries.get(p) for p in sorted(wanted_paths.difference(plain))})
+        missing = sorted(p for p in wanted_paths | plain
                          if p not in found and p not in followed and p not in refused)
         if missing and not missing_ok:
             raise ReleaseError(
@@ -392,7 +450,8 @@ def build_ids(root: Path, tree: str, paths: Iterable[str], contexts: Iterable[st
             raise refused[min(refused)]
         ids = {p: found[p] for p in wanted_paths if p in found and p not in refused}
         ids.update(followed)
-        ids.update(_filtered(reader, found, [c for c in contexts if c in found]))
+        ids.update(_filtered(reader, entries, [(s, c, d) for s, (c, _, d) in parts.items()
+                                               if c in found], own))
     return ids
 
 

@@ -110,20 +110,22 @@ def lookup(ctx: targets.Context, dep: ServiceDeployment, ids: Mapping[str, str],
                           manifest_digest(reg, login_for(found, reg), service.repository, key))
 
 
-def refuse_links_leaving(root: Path, context: str) -> None:
-    """Refuse a build context holding a symbolic link out of the repository (one that
-    ``.dockerignore`` leaves out is never sent, so it may stay)."""
+def refuse_links_leaving(root: Path, context: str, dockerfile: str) -> None:
+    """Refuse a build context holding a symbolic link out of the repository (one that the
+    ignore file BuildKit reads leaves out is never sent, so it may stay): ``dockerfile``'s
+    own ``<Dockerfile>.dockerignore`` when there is one, else the context's ``.dockerignore``."""
     leaving = repo_files.links_leaving(root, context)
     if not leaving:
         return
-    ignore = root / context / ".dockerignore"
+    prefix = "" if context == "." else context.rstrip("/") + "/"
+    own = f"{dockerfile}.dockerignore"
+    rel = own if (root / own).is_file() else f"{prefix}.dockerignore"
     try:
-        text = repo_files.read_bounded(root, f"{context}/.dockerignore", 1 << 20).decode(
-            "utf-8", "replace") if ignore.exists() else ""
+        text = repo_files.read_bounded(root, rel, 1 << 20).decode(
+            "utf-8", "replace") if (root / rel).exists() else ""
     except repo_files.PathRefused as exc:
         raise UsageError(exc.message, exc.hint) from None
     matcher = dockerignore.Matcher(dockerignore.patterns_of(text))
-    prefix = "" if context == "." else context.rstrip("/") + "/"
     sent = [(path, target) for path, target in leaving
             if not matcher.excludes(path.removeprefix(prefix))]
     if sent:
@@ -131,8 +133,8 @@ def refuse_links_leaving(root: Path, context: str) -> None:
         raise UsageError(
             f"build context {context!a} holds a symbolic link out of the repository: "
             f"{path!a} -> {target!a}" + (f" (and {len(sent) - 1} more)" if len(sent) > 1 else ""),
-            "commit the file itself instead of the link, or add the link to the context's "
-            ".dockerignore")
+            f"commit the file itself instead of the link, or add the link to {rel!a}, the "
+            "ignore file the build reads")
 
 
 def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
@@ -167,7 +169,7 @@ def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.Ima
                    builds: Session, found: registry.Login) -> BuildReport:
     """Build the image tagged with its build key, push it, and say what the build did."""
     service = dep.service
-    refuse_links_leaving(ctx.config.root, service.context)
+    refuse_links_leaving(ctx.config.root, service.context, service.dockerfile)
     builds.login(found)  # before the build: the cache is read from the same registry
     builder = builds.builder_for(service.builder)
     if service.cache.gha and not (gha_reachable() and builder.kind == "buildx"

@@ -143,7 +143,8 @@ def desired(config: Config, env: Environment, names: list[str], tree: str, *,
     files = {s.name: buildkey.config_paths(s) for s in services}
     ids = git.build_ids(config.root, tree,
                         [p for s in services for p in (*inputs[s.name], *files[s.name])],
-                        [s.context for s in services if inputs[s.name]], missing_ok=missing_ok)
+                        [buildkey.context_of(s) for s in services if inputs[s.name]],
+                        missing_ok=missing_ok)
     registry, aws = repr(env.registry), repr(env.aws)
     out = {}
     for service in services:

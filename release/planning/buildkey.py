@@ -37,10 +37,20 @@ class BuildInputs:
     secret_ids: tuple[str, ...] = ()  # ids only: a secret's value never enters a key
 
 
+def context_of(service: Service) -> str:
+    """``service``'s build context as ``git.build_ids`` takes it: the context and the
+    Dockerfile, apart by a NUL (which no git path holds), since BuildKit filters the context
+    by ``<Dockerfile>.dockerignore`` when there is one, else by the context's ``.dockerignore``.
+    Services sharing a context but not an ignore file get different ids."""
+    return f"{service.context}\0{service.dockerfile}"
+
+
 def inputs_for(service: Service, object_ids: Mapping[str, str]) -> BuildInputs:
-    """The build inputs of ``service``, given git object ids by repository path."""
+    """The build inputs of ``service``, given git object ids by repository path (its context
+    under ``context_of(service)``; else, from a caller that asked for the bare context, that)."""
+    context = object_ids.get(context_of(service))
     return BuildInputs(
-        context=object_ids[service.context],
+        context=object_ids[service.context] if context is None else context,
         dockerfile=object_ids[service.dockerfile],
         watch={path: object_ids[path] for path in service.watch},
         build_args=dict(service.build_args),

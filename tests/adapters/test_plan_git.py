@@ -153,3 +153,22 @@ def test_matrix_output_is_a_list_of_github_matrices(
     rows = {row["service"]: row for row in chunk["include"]}
     assert rows["predictions-api"]["context"] == "."
     assert rows["coral-reframing"]["repository"] == "coral/reframing"
+
+
+def test_predictions_api_is_keyed_by_its_dockerfile_ignore_file(
+        examples: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # BuildKit reads services/predictions-api/Dockerfile.dockerignore, not the root
+    # .dockerignore, for this context (the repository root): the key follows the same file.
+    own = examples / "services/predictions-api/Dockerfile.dockerignore"
+    own.write_text(own.read_text() + "!services/predictions-api/NOTES.txt\n")
+    (examples / "services/predictions-api/NOTES.txt").write_text("sent to the build\n")
+    sandbox.git(examples, "add", "-A")
+    sandbox.git(examples, "commit", "-qm", "send the notes")
+    state = recorded(examples, capsys, tmp_path)
+    commit(examples, ".dockerignore")  # never read for this build: no rebuild
+    _, data, _ = plan(examples, capsys, "--deployed", str(state))
+    assert data["services"] == []
+    commit(examples, "services/predictions-api/NOTES.txt")  # the root file drops it; sent
+    _, data, _ = plan(examples, capsys, "--deployed", str(state))
+    assert [(e["service"], e["reason"]) for e in data["services"]] == [
+        ("predictions-api", "deployed differs")]

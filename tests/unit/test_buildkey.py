@@ -7,7 +7,14 @@ from dataclasses import replace
 import pytest
 
 from release.config.model import BuildCache, BuildSecret, Service
-from release.planning.buildkey import KEY_HEX_CHARS, BuildInputs, build_key, inputs_for, paths_of
+from release.planning.buildkey import (
+    KEY_HEX_CHARS,
+    BuildInputs,
+    build_key,
+    context_of,
+    inputs_for,
+    paths_of,
+)
 
 BASE = BuildInputs(
     context="1" * 40,
@@ -67,6 +74,21 @@ def test_paths_and_inputs_of_a_service() -> None:
     inputs = inputs_for(SERVICE, ids)
     assert inputs == BuildInputs(context="c", dockerfile="d", watch={"libs/a": "w"},
                                  build_args={"B": "2"}, platform="linux/arm64")
+
+
+def test_the_context_id_for_the_service_dockerfile_comes_first() -> None:
+    # build_ids names a context asked for with its Dockerfile (context_of) by both; a caller
+    # that asked for the bare context gets that one.
+    assert context_of(SERVICE) == "services/web\0services/web/Dockerfile"
+    ids = {"services/web": "c", "services/web/Dockerfile": "d", "libs/a": "w"}
+    bare = build_key(inputs_for(SERVICE, ids))
+    assert build_key(inputs_for(SERVICE, {**ids, context_of(SERVICE): "c"})) == bare
+    own = inputs_for(SERVICE, {**ids, context_of(SERVICE): "ctx-own"})
+    assert own.context == "ctx-own"
+    assert build_key(own) != bare
+    other = replace(SERVICE, dockerfile="services/web/other.Dockerfile")
+    assert build_key(inputs_for(other, {**ids, context_of(SERVICE): "ctx-own",
+                                        "services/web/other.Dockerfile": "d"})) == bare
 
 
 def test_an_unrelated_path_does_not_change_a_service_key() -> None:
