@@ -151,7 +151,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
         deps.log("note: the work tree has uncommitted changes; build keys include them")
     ids = git.build_ids(config.root, snap.tree,
                         [p for d in building for p in buildkey.paths_of(d.service)],
-                        [d.service.context for d in building])
+                        [buildkey.context_of(d.service) for d in building])
     aws = deps.aws(env) if needs_aws else None  # ECR's login only: no ECS or Lambda call
     ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log,
                           deps.random, azure=images.azure_session(env, building))

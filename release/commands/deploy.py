@@ -228,7 +228,8 @@ def run(options: Options, deps: Deps | None = None) -> Result:
         deps.log("note: the work tree has uncommitted changes; build keys include them")
     paths = [p for d in chosen if d.service.needs_image for p in buildkey.paths_of(d.service)]
     ids = git.build_ids(config.root, snap.tree, paths,
-                        [d.service.context for d in chosen if d.service.needs_image])
+                        [buildkey.context_of(d.service) for d in chosen
+                         if d.service.needs_image])
     keys = plan_cmd.desired(config, env, [d.name for d in chosen], snap.tree)
     aws = deps.aws(env) if needs_aws else None  # Azure-only: no AWS client at all
     watcher = (RolloutWatcher(lambda: aws.client("ecs"), Pace(deps.clock, deps.sleep))

@@ -94,7 +94,8 @@ def default_image(config: Config, env: Environment, service: str) -> str:
     """``<registry>/<repository>:<build key>``, as a deploy from this tree would tag it."""
     svc = config.services[service]
     snap = git.snapshot(config.root)
-    ids = git.build_ids(config.root, snap.tree, buildkey.paths_of(svc), [svc.context])
+    ids = git.build_ids(config.root, snap.tree, buildkey.paths_of(svc),
+                        [buildkey.context_of(svc)])
     key = buildkey.build_key(buildkey.inputs_for(svc, ids))
     return f"{env.registry.host}/{svc.repository}:{key}"
 
