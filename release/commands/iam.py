@@ -57,6 +57,7 @@ class Result:
     trust_policy: dict[str, Any]
     permissions_policy: dict[str, Any]
     protection: tuple[policies.GhApiCall, ...] = ()
+    reads_build_secrets: bool = False  # a build secret is read from Secrets Manager or SSM
 
     @property
     def environment(self) -> str:
@@ -104,6 +105,8 @@ class Result:
             f"#   aws iam put-role-policy --role-name {role} --policy-name release "
             "--policy-document file://permissions.json",
         ]
+        if self.reads_build_secrets:
+            lines += ["", *_comment(KMS_NOTE)]
         customization = self.subject_customization
         if customization is not None:
             repo = self.binding.repository
@@ -139,6 +142,13 @@ class Result:
             "environment_protection": [call.to_dict() for call in self.protection]})
 
 
+KMS_NOTE = (
+    "KMS: build secrets are read from Secrets Manager / SSM with this role. A secret or a "
+    "SecureString parameter encrypted with a customer-managed KMS key also needs "
+    "kms:Decrypt on that key (the key is not in release's configuration: add a statement "
+    "naming its ARN); the AWS managed keys need nothing more.")
+
+
 def _comment(text: str) -> list[str]:
     return [f"# {line}" for line in textwrap.wrap(text, 94)]
 
@@ -150,7 +160,14 @@ def resources(config: Config, env: Environment) -> policies.Resources:
     aws = env.aws
     partition = aws.role_arn.split(":")[1]
     repositories, ecs, functions, machines, objects = [], [], [], [], []
+    secrets: dict[str, None] = {}  # ordered sets: a secret shared by services is read once
+    parameters: dict[str, None] = {}
     for dep in env.deployments.values():
+        for secret in dep.service.build_secrets:
+            if secret.aws_secret is not None:
+                secrets[secret.aws_secret] = None
+            elif secret.ssm is not None:
+                parameters[secret.ssm] = None
         registry = env.registry_of(dep)  # a service may push elsewhere (batch-detector: ACR)
         ecr = _ECR_HOST.match(registry.host) if registry.type == "ecr" else None
         if registry.type == "ecr" and dep.service.needs_image:
@@ -172,7 +189,8 @@ def resources(config: Config, env: Environment) -> policies.Resources:
                     key += "/"
                 objects.append((dep.s3.bucket, key))
     return policies.Resources(partition, aws.region, aws.account_id, tuple(repositories),
-                              tuple(ecs), tuple(functions), tuple(machines), tuple(objects))
+                              tuple(ecs), tuple(functions), tuple(machines), tuple(objects),
+                              tuple(secrets), tuple(parameters))
 
 
 def _s3_key(config: Config, env: Environment, service: str, index: int) -> str:
@@ -242,7 +260,8 @@ def run(options: Options) -> Result:
                                   env.name, binding=bound)
     protection = policies.environment_protection(bound, chosen) if options.protection else []
     return Result(env.aws.role_arn, bound, trust, policies.permissions_policy(found),
-                  tuple(protection))
+                  tuple(protection),
+                  reads_build_secrets=bool(found.secrets or found.parameters))
 
 
 def register(sub: Any) -> None:

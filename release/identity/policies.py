@@ -35,6 +35,8 @@ _JOB_WORKFLOW_REF = re.compile(
 _PRODUCTION = re.compile(r"^(?:prod|production)(?:-[a-z0-9-]+)?$")
 _USER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _TEAM = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# Secrets Manager ends a secret's ARN with '-' and six random alphanumeric characters.
+_SECRET_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")
 
 ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload",
             "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
@@ -337,6 +339,8 @@ class Resources:
     functions: tuple[str, ...] = ()
     state_machines: tuple[str, ...] = ()
     s3_objects: tuple[tuple[str, str], ...] = ()  # (bucket, key or prefix ending in /)
+    secrets: tuple[str, ...] = ()  # Secrets Manager ARNs of build secrets, as configured
+    parameters: tuple[str, ...] = ()  # SSM parameter names of build secrets
 
 
 def _arn(res: Resources, service: str, resource: str) -> str:
@@ -367,8 +371,30 @@ def _check_literal(res: Resources) -> None:
                   *(("the role passed to ECS", role) for role in service.roles)]
     for bucket, key in res.s3_objects:
         named += [("the S3 bucket", bucket), ("the S3 key", key)]
+    named += [*(("the build secret", arn) for arn in res.secrets),
+              *(("the SSM parameter", name) for name in res.parameters)]
     for what, name in named:
         literal(what, name)
+
+
+def secret_resource(arn: str) -> str:
+    """The IAM resource of a Secrets Manager secret configured by ``arn``: the ARN itself when
+    it ends in the secret's random suffix, else the ARN and ``-??????``.
+
+    The ``??????`` is AWS's documented form for a secret's six random characters (Secrets
+    Manager user guide, "Limiting access to specific secrets"): it matches exactly six, so
+    unlike ``*`` it never matches another secret whose name only starts the same way. It is
+    added here, after ``literal`` checked the configured ARN, never taken from config.
+    """
+    return arn if _SECRET_SUFFIX.search(arn.rsplit(":", 1)[-1]) else f"{arn}-??????"
+
+
+def parameter_resource(res: Resources, name: str) -> str:
+    """``arn:PARTITION:ssm:REGION:ACCOUNT:parameter/NAME`` (``/a/b`` without a double slash);
+    a parameter given by its ARN is that ARN."""
+    if name.startswith("arn:"):
+        return name
+    return _arn(res, "ssm", f"parameter/{name.removeprefix('/')}")
 
 
 def permissions_policy(res: Resources) -> dict[str, Any]:
@@ -410,4 +436,11 @@ def permissions_policy(res: Resources) -> dict[str, Any]:
         # Without ListBucket a HeadObject of a missing key answers 403, not 404.
         buckets = sorted({f"arn:{res.partition}:s3:::{b}" for b, _ in res.s3_objects})
         out.append(_statement("S3TellMissingFromForbidden", ["s3:ListBucket"], buckets))
+    # Build secrets are read at build time with this role (release/adapters/build_secrets.py).
+    if res.secrets:
+        out.append(_statement("ReadBuildSecrets", ["secretsmanager:GetSecretValue"],
+                              [secret_resource(arn) for arn in res.secrets]))
+    if res.parameters:
+        out.append(_statement("ReadBuildSecretParameters", ["ssm:GetParameter"],
+                              [parameter_resource(res, name) for name in res.parameters]))
     return {"Version": "2012-10-17", "Statement": out}

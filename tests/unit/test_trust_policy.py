@@ -14,6 +14,7 @@ import pytest
 from release.cli import main
 from release.commands import iam
 from release.config import load_config
+from release.config.model import BuildSecret
 from release.errors import ConfigError, UsageError
 from release.identity import policies
 
@@ -293,6 +294,7 @@ def test_reviewer_names_are_checked(name: str) -> None:
 # --- no wildcard resource from config ------------------------------------------------------
 
 BASE = policies.Resources("aws", "eu-west-1", "123456789012")
+SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012"
 ECS = policies.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012:role/r",))
 
 
@@ -313,6 +315,10 @@ ECS = policies.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012
     (dataclasses.replace(BASE, s3_objects=(("bucket", "models/*/x"),)),
      "the S3 key 'models/*/x'"),
     (dataclasses.replace(BASE, account_id="*"), "the account id '*'"),
+    (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/*",)), "the build secret"),
+    (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-??????",)),
+     "the build secret"),
+    (dataclasses.replace(BASE, parameters=("/ci/*",)), "the SSM parameter '/ci/*'"),
 ])
 def test_a_wildcard_in_a_configured_name_is_refused(resources: policies.Resources,
                                                      what: str) -> None:
@@ -328,6 +334,129 @@ def test_the_literal_names_pass() -> None:
     assert [s["Sid"] for s in doc["Statement"]] == [
         "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
         "PassTaskRolesToEcs"]
+
+
+# --- build secrets read from AWS, and the Lambda image check -------------------------------
+
+SECRETS: list[tuple[str, Any, dict[str, Any]]] = [
+    # id, resources, the build secret statements expected
+    ("no build secret read from AWS", BASE, {}),
+    ("a whole ARN is granted as configured",
+     dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-token-AbCdEf",)),
+     {"ReadBuildSecrets": f"{SECRET}:secret:ci/hub-token-AbCdEf"}),
+    ("an ARN without its random suffix matches exactly six more characters",
+     dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-token",)),
+     {"ReadBuildSecrets": f"{SECRET}:secret:ci/hub-token-??????"}),
+    ("a name ending in five characters is not a suffix",
+     dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-token-AbCdE",)),
+     {"ReadBuildSecrets": f"{SECRET}:secret:ci/hub-token-AbCdE-??????"}),
+    ("several secrets, each exactly",
+     dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:b-123456", f"{SECRET}:secret:a")),
+     {"ReadBuildSecrets": [f"{SECRET}:secret:a-??????", f"{SECRET}:secret:b-123456"]}),
+    ("an SSM name with a leading slash joins without a double slash",
+     dataclasses.replace(BASE, parameters=("/ci/model-key",)),
+     {"ReadBuildSecretParameters":
+      "arn:aws:ssm:eu-west-1:123456789012:parameter/ci/model-key"}),
+    ("an SSM name without a leading slash",
+     dataclasses.replace(BASE, parameters=("model-key",)),
+     {"ReadBuildSecretParameters": "arn:aws:ssm:eu-west-1:123456789012:parameter/model-key"}),
+    ("SSM in another partition",
+     dataclasses.replace(BASE, partition="aws-cn", region="cn-north-1",
+                         parameters=("/ci/a", "/ci/b")),
+     {"ReadBuildSecretParameters": ["arn:aws-cn:ssm:cn-north-1:123456789012:parameter/ci/a",
+                                    "arn:aws-cn:ssm:cn-north-1:123456789012:parameter/ci/b"]}),
+    ("both kinds",
+     dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:s-AbCdEf",), parameters=("p",)),
+     {"ReadBuildSecrets": f"{SECRET}:secret:s-AbCdEf",
+      "ReadBuildSecretParameters": "arn:aws:ssm:eu-west-1:123456789012:parameter/p"}),
+]
+
+
+@pytest.mark.parametrize(("resources", "expected"), [c[1:] for c in SECRETS],
+                         ids=[c[0] for c in SECRETS])
+def test_build_secrets_are_granted_exactly(resources: policies.Resources,
+                                           expected: dict[str, Any]) -> None:
+    actions = {"ReadBuildSecrets": ["secretsmanager:GetSecretValue"],
+               "ReadBuildSecretParameters": ["ssm:GetParameter"]}
+    statements = {s["Sid"]: s for s in policies.permissions_policy(resources)["Statement"]
+                  if s["Sid"] in actions}
+    assert {sid: s["Resource"] for sid, s in statements.items()} == expected
+    for sid, statement in statements.items():
+        assert statement["Action"] == actions[sid]
+        assert "*" not in json.dumps(statement)
+
+
+def _with_build_secrets(**secrets: tuple[BuildSecret, ...]) -> Any:
+    """The dev config with these build secrets on the named services."""
+    config = load_config(REPO, ("dev",))
+    env = config.environments["dev"]
+    deployments = dict(env.deployments)
+    for name, chosen in secrets.items():
+        dep = deployments[name]
+        deployments[name] = dataclasses.replace(
+            dep, service=dataclasses.replace(dep.service, build_secrets=chosen))
+    env = dataclasses.replace(env, deployments=deployments)
+    return dataclasses.replace(config, environments={"dev": env}), env
+
+
+def test_resources_read_the_build_secrets_of_the_services_deployed() -> None:
+    hub = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ci/hub-token-AbCdEf"
+    config, env = _with_build_secrets(
+        autovision=(BuildSecret("pip", env="PIP_TOKEN"), BuildSecret("netrc", file="ci/netrc"),
+                    BuildSecret("hub", aws_secret=hub), BuildSecret("key", ssm="/ci/key")),
+        quetzal=(BuildSecret("hub", aws_secret=hub), BuildSecret("key", ssm="/ci/key"),
+                 BuildSecret("other", ssm="ci/other")))
+    found = iam.resources(config, env)
+    assert found.secrets == (hub,)
+    assert found.parameters == ("/ci/key", "ci/other")
+    sids = {s["Sid"]: s for s in policies.permissions_policy(found)["Statement"]}
+    assert sids["ReadBuildSecrets"]["Resource"] == hub
+    assert sids["ReadBuildSecretParameters"]["Resource"] == [
+        "arn:aws:ssm:eu-west-1:111111111111:parameter/ci/key",
+        "arn:aws:ssm:eu-west-1:111111111111:parameter/ci/other"]
+
+
+def test_env_and_file_build_secrets_need_no_permission() -> None:
+    config, env = _with_build_secrets(
+        autovision=(BuildSecret("pip", env="PIP_TOKEN"), BuildSecret("netrc", file="ci/n")))
+    found = iam.resources(config, env)
+    assert (found.secrets, found.parameters) == ((), ())
+    sids = {s["Sid"] for s in policies.permissions_policy(found)["Statement"]}
+    assert not sids & {"ReadBuildSecrets", "ReadBuildSecretParameters"}
+
+
+def test_the_lambda_image_check_may_read_the_functions_repositories() -> None:
+    """The check reads the image's manifest and config blob through the registry API."""
+    config = load_config(REPO, ("dev",))
+    env = config.environments["dev"]
+    found = iam.resources(config, env)
+    lambdas = [dep for dep in env.deployments.values() if dep.lambda_ is not None]
+    assert lambdas
+    reads = {"ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    for dep in lambdas:
+        arn = f"arn:aws:ecr:eu-west-1:111111111111:repository/{dep.service.repository}"
+        assert arn in found.ecr_repositories
+        assert any(reads <= set(s["Action"]) and arn in _list(s["Resource"])
+                   for s in policies.permissions_policy(found)["Statement"]), dep.name
+
+
+def test_text_notes_kms_when_a_build_secret_is_read_from_aws(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    hub = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:ci/hub-token"
+    config, _ = _with_build_secrets(autovision=(BuildSecret("hub", aws_secret=hub),))
+    monkeypatch.setattr(iam, "load_config", lambda *_: config)
+    assert main(["iam", "trust-policy", "--env", "dev", "--repo", "acme/services",
+                 "--root", str(REPO)], environ={}) == 0
+    out = capsys.readouterr().out
+    assert f'"{hub}-??????"' in out
+    assert "kms:Decrypt" in out
+
+
+def test_text_has_no_kms_note_without_aws_build_secrets(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["iam", "trust-policy", "--env", "dev", "--repo", "acme/services",
+                 "--root", str(REPO)], environ={}) == 0
+    assert "kms:Decrypt" not in capsys.readouterr().out
 
 
 # --- an unknown placeholder in an S3 key ---------------------------------------------------
