@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ from release.config.source import (
     read_source,
 )
 from release.errors import ConfigError, Problem, UsageError
+from release.names import printable
 from release.planning import dockerignore, image_tags
 
 RELEASE_FILE = "release.yaml"
@@ -135,6 +137,7 @@ class _Loader:
         # task definition template -> the role ARNs it names, checked per environment
         self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         self.template_arch: dict[str, str | None] = {}  # template -> its cpuArchitecture
+        self.nulls_noticed: set[str] = set()  # templates whose dropped nulls were named
         self.release_source: Source | None = None
 
     def _read(self, path: Path, schema: str) -> Source | None:
@@ -450,7 +453,9 @@ class _Loader:
         try:
             real = self.tree.check_kind(ecs.task_definition, want_dir=False)
             raw = repo_files.read_file_bounded(real, ecs.task_definition, MAX_CONFIG_BYTES)
-            quick: Source | None = Source(ecs.task_definition, json.loads(raw))
+            quick: Source | None = Source(ecs.task_definition,
+                                          self._without_nulls(ecs.task_definition,
+                                                              json.loads(raw)))
         except (OSError, ValueError, repo_files.PathRefused):
             quick = None
         if quick is not None:
@@ -463,9 +468,20 @@ class _Loader:
         except SourceError as exc:
             self.problems.append(exc.problem)
             return
+        located = Source.located(located.path,
+                                 self._without_nulls(ecs.task_definition, located.data),
+                                 located.key_lines, located.value_lines)
         self.template_roles[ecs.task_definition] = iam_names.template_roles(located.data)
         self.template_arch[ecs.task_definition] = _cpu_architecture(located.data)
         self.problems.extend(self._template_problems(located, ecs))
+
+    def _without_nulls(self, path: str, data: Any) -> Any:
+        """The template without its null fields; a notice, once per template, names them."""
+        cleaned, dropped = template.drop_nulls(data)
+        if dropped and path not in self.nulls_noticed:
+            self.nulls_noticed.add(path)
+            sys.stderr.write(printable(template.null_notice(path, dropped)) + "\n")
+        return cleaned
 
     @staticmethod
     def _template_problems(tpl: Source, ecs: EcsTarget) -> list[Problem]:

@@ -6,6 +6,7 @@ cross-file checks and plaintext-secret checks can all say ``file:line``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -147,7 +148,25 @@ def parse_source(raw: bytes, display: str) -> Source:
                     "which YAML does not allow",
                     "remove it, or write it as an escape (\\x01) inside a double-quoted string")
         )
+    if display.lower().endswith(".json"):
+        _check_json(text, display)
     return _quick(text, display) or _located(text, display)
+
+
+def _check_json(text: str, display: str) -> None:
+    """A ``.json`` file is read as JSON: its syntax errors are worded as JSON's, not YAML's."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SourceError(Problem(
+            display, exc.lineno, "", f"JSON syntax error: {exc.msg} (line {exc.lineno} "
+            f"column {exc.colno})",
+            "check for a missing comma between fields, a trailing comma before '}' or ']', "
+            "and double quotes (\"...\") around every name and text value")) from None
+    except RecursionError:
+        raise SourceError(Problem(display, None, "", "nesting is too deep",
+                                  "flatten the structure; config files are a few levels deep"),
+                          ) from None
 
 
 def _located(text: str, display: str) -> Source:

@@ -14,11 +14,63 @@ PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 TEMPLATE_PLACEHOLDERS = ("env", "service", "region", "account_id")
 
 
+# Terraform's state (`terraform show -json`) and its aws_ecs_task_definition arguments
+_TERRAFORM_KEYS = ("container_definitions", "format_version", "values", "resource")
+_TERRAFORM_HINT = (
+    "this looks like Terraform's aws_ecs_task_definition, not a task definition: write the "
+    "register-task-definition JSON (camelCase fields, 'containerDefinitions' as a list), "
+    "e.g. `aws ecs describe-task-definition --task-definition <family>` saved as is, or "
+    "Terraform's `jsonencode({family = ..., containerDefinitions = [...]})` written to a file")
+
+
 def unwrap(data: Any) -> Any:
     """Accept ``describe-task-definition`` output saved as is (``{"taskDefinition": {...}}``)."""
     if isinstance(data, dict) and isinstance(data.get("taskDefinition"), dict):
         return data["taskDefinition"]
     return data
+
+
+def drop_nulls(data: Any) -> tuple[Any, list[str]]:
+    """``data`` without the fields whose value is null, and the dotted paths dropped.
+
+    The console's JSON tab and ``describe-task-definition`` write ``"ulimits": null``; the AWS
+    deploy action (``cleanNullKeys``) drops such fields before registering, and so do we. A
+    mapping or list left empty only because its fields were null is dropped with them; one
+    written empty (``[]``, ``{}``) and empty text are kept, as written. A null inside a
+    list is kept: removing it would move the items after it (the API model reports it).
+    """
+    def clean(node: Any, path: PathKey) -> tuple[Any, bool, list[str]]:
+        """(cleaned node, whether it held only nulls, the paths dropped inside it)."""
+        dropped: list[str] = []
+        if isinstance(node, dict):
+            out: dict[str, Any] = {}
+            for key, value in node.items():
+                kept, only_nulls, inner = (None, True, []) if value is None \
+                    else clean(value, (*path, key))
+                if only_nulls:  # named once, by the field itself
+                    dropped.append(dotted((*path, key)))
+                    continue
+                out[key] = kept
+                dropped.extend(inner)
+            return out, bool(node) and not out, dropped
+        if isinstance(node, list):
+            items = [clean(value, (*path, index)) for index, value in enumerate(node)]
+            if node and all(only for _, only, _ in items):
+                return [], True, []
+            return [kept for kept, _, _ in items], False, [d for *_, ds in items for d in ds]
+        return node, False, []
+
+    if not isinstance(data, dict):
+        return data, []
+    cleaned, _, names = clean(data, ())
+    return cleaned, names
+
+
+def null_notice(path: str, dropped: list[str]) -> str:
+    """One line naming the null fields dropped from a template."""
+    shown = ", ".join(dropped[:20]) + (f" and {len(dropped) - 20} more" if len(dropped) > 20
+                                       else "")
+    return f"NOTICE {path}: null fields dropped (as the AWS deploy action does): {shown}"
 
 
 def check_placeholders(source: Source, known: tuple[str, ...]) -> list[Problem]:
@@ -68,7 +120,9 @@ def check_task_template(source: Source, container: str | None,
                         "the register-task-definition input")]
     containers = data.get("containerDefinitions")
     if not isinstance(containers, list) or not containers:
+        terraform = any(key in data for key in _TERRAFORM_KEYS)
         return [problem(("containerDefinitions",), "missing or empty 'containerDefinitions'",
+                        _TERRAFORM_HINT if terraform else
                         "a task definition needs at least one container")]
     names = [c.get("name") for c in containers if isinstance(c, dict)]
     problems = []

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from release.config.model import EcsDeployment
+from release.config.template import drop_nulls
 
 # Fields of describe-task-definition output that RegisterTaskDefinition does not take.
 READ_ONLY_FIELDS = (
@@ -85,7 +86,9 @@ def _merge_named(entries: list[dict[str, Any]], updates: Mapping[str, str],
 
 def render(data: RenderInput) -> dict[str, Any]:
     """The RegisterTaskDefinition input for one service in one environment."""
-    template = data.template
+    # null fields (console and describe-task-definition exports) are dropped, as the
+    # AWS deploy action does; validation names them
+    template, _ = drop_nulls(data.template)
     # describe-task-definition output keeps tags beside taskDefinition; a plain template
     # keeps them in the body. Both are kept, and the release's own tags win.
     wrapped = isinstance(template.get("taskDefinition"), dict)
