@@ -43,8 +43,8 @@ class Result:
 
 
 def placeholders(env: Environment, service: str) -> dict[str, str]:
-    """Values for ``${...}`` in templates."""
-    values = {"env": env.name, "service": service}
+    """Values for ``${...}`` in templates: the environment's vars and the built-ins."""
+    values = {**env.vars, "env": env.name, "service": service}
     if env.aws is not None:
         values |= {"region": env.aws.region, "account_id": env.aws.account_id}
     return values

@@ -280,7 +280,10 @@ def desired_definition(ctx: Context, dep: ServiceDeployment,
         result: dict[str, Any] = taskdef.substitute(raw, values)
     except taskdef.UnknownPlaceholderError as exc:
         raise ReleaseError(f"{dep.step_functions.definition}: {exc}",
-                           "only services with a lambda target can use ${function_arn}") from None
+                           "only services with a lambda target can use ${function_arn}"
+                           if exc.name == "function_arn" else
+                           f"define it under vars: in {ctx.env.path}; known here: "
+                           + ", ".join(f"${{{k}}}" for k in exc.known)) from None
     return result
 
 

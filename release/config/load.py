@@ -105,6 +105,7 @@ def load_config(root: Path, only: Sequence[str] = ()) -> Config:
     services = loader.load_release()
     environments = {name: loader.load_environment(name, path, services)
                     for name, path in chosen.items()}
+    loader.report_missing_vars()
     if loader.problems:
         raise ConfigError(loader.problems)
     return Config(
@@ -137,6 +138,9 @@ class _Loader:
         # task definition template -> the role ARNs it names, checked per environment
         self.template_roles: dict[str, list[tuple[tuple[str, ...], Any]]] = {}
         self.template_arch: dict[str, str | None] = {}  # template -> its cpuArchitecture
+        self.template_vars: dict[str, dict[str, PathKey]] = {}  # file -> vars it uses
+        self.defined_vars: dict[str, set[str]] = {}  # file -> its vars some environment sets
+        self.missing_vars: list[tuple[str, str, Problem]] = []  # (file, var, where missing)
         self.nulls_noticed: set[str] = set()  # templates whose dropped nulls were named
         self.release_source: Source | None = None
 
@@ -249,7 +253,7 @@ class _Loader:
         if "step_functions" in raw:
             step_functions = raw["step_functions"]["definition"]
             self._check_json_file(source, (*at, "step_functions", "definition"), step_functions,
-                                  (*template.TEMPLATE_PLACEHOLDERS, "function_arn"))
+                                  template.BUILT_INS)
         s3_files = tuple(S3File(item["source"], item["key"]) for item in raw.get("s3_files", []))
         for index, item in enumerate(s3_files):
             self._exists(source, (*at, "s3_files", index, "source"), item.source, want_dir=None,
@@ -461,6 +465,7 @@ class _Loader:
         if quick is not None:
             self.template_roles[ecs.task_definition] = iam_names.template_roles(quick.data)
             self.template_arch[ecs.task_definition] = _cpu_architecture(quick.data)
+            self.template_vars[ecs.task_definition] = template.var_uses(quick.data)
             if not self._template_problems(quick, ecs):
                 return
         try:
@@ -473,6 +478,7 @@ class _Loader:
                                  located.key_lines, located.value_lines)
         self.template_roles[ecs.task_definition] = iam_names.template_roles(located.data)
         self.template_arch[ecs.task_definition] = _cpu_architecture(located.data)
+        self.template_vars[ecs.task_definition] = template.var_uses(located.data)
         self.problems.extend(self._template_problems(located, ecs))
 
     def _without_nulls(self, path: str, data: Any) -> Any:
@@ -489,7 +495,8 @@ class _Loader:
                  for at, value in iam_names.template_roles(tpl.data)
                  if (why := iam_names.template_role_shape(value)) is not None]
         return [*template.check_task_template(tpl, ecs.container),
-                *template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS), *roles]
+                *template.check_placeholders(tpl, template.TEMPLATE_PLACEHOLDERS,
+                                             variables=True), *roles]
 
     def _check_json_file(self, source: Source, at: PathKey, rel: str,
                          known: tuple[str, ...]) -> None:
@@ -503,7 +510,8 @@ class _Loader:
         if not isinstance(parsed.data, dict):
             self._at(parsed, (), "must be a JSON object")
             return
-        self.problems.extend(template.check_placeholders(parsed, known))
+        self.template_vars[rel] = template.var_uses(parsed.data)
+        self.problems.extend(template.check_placeholders(parsed, known, variables=True))
 
     # environments/<name>.yaml ---------------------------------------------------------------
 
@@ -520,6 +528,7 @@ class _Loader:
         aws = self._aws(source, data["aws"]) if "aws" in data else None
         azure = self._azure(source, data["azure"]) if "azure" in data else None
         registry = self._registry(source, source.data["registry"], ("registry",), aws)
+        env_vars = self._vars(source, data.get("vars", {}), aws)
         if services is None:  # release.yaml is broken: its problems are already reported
             return None
         deployments = {}
@@ -533,8 +542,70 @@ class _Loader:
                 continue
             deployments[service_name] = self._deployment(
                 source, services[service_name], raw, aws, azure)
+            self._vars_defined(source, services[service_name], env_vars)
         return Environment(name=name, path=source.path, registry=registry,
-                           deployments=deployments, aws=aws, azure=azure)
+                           deployments=deployments, aws=aws, azure=azure, vars=env_vars)
+
+    def _vars(self, source: Source, raw: dict[str, str], aws: AwsAccount | None) -> dict[str, str]:
+        """The environment's vars; plaintext credentials among them are problems."""
+        for key, value in raw.items():
+            why = find_secret(key, value)
+            if why:
+                hint = ("vars end up in the task definition or state machine, readable by "
+                        "anyone who can describe them: give the value to the container through "
+                        "the service's ecs.secrets instead:\n" + secrets_hint(
+                            "<service>", key, aws.region if aws else "eu-west-1",
+                            aws.account_id if aws else "123456789012", source.data["name"]))
+                found = plaintext.problem(source, self.root, ("vars", key), value=value,
+                                          why=why, hint=hint)
+                if found is not None:
+                    self.problems.append(found)
+        return dict(raw)
+
+    def _vars_defined(self, source: Source, service: Service, env_vars: dict[str, str]) -> None:
+        """Each var a service's template or definition uses must be defined here (reported by
+        ``report_missing_vars``, once every environment is read)."""
+        files = [f for f in (service.ecs.task_definition if service.ecs else None,
+                             service.step_functions) if f is not None]
+        for rel in files:
+            for var, used_at in self.template_vars.get(rel, {}).items():
+                if var in env_vars:
+                    self.defined_vars.setdefault(rel, set()).add(var)
+                    continue
+                where: PathKey = ("vars",) if "vars" in source.data else \
+                    ("services", service.name)
+                known = [*template.BUILT_INS, *env_vars]
+                self.missing_vars.append((rel, var, Problem(
+                    source.path, source.line(where), dotted(where),
+                    f"{rel} uses ${{{var}}} (at {dotted(used_at) or 'its top'}), which "
+                    f"{source.data['name']} does not define",
+                    f"add it to {source.path}:\nvars:\n  {var}: \"...\"\n"
+                    "known placeholders here: " + ", ".join(f"${{{k}}}" for k in known))))
+
+    def report_missing_vars(self) -> None:
+        """A var some environment defines is missing from the others: located there. One no
+        environment defines is most likely a typo: located in the template, once."""
+        reported: set[tuple[str, str]] = set()
+        for rel, var, problem in self.missing_vars:
+            if var in self.defined_vars.get(rel, set()):
+                self.problems.append(problem)
+                continue
+            if (rel, var) in reported:
+                continue
+            reported.add((rel, var))
+            try:
+                tpl = read_source(self.root, rel)
+            except SourceError:  # reported when the file was checked
+                continue
+            used_at = template.var_uses(tpl.data).get(var, ())
+            everywhere = sorted({v for names in self.defined_vars.values() for v in names})
+            close = difflib.get_close_matches(var, [*template.BUILT_INS, *everywhere], n=1)
+            self._at(tpl, used_at, f"unknown placeholder '${{{var}}}'",
+                     (f"did you mean '${{{close[0]}}}'? " if close else "")
+                     + "known placeholders: " + ", ".join(
+                         f"${{{k}}}" for k in (*template.BUILT_INS, *everywhere))
+                     + "\nor define it in each environment file that deploys the service:"
+                     f'\nvars:\n  {var}: "..."')
 
     def _aws(self, source: Source, raw: dict[str, Any]) -> AwsAccount:
         """The aws block; credentials go only to AWS or the local cloud, as the account

@@ -218,6 +218,7 @@ class Environment:
     deployments: Mapping[str, ServiceDeployment]
     aws: AwsAccount | None = None
     azure: AzureAccount | None = None
+    vars: Mapping[str, str] = field(default_factory=dict)  # ${name} values of its templates
 
     def registry_of(self, dep: ServiceDeployment) -> Registry:
         """Where ``dep``'s image is pushed: its own registry, else the environment's."""

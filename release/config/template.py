@@ -12,6 +12,8 @@ from release.errors import Problem
 
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 TEMPLATE_PLACEHOLDERS = ("env", "service", "region", "account_id")
+BUILT_INS = (*TEMPLATE_PLACEHOLDERS, "function_arn")
+VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name an environment's vars: may define
 
 
 # Terraform's state (`terraform show -json`) and its aws_ecs_task_definition arguments
@@ -73,18 +75,45 @@ def null_notice(path: str, dropped: list[str]) -> str:
     return f"NOTICE {path}: null fields dropped (as the AWS deploy action does): {shown}"
 
 
-def check_placeholders(source: Source, known: tuple[str, ...]) -> list[Problem]:
-    """A problem for each ``${name}`` in ``source`` that is not one of ``known``."""
+def is_var(name: str) -> bool:
+    """Whether ``${name}`` is one an environment's ``vars:`` may define."""
+    return VAR_NAME.fullmatch(name) is not None and name not in BUILT_INS
+
+
+def var_uses(data: Any) -> dict[str, PathKey]:
+    """The vars ``data`` uses as ``${name}``, each with the path of its first use."""
+    found: dict[str, PathKey] = {}
+    stack: list[tuple[Any, PathKey]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            for match in PLACEHOLDER.finditer(node):
+                if is_var(match.group(1)):
+                    found.setdefault(match.group(1), path)
+        elif isinstance(node, dict):
+            stack.extend(((v, (*path, k)) for k, v in reversed(node.items())))
+        elif isinstance(node, list):
+            stack.extend(((v, (*path, i)) for i, v in reversed(list(enumerate(node)))))
+    return found
+
+
+def check_placeholders(source: Source, known: tuple[str, ...], *,
+                       variables: bool = False) -> list[Problem]:
+    """A problem for each ``${name}`` in ``source`` that is not one of ``known`` (nor, with
+    ``variables``, a name an environment's ``vars:`` may define: checked per environment)."""
     problems: list[Problem] = []
 
     def walk(node: Any, path: tuple[str | int, ...]) -> None:
         if isinstance(node, str):
             for match in PLACEHOLDER.finditer(node):
-                if match.group(1) not in known:
+                name = match.group(1)
+                if name not in known and not (variables and is_var(name)):
                     problems.append(Problem(
                         source.path, source.line(path), dotted(path),
                         f"unknown placeholder '{match.group(0)}'",
-                        "known placeholders: " + ", ".join(f"${{{k}}}" for k in known),
+                        "known placeholders: " + ", ".join(f"${{{k}}}" for k in known)
+                        + ("; other names (letters, digits, _) come from each environment "
+                           "file's vars:" if variables else ""),
                     ))
         elif isinstance(node, dict):
             for key, value in node.items():
