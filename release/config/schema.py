@@ -300,7 +300,7 @@ def _pattern_problem(problem: Callable[[PathKey, str, str | None], Problem], pat
     """A value that does not match its pattern; worded for the two cases that matter most:
     a credential (never echoed) and a control character (it could forge a log line)."""
     if isinstance(instance, str):
-        plain = len(path) >= 2 and path[-2] in {"environment", "build_args"}
+        plain = len(path) >= 2 and path[-2] in {"environment", "build_args", "vars"}
         why = plain and looks_secret(str(path[-1]), instance)
         if why:
             return problem(path, f"plaintext credential: {why}",
