@@ -178,6 +178,8 @@ def _run(words: list[str], env: Mapping[str, str], *, github: bool) -> int:
         return EXIT_FAILED
     if isinstance(result, int):
         return result
+    for notice in getattr(result, "notices", ()):  # the config's, e.g. template nulls dropped
+        print(names.printable(notice), file=sys.stderr)
     if args.output == "matrix" and not hasattr(result, "to_matrix"):
         report(UsageError(f"--output matrix is for `release plan`, not `{args.command}`"),
                sys.stderr, github=github)

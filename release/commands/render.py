@@ -32,6 +32,7 @@ class Result:
     """The RegisterTaskDefinition input."""
 
     task_definition: dict[str, Any]
+    notices: tuple[str, ...] = ()  # printed on stderr by the CLI
 
     def to_text(self) -> str:
         """Indented JSON, as `aws ecs register-task-definition --cli-input-json` takes it."""
@@ -115,7 +116,7 @@ def run(options: Options) -> Result:
         raise ConfigError(problems)
     image = options.image or default_image(config, env, options.service)
     rendered, _ = render_for(config, env, options.service, image)
-    return Result(rendered)
+    return Result(rendered, config.notices)
 
 
 def register(sub: Any) -> None:

@@ -36,6 +36,7 @@ class Result:
     """The valid configuration, summarised per environment, service and target."""
 
     rows: tuple[Row, ...]
+    notices: tuple[str, ...] = ()  # printed on stderr by the CLI
 
     def to_text(self) -> str:
         """A table: environment x service x target."""
@@ -78,7 +79,7 @@ def run(options: Options) -> Result:
                                 f"{app.resource_group}/{app.name}"))
     if problems:
         raise ConfigError(problems)
-    return Result(tuple(rows))
+    return Result(tuple(rows), config.notices)
 
 
 def register(sub: Any) -> None:

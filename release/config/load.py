@@ -8,7 +8,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,7 +46,6 @@ from release.config.source import (
     read_source,
 )
 from release.errors import ConfigError, Problem, UsageError
-from release.names import printable
 from release.planning import dockerignore, image_tags
 
 RELEASE_FILE = "release.yaml"
@@ -112,6 +110,7 @@ def load_config(root: Path, only: Sequence[str] = ()) -> Config:
         root=root,
         services=services or {},
         environments={k: v for k, v in environments.items() if v is not None},
+        notices=tuple(loader.notices),
     )
 
 
@@ -142,6 +141,7 @@ class _Loader:
         self.defined_vars: dict[str, set[str]] = {}  # file -> its vars some environment sets
         self.missing_vars: list[tuple[str, str, Problem]] = []  # (file, var, where missing)
         self.nulls_noticed: set[str] = set()  # templates whose dropped nulls were named
+        self.notices: list[str] = []
         self.release_source: Source | None = None
 
     def _read(self, path: Path, schema: str) -> Source | None:
@@ -486,7 +486,7 @@ class _Loader:
         cleaned, dropped = template.drop_nulls(data)
         if dropped and path not in self.nulls_noticed:
             self.nulls_noticed.add(path)
-            sys.stderr.write(printable(template.null_notice(path, dropped)) + "\n")
+            self.notices.append(template.null_notice(path, dropped))
         return cleaned
 
     @staticmethod

@@ -233,3 +233,4 @@ class Config:
     services: Mapping[str, Service]
     environments: Mapping[str, Environment]
     release_path: str = "release.yaml"
+    notices: tuple[str, ...] = ()  # things worth saying that are not problems (nulls dropped)

@@ -113,7 +113,7 @@ def test_exports_full_of_nulls_validate_and_render(
 ) -> None:
     root = _repo(tmp_path, template)
     config = load_config(root)
-    notices = [line for line in capsys.readouterr().err.splitlines() if "null" in line]
+    notices = list(config.notices)
     assert len(notices) == 1, notices  # one line per template
     assert notices[0].startswith("NOTICE services/web/task.json: null fields dropped")
     assert "containerDefinitions[0].links" in notices[0]
@@ -133,8 +133,21 @@ def test_exports_full_of_nulls_validate_and_render(
 def test_template_without_nulls_has_no_notice(
     tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    load_config(_repo(tmp_path, json.loads((BASE / "services/web/task.json").read_text())))
-    assert "NOTICE" not in capsys.readouterr().err
+    config = load_config(_repo(tmp_path, json.loads((BASE / "services/web/task.json").read_text())))
+    assert config.notices == ()
+
+
+def test_validate_prints_the_notice_on_stderr_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from release.cli import main
+
+    assert main(["validate", "--root", str(_repo(tmp_path, CONSOLE))], environ={}) == 0
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("NOTICE ")]
+    assert len(lines) == 1
+    assert "null fields dropped" in lines[0]
+    assert "NOTICE" not in captured.out
 
 
 def test_null_container_list_is_still_reported(tmp_path: Path) -> None:
