@@ -155,7 +155,7 @@ def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep
         platforms=service.image_platforms, target=service.target, secrets=tuple(secrets),
         cache_registry=service.cache.registry, cache_gha=service.cache.gha,
         github_actions=gha_reachable(),
-        for_lambda=service.lambda_, attestations=service.attestations)
+        for_lambda=service.lambda_ is not None, attestations=service.attestations)
 
 
 def gha_reachable() -> bool:

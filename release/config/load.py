@@ -22,6 +22,7 @@ from release.config.model import (
     AwsAccount,
     AzureAccount,
     AzureAppDeployment,
+    AzureAppTarget,
     BuildCache,
     BuildSecret,
     Config,
@@ -29,12 +30,14 @@ from release.config.model import (
     EcsTarget,
     Environment,
     LambdaDeployment,
+    LambdaTarget,
     Registry,
     S3Deployment,
     S3File,
     Service,
     ServiceDeployment,
     StepFunctionsDeployment,
+    StepFunctionsTarget,
 )
 from release.config.schema import ENVIRONMENT_SCHEMA, RELEASE_SCHEMA, validate
 from release.config.source import (
@@ -251,9 +254,9 @@ class _Loader:
             self._check_template(source, (*at, "ecs", "task_definition"), ecs)
         step_functions = None
         if "step_functions" in raw:
-            step_functions = raw["step_functions"]["definition"]
-            self._check_json_file(source, (*at, "step_functions", "definition"), step_functions,
-                                  template.BUILT_INS)
+            step_functions = StepFunctionsTarget(raw["step_functions"]["definition"])
+            self._check_json_file(source, (*at, "step_functions", "definition"),
+                                  step_functions.definition, template.BUILT_INS)
         s3_files = tuple(S3File(item["source"], item["key"]) for item in raw.get("s3_files", []))
         for index, item in enumerate(s3_files):
             self._exists(source, (*at, "s3_files", index, "source"), item.source, want_dir=None,
@@ -283,10 +286,11 @@ class _Loader:
                                     **raw.get("build_args", {})}.items())),
             uses=tuple(uses),
             ecs=ecs,
-            lambda_="lambda" in raw,
+            lambda_=LambdaTarget() if "lambda" in raw else None,
             step_functions=step_functions,
             s3_files=s3_files,
-            azure_container_app=None if azure is None else azure.get("container", ""),
+            azure_container_app=None if azure is None else AzureAppTarget(
+                azure.get("container") or None),
             target=raw.get("target"),
             build_secrets=self._build_secrets(source, at, raw, context, dockerfile),
             tags=self._tags(source, at, raw),
@@ -566,7 +570,8 @@ class _Loader:
         """Each var a service's template or definition uses must be defined here (reported by
         ``report_missing_vars``, once every environment is read)."""
         files = [f for f in (service.ecs.task_definition if service.ecs else None,
-                             service.step_functions) if f is not None]
+                             service.step_functions.definition if service.step_functions
+                             else None) if f is not None]
         for rel in files:
             for var, used_at in self.template_vars.get(rel, {}).items():
                 if var in env_vars:
@@ -696,16 +701,17 @@ class _Loader:
                 environment=self._plain_env(source, (*at, "lambda", "environment"),
                                             raw.get("lambda", {}).get("environment", {}),
                                             service=service.name, aws=aws, target="lambda"),
-            ) if service.lambda_ else None,
+            ) if service.lambda_ is not None else None,
             step_functions=StepFunctionsDeployment(
                 state_machine=raw.get("step_functions", {}).get("state_machine", default_name),
-                definition=service.step_functions,
-            ) if service.step_functions else None,
+                definition=service.step_functions.definition,
+            ) if service.step_functions is not None else None,
             s3=self._s3(source, service, raw.get("s3_files", {})),
             azure_container_app=AzureAppDeployment(
                 name=raw["azure_container_app"]["name"],
                 resource_group=raw["azure_container_app"]["resource_group"],
-                container=service.azure_container_app or None,
+                container=(service.azure_container_app.container
+                           if service.azure_container_app is not None else None),
             ) if "azure_container_app" in raw else self._missing_azure(source, service),
             registry=registry,
         )

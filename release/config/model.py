@@ -26,6 +26,25 @@ class EcsTarget:
 
 
 @dataclass(frozen=True)
+class LambdaTarget:
+    """The service's image runs as a Lambda function (its name and alias are per environment)."""
+
+
+@dataclass(frozen=True)
+class StepFunctionsTarget:
+    """A state machine whose definition (a JSON file in the repository) ships with the service."""
+
+    definition: str
+
+
+@dataclass(frozen=True)
+class AzureAppTarget:
+    """The service's image runs in an Azure container app (the app is per environment)."""
+
+    container: str | None = None  # the container to update; None: the app's only one
+
+
+@dataclass(frozen=True)
 class S3File:
     """A file or directory published to S3 under ``key`` (a prefix for directories)."""
 
@@ -66,10 +85,10 @@ class Service:
     build_args: Mapping[str, str] = field(default_factory=dict)
     uses: tuple[str, ...] = ()  # libraries, direct and transitive
     ecs: EcsTarget | None = None
-    lambda_: bool = False
-    step_functions: str | None = None
-    s3_files: tuple[S3File, ...] = ()
-    azure_container_app: str | None = None  # container name in the app ("" = the only one)
+    lambda_: LambdaTarget | None = None
+    step_functions: StepFunctionsTarget | None = None
+    s3_files: tuple[S3File, ...] = ()  # empty: no S3 target
+    azure_container_app: AzureAppTarget | None = None
     target: str | None = None  # the Dockerfile stage to build (None: the last one)
     build_secrets: tuple[BuildSecret, ...] = ()
     tags: tuple[str, ...] = ()  # tag templates pushed beside the build key (image_tags)
@@ -83,7 +102,7 @@ class Service:
         """The kinds of target this service deploys to, in a fixed order."""
         present = {
             "ecs": self.ecs is not None,
-            "lambda": self.lambda_,
+            "lambda": self.lambda_ is not None,
             "step_functions": self.step_functions is not None,
             "s3_files": bool(self.s3_files),
             "azure_container_app": self.azure_container_app is not None,
@@ -98,7 +117,8 @@ class Service:
     @cached_property
     def needs_image(self) -> bool:
         """True when a target runs the image (S3 files and state machines alone do not)."""
-        return self.ecs is not None or self.lambda_ or self.azure_container_app is not None
+        return (self.ecs is not None or self.lambda_ is not None
+                or self.azure_container_app is not None)
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,6 @@ def config_paths(service: Service) -> tuple[str, ...]:
     if service.ecs is not None:
         paths.append(service.ecs.task_definition)
     if service.step_functions is not None:
-        paths.append(service.step_functions)
+        paths.append(service.step_functions.definition)
     paths.extend(item.source for item in service.s3_files)
     return tuple(paths)
