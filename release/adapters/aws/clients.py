@@ -7,13 +7,13 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from release.adapters.aws.common import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, explain
 from release.config import destinations
 from release.config.model import AwsAccount
-from release.errors import ReleaseError
 
-CONNECT_TIMEOUT = 5
-READ_TIMEOUT = 30
-MAX_ATTEMPTS = 8
+__all__ = ["CONNECT_TIMEOUT", "LOCAL_CREDENTIALS", "MAX_ATTEMPTS", "READ_TIMEOUT", "AwsClients",
+           "explain"]
+
 # moto accepts any signature; a local endpoint needs some credentials to sign with, and
 # these name themselves so nobody mistakes them for real ones.
 LOCAL_CREDENTIALS = {"aws_access_key_id": "local-cloud", "aws_secret_access_key": "local-cloud"}
@@ -101,34 +101,3 @@ def _web_identity(account: AwsAccount) -> Any:
             github_masks.mask(*credentials.secrets)
 
     return web_identity_session(account, token, Refresh(on_credentials=masked))
-
-
-def explain(exc: Exception, doing: str) -> ReleaseError:
-    """Turn a botocore exception into a message that says what to do."""
-    from botocore.exceptions import (
-        ClientError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        ReadTimeoutError,
-    )
-
-    if isinstance(exc, NoCredentialsError):
-        return ReleaseError(f"{doing}: no AWS credentials",
-                            "run `release auth aws --env ENV` (GitHub OIDC) first, or set "
-                            "AWS_PROFILE locally")
-    if isinstance(exc, EndpointConnectionError):
-        return ReleaseError(f"{doing}: cannot reach {exc.kwargs.get('endpoint_url')}",
-                            "is the endpoint up? for the local cloud run `release local up`")
-    if isinstance(exc, ReadTimeoutError):
-        return ReleaseError(f"{doing}: AWS did not answer in {READ_TIMEOUT}s",
-                            "retry; if it persists check the AWS status page")
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        code, message = error.get("Code", "Error"), error.get("Message", "")
-        hint = None
-        if code in {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}:
-            hint = "the role lacks this permission: see `release iam trust-policy`"
-        elif code in {"ExpiredToken", "ExpiredTokenException"}:
-            hint = "credentials expired: authenticate again"
-        return ReleaseError(f"{doing}: {code}: {message}".rstrip(": "), hint)
-    return ReleaseError(f"{doing}: {type(exc).__name__}: {exc}")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from release.adapters.aws.clients import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, explain
+from release.adapters.aws.common import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, explain
 from release.config import destinations
 from release.config.model import AwsAccount
 from release.errors import ReleaseError
