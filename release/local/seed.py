@@ -23,7 +23,7 @@ from release.config.model import (
     ServiceDeployment,
 )
 from release.errors import ReleaseError
-from release.identity.policies import trust_policy
+from release.identity.trust import trust_policy
 from release.local.oidc_issuer import CLAIMS_FILE
 from release.local.state import LocalState
 from release.local.workflow_claims import default_claims
@@ -99,12 +99,7 @@ def seed(config: Config, env: Environment, aws: AwsClients,
     repository = trust.repository or str(default_claims(config.root)["repository"])
     _role_with(iam, env.aws.role_arn.rsplit("/", 1)[-1],
                trust_policy("aws", env.aws.account_id, repository, env.name, trust.issuer_host))
-    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
-    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]
-    group = ec2.describe_security_groups(
-        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"][0]["GroupId"]
-    network = {"awsvpcConfiguration": {"subnets": [subnet["SubnetId"]],
-                                       "securityGroups": [group], "assignPublicIp": "ENABLED"}}
+    network = _network(ec2)
     ecr = aws.client("ecr")
     for dep in env.deployments.values():
         if dep.service.needs_image:
@@ -132,6 +127,16 @@ def seed(config: Config, env: Environment, aws: AwsClients,
     for line in made:
         log(line)
     return made
+
+
+def _network(ec2: Any) -> dict[str, Any]:
+    """The awsvpc configuration of the default VPC's first subnet and security group."""
+    vpc = ec2.describe_vpcs()["Vpcs"][0]["VpcId"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]
+    group = ec2.describe_security_groups(
+        Filters=[{"Name": "vpc-id", "Values": [vpc]}])["SecurityGroups"][0]["GroupId"]
+    return {"awsvpcConfiguration": {"subnets": [subnet["SubnetId"]],
+                                    "securityGroups": [group], "assignPublicIp": "ENABLED"}}
 
 
 def _initial_image(env: Environment, dep: ServiceDeployment) -> str:

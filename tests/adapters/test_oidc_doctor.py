@@ -11,7 +11,7 @@ import pytest
 from oidc_helpers import RunningIssuer, make_repo
 
 from release.cli import main
-from release.identity import policies
+from release.identity import trust
 
 
 def _create_role(endpoint: str, name: str, policy: dict[str, Any]) -> str:
@@ -45,7 +45,7 @@ def in_environment(issuer: RunningIssuer, monkeypatch: pytest.MonkeyPatch) -> st
 def test_branch_subject_for_an_environment_job_is_explained(
         tmp_path: Path, moto_endpoint: str, in_environment: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    policy = policies.trust_policy("aws", "123456789012", "acme/services", "test",
+    policy = trust.trust_policy("aws", "123456789012", "acme/services", "test",
                                    issuer_host=in_environment)
     policy["Statement"][0]["Condition"]["StringEquals"][f"{in_environment}:sub"] = \
         "repo:acme/services:ref:refs/heads/main"
@@ -59,7 +59,7 @@ def test_branch_subject_for_an_environment_job_is_explained(
 def test_a_matching_policy_has_no_findings(
         tmp_path: Path, moto_endpoint: str, in_environment: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    role = _create_role(moto_endpoint, "doctor-good", policies.trust_policy(
+    role = _create_role(moto_endpoint, "doctor-good", trust.trust_policy(
         "aws", "123456789012", "acme/services", "test", issuer_host=in_environment))
     root = make_repo(tmp_path, moto_endpoint, role=role)
     assert main(["doctor", "--env", "test", "--root", str(root)], environ={}) == 0
@@ -83,7 +83,7 @@ def test_without_id_token_permission_the_fix_is_the_yaml(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
     policy_file = tmp_path / "trust.json"
-    policy_file.write_text(json.dumps(policies.trust_policy("aws", "123456789012", "acme/x",
+    policy_file.write_text(json.dumps(trust.trust_policy("aws", "123456789012", "acme/x",
                                                             "test")))
     root = make_repo(tmp_path / "repo", moto_endpoint)
     code = main(["doctor", "--env", "test", "--root", str(root), "--repo", "acme/x",
@@ -100,9 +100,9 @@ DEPLOY = "acme/services/.github/workflows/deploy.yml"
 def _bound_role(endpoint: str, host: str, name: str) -> str:
     """A role bound as `release iam trust-policy --workflow deploy.yml --ref refs/heads/main`
     writes it."""
-    binding = policies.bind("acme/services", "test", ".github/workflows/deploy.yml",
+    binding = trust.bind("acme/services", "test", ".github/workflows/deploy.yml",
                             "refs/heads/main")
-    return _create_role(endpoint, name, policies.trust_policy(
+    return _create_role(endpoint, name, trust.trust_policy(
         "aws", "123456789012", "acme/services", "test", issuer_host=host, binding=binding))
 
 

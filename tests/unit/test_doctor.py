@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from release.identity import policies
-from release.identity.diagnosis import Expected, claim_keys, customized, diagnose, subject_parts
+from release.identity import trust
+from release.identity.diagnosis import diagnose
+from release.identity.findings import Expected
+from release.identity.subjects import claim_keys, customized, subject_parts
 
 HOST = "token.actions.githubusercontent.com"
 EXPECTED = Expected("123456789012", "acme/services", "prod")
@@ -25,7 +27,7 @@ Edit = Callable[[dict[str, Any]], None]
 
 
 def good_policy() -> dict[str, Any]:
-    return policies.trust_policy("aws", "123456789012", "acme/services", "prod")
+    return trust.trust_policy("aws", "123456789012", "acme/services", "prod")
 
 
 def statement(policy: dict[str, Any]) -> dict[str, Any]:
@@ -162,8 +164,8 @@ SET_SUBJECT = ("gh api --method PUT repos/acme/services/actions/oidc/customizati
 
 def bound_policy(workflow: str | None = ".github/workflows/deploy.yml",
                  ref: str | None = "refs/heads/main") -> dict[str, Any]:
-    binding = policies.bind("acme/services", "prod", workflow, ref)
-    return policies.trust_policy("aws", "123456789012", "acme/services", "prod",
+    binding = trust.bind("acme/services", "prod", workflow, ref)
+    return trust.trust_policy("aws", "123456789012", "acme/services", "prod",
                                  binding=binding)
 
 

@@ -16,7 +16,7 @@ from release.commands import iam
 from release.config import load_config
 from release.config.model import BuildSecret
 from release.errors import ConfigError, UsageError
-from release.identity import policies
+from release.identity import github_settings, permissions, trust
 
 REPO = Path(__file__).resolve().parents[2]
 NO_RESOURCE_SCOPE = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition",
@@ -24,7 +24,7 @@ NO_RESOURCE_SCOPE = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition",
 
 
 def test_trust_policy_admits_exactly_one_repository_and_environment() -> None:
-    doc = policies.trust_policy("aws", "123456789012", "acme/services", "prod")
+    doc = trust.trust_policy("aws", "123456789012", "acme/services", "prod")
     (statement,) = doc["Statement"]
     assert statement["Principal"] == {"Federated": "arn:aws:iam::123456789012:oidc-provider/"
                                                    "token.actions.githubusercontent.com"}
@@ -43,12 +43,12 @@ def test_trust_policy_admits_exactly_one_repository_and_environment() -> None:
     ("acme/services/extra", False), ("-acme/x", False), ("acme/*", False), ("", False),
 ])
 def test_repository_must_be_owner_slash_repo(repository: str, valid: bool) -> None:
-    assert policies.valid_repository(repository) is valid
+    assert trust.valid_repository(repository) is valid
 
 
 def _dev() -> dict[str, Any]:
     config = load_config(REPO, ("dev",))
-    return policies.permissions_policy(iam.resources(config, config.environments["dev"]))
+    return permissions.permissions_policy(iam.resources(config, config.environments["dev"]))
 
 
 def _by_sid() -> dict[str, dict[str, Any]]:
@@ -89,7 +89,8 @@ def test_permissions_cover_the_calls_of_a_dev_release() -> None:
 
 
 def test_no_service_no_statement() -> None:
-    empty = policies.permissions_policy(policies.Resources("aws", "eu-west-1", "123456789012"))
+    empty = permissions.permissions_policy(
+        permissions.Resources("aws", "eu-west-1", "123456789012"))
     assert empty["Statement"] == []
 
 
@@ -162,7 +163,7 @@ BINDINGS: list[tuple[str, str | None, str | None, tuple[str, ...], str, str]] = 
 def test_binding_gives_githubs_customised_subject(
         workflow: str | None, ref: str | None, keys: tuple[str, ...], sub: str,
         deployment_ref: str) -> None:
-    binding = policies.bind("acme/shop", "prod", workflow, ref)
+    binding = trust.bind("acme/shop", "prod", workflow, ref)
     assert binding.claim_keys == keys
     assert binding.subject == sub
     assert binding.customized is (keys != ("repo", "context"))
@@ -172,7 +173,7 @@ def test_binding_gives_githubs_customised_subject(
 def test_githubs_documented_example_subject() -> None:
     """The subject GitHub's OIDC reference shows for the claim keys repo, context and
     job_workflow_ref (its example of requiring a reusable workflow and other claims)."""
-    binding = policies.bind("octo-org/octo-repo", "prod",
+    binding = trust.bind("octo-org/octo-repo", "prod",
                             "octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main")
     assert binding.subject == ("repo:octo-org/octo-repo:environment:prod:job_workflow_ref:"
                                "octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main")
@@ -192,14 +193,14 @@ def test_githubs_documented_example_subject() -> None:
 def test_binding_refuses_what_is_not_literal_and_exact(
         workflow: str | None, ref: str | None, says: str) -> None:
     with pytest.raises(ValueError, match=r"^--") as caught:
-        policies.bind("acme/shop", "prod", workflow, ref)
+        trust.bind("acme/shop", "prod", workflow, ref)
     assert says in str(caught.value)
 
 
 def test_bound_trust_policy_is_one_exact_string_equals() -> None:
-    binding = policies.bind("acme/shop", "prod", ".github/workflows/deploy.yml",
+    binding = trust.bind("acme/shop", "prod", ".github/workflows/deploy.yml",
                             "refs/heads/main")
-    doc = policies.trust_policy("aws", "123456789012", "acme/shop", "prod", binding=binding)
+    doc = trust.trust_policy("aws", "123456789012", "acme/shop", "prod", binding=binding)
     assert doc["Statement"][0]["Condition"] == {"StringEquals": {
         "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
         "token.actions.githubusercontent.com:sub":
@@ -209,7 +210,8 @@ def test_bound_trust_policy_is_one_exact_string_equals() -> None:
 
 
 def test_subject_customisation_call() -> None:
-    call = policies.subject_customization("acme/shop", ("repo", "context", "job_workflow_ref"))
+    call = github_settings.subject_customization("acme/shop",
+                                                 ("repo", "context", "job_workflow_ref"))
     assert (call.method, call.path) == ("PUT", "repos/acme/shop/actions/oidc/customization/sub")
     assert call.body == {"use_default": False,
                          "include_claim_keys": ["repo", "context", "job_workflow_ref"]}
@@ -217,7 +219,7 @@ def test_subject_customisation_call() -> None:
         "gh api --method PUT repos/acme/shop/actions/oidc/customization/sub "
         "-F use_default=false -f 'include_claim_keys[]=repo' "
         "-f 'include_claim_keys[]=context' -f 'include_claim_keys[]=job_workflow_ref'")
-    assert policies.default_subject("acme/shop").command() == (
+    assert github_settings.default_subject("acme/shop").command() == (
         "gh api --method PUT repos/acme/shop/actions/oidc/customization/sub -F use_default=true")
 
 
@@ -228,7 +230,7 @@ BRANCHES_ONLY = {"deployment_branch_policy": {"protected_branches": False,
 
 
 def test_protection_of_a_dev_environment_is_deployment_branches_only() -> None:
-    put, post = policies.environment_protection(policies.bind("acme/shop", "dev"))
+    put, post = github_settings.environment_protection(trust.bind("acme/shop", "dev"))
     assert (put.method, put.path, put.body) == ("PUT", "repos/acme/shop/environments/dev",
                                                 BRANCHES_ONLY)
     assert put.command() == (
@@ -243,18 +245,18 @@ def test_protection_of_a_dev_environment_is_deployment_branches_only() -> None:
 
 
 def test_protection_follows_the_bound_ref() -> None:
-    _, post = policies.environment_protection(
-        policies.bind("acme/shop", "dev", None, "refs/tags/v1.2"))
+    _, post = github_settings.environment_protection(
+        trust.bind("acme/shop", "dev", None, "refs/tags/v1.2"))
     assert post.body == {"name": "v1.2", "type": "tag"}
-    _, post = policies.environment_protection(
-        policies.bind("acme/shop", "dev", "deploy.yml", "refs/heads/release/2024"))
+    _, post = github_settings.environment_protection(
+        trust.bind("acme/shop", "dev", "deploy.yml", "refs/heads/release/2024"))
     assert post.body == {"name": "release/2024", "type": "branch"}
 
 
 def test_production_gets_reviewers_looked_up_by_name() -> None:
-    reviewers = (policies.Reviewer.parse("acme/release-approvers"),
-                 policies.Reviewer.parse("alice"))
-    put, _ = policies.environment_protection(policies.bind("acme/shop", "prod"), reviewers)
+    reviewers = (github_settings.Reviewer.parse("acme/release-approvers"),
+                 github_settings.Reviewer.parse("alice"))
+    put, _ = github_settings.environment_protection(trust.bind("acme/shop", "prod"), reviewers)
     assert put.body == {**BRANCHES_ONLY, "prevent_self_review": True, "reviewers": [
         {"type": "Team", "id": "<id of team acme/release-approvers>"},
         {"type": "User", "id": "<id of user alice>"}]}
@@ -268,7 +270,7 @@ def test_production_gets_reviewers_looked_up_by_name() -> None:
 
 
 def test_production_without_reviewers_shows_a_team_placeholder() -> None:
-    put, _ = policies.environment_protection(policies.bind("acme/shop", "production"))
+    put, _ = github_settings.environment_protection(trust.bind("acme/shop", "production"))
     assert put.body["reviewers"] == [{"type": "Team", "id": "<id of team acme/TEAM>"}]
     assert "$(gh api orgs/acme/teams/TEAM --jq .id)" in put.command()
     assert "replace TEAM" in put.purpose
@@ -280,22 +282,22 @@ def test_production_without_reviewers_shows_a_team_placeholder() -> None:
     ("products", False), ("prod2", False), ("local", False),
 ])
 def test_which_environments_are_production(environment: str, production: bool) -> None:
-    assert policies.production_like(environment) is production
-    binding = policies.bind("acme/shop", environment)
-    assert ("reviewers" in policies.environment_protection(binding)[0].body) is production
+    assert github_settings.production_like(environment) is production
+    binding = trust.bind("acme/shop", environment)
+    assert ("reviewers" in github_settings.environment_protection(binding)[0].body) is production
 
 
 @pytest.mark.parametrize("name", ["acme/", "-alice", "a b", "acme/team/x", "$(id)"])
 def test_reviewer_names_are_checked(name: str) -> None:
     with pytest.raises(ValueError, match="is neither ORG/TEAM-SLUG"):
-        policies.Reviewer.parse(name)
+        github_settings.Reviewer.parse(name)
 
 
 # --- no wildcard resource from config ------------------------------------------------------
 
-BASE = policies.Resources("aws", "eu-west-1", "123456789012")
+BASE = permissions.Resources("aws", "eu-west-1", "123456789012")
 SECRET = "arn:aws:secretsmanager:eu-west-1:123456789012"
-ECS = policies.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012:role/r",))
+ECS = permissions.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012:role/r",))
 
 
 @pytest.mark.parametrize(("resources", "what"), [
@@ -320,17 +322,17 @@ ECS = policies.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789012
      "the build secret"),
     (dataclasses.replace(BASE, parameters=("/ci/*",)), "the SSM parameter '/ci/*'"),
 ])
-def test_a_wildcard_in_a_configured_name_is_refused(resources: policies.Resources,
+def test_a_wildcard_in_a_configured_name_is_refused(resources: permissions.Resources,
                                                      what: str) -> None:
     with pytest.raises(UsageError) as caught:
-        policies.permissions_policy(resources)
+        permissions.permissions_policy(resources)
     assert caught.value.message.startswith(what)
     assert "must be literal" in caught.value.message
     assert caught.value.exit_code == 2
 
 
 def test_the_literal_names_pass() -> None:
-    doc = policies.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
+    doc = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
     assert [s["Sid"] for s in doc["Statement"]] == [
         "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
         "PassTaskRolesToEcs"]
@@ -374,11 +376,11 @@ SECRETS: list[tuple[str, Any, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("resources", "expected"), [c[1:] for c in SECRETS],
                          ids=[c[0] for c in SECRETS])
-def test_build_secrets_are_granted_exactly(resources: policies.Resources,
+def test_build_secrets_are_granted_exactly(resources: permissions.Resources,
                                            expected: dict[str, Any]) -> None:
     actions = {"ReadBuildSecrets": ["secretsmanager:GetSecretValue"],
                "ReadBuildSecretParameters": ["ssm:GetParameter"]}
-    statements = {s["Sid"]: s for s in policies.permissions_policy(resources)["Statement"]
+    statements = {s["Sid"]: s for s in permissions.permissions_policy(resources)["Statement"]
                   if s["Sid"] in actions}
     assert {sid: s["Resource"] for sid, s in statements.items()} == expected
     for sid, statement in statements.items():
@@ -409,7 +411,7 @@ def test_resources_read_the_build_secrets_of_the_services_deployed() -> None:
     found = iam.resources(config, env)
     assert found.secrets == (hub,)
     assert found.parameters == ("/ci/key", "ci/other")
-    sids = {s["Sid"]: s for s in policies.permissions_policy(found)["Statement"]}
+    sids = {s["Sid"]: s for s in permissions.permissions_policy(found)["Statement"]}
     assert sids["ReadBuildSecrets"]["Resource"] == hub
     assert sids["ReadBuildSecretParameters"]["Resource"] == [
         "arn:aws:ssm:eu-west-1:111111111111:parameter/ci/key",
@@ -421,7 +423,7 @@ def test_env_and_file_build_secrets_need_no_permission() -> None:
         autovision=(BuildSecret("pip", env="PIP_TOKEN"), BuildSecret("netrc", file="ci/n")))
     found = iam.resources(config, env)
     assert (found.secrets, found.parameters) == ((), ())
-    sids = {s["Sid"] for s in policies.permissions_policy(found)["Statement"]}
+    sids = {s["Sid"] for s in permissions.permissions_policy(found)["Statement"]}
     assert not sids & {"ReadBuildSecrets", "ReadBuildSecretParameters"}
 
 
@@ -437,7 +439,7 @@ def test_the_lambda_image_check_may_read_the_functions_repositories() -> None:
         arn = f"arn:aws:ecr:eu-west-1:111111111111:repository/{dep.service.repository}"
         assert arn in found.ecr_repositories
         assert any(reads <= set(s["Action"]) and arn in _list(s["Resource"])
-                   for s in policies.permissions_policy(found)["Statement"]), dep.name
+                   for s in permissions.permissions_policy(found)["Statement"]), dep.name
 
 
 def test_text_notes_kms_when_a_build_secret_is_read_from_aws(
