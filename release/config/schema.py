@@ -224,7 +224,8 @@ def _hint_from(schema: Any) -> str | None:
     return "; ".join(parts) or None
 
 
-def _explain(error: ValidationError, source: Source) -> list[Problem]:  # noqa: PLR0912 - one branch per JSON Schema keyword
+def _explain(error: ValidationError, source: Source) -> list[Problem]:
+    """``error`` as located problems, worded per JSON Schema keyword."""
     path: PathKey = tuple(error.absolute_path)
     instance: Any = error.instance
     value: Any = error.validator_value
@@ -240,62 +241,94 @@ def _explain(error: ValidationError, source: Source) -> list[Problem]:  # noqa: 
         return [problem(at, f"{_short(instance)} is not a valid name here",
                         _hint_from(schema) or f"names must match {schema.get('pattern')}")]
     if kind == "additionalProperties" and isinstance(instance, dict):
-        known = sorted(schema.get("properties", {}))
-        out = []
-        for key in instance:
-            if key in known:
-                continue
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            suggestion = f"did you mean '{close[0]}'?" if close else (
-                f"known fields here: {', '.join(known)}" if known else "remove it"
-            )
-            out.append(problem((*path, key), f"unknown field '{key}'", suggestion))
-        return out
+        return _unknown_fields(problem, path, instance, schema)
     if kind == "required":
-        missing = [name for name in value if name not in instance]
-        props = schema.get("properties", {})
-        # A conditional `then: {required: [...]}` has no properties of its own: say what to add.
-        return [
-            problem(path, f"missing required field '{name}'",
-                    _hint_from(props.get(name)) or f"add '{name}:' here")
-            for name in missing
-        ]
+        return _missing_fields(problem, path, instance, value, schema)
     if kind == "type":
-        expected = value
-        names = [expected] if isinstance(expected, str) else list(expected)
-        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        type_hint = _hint_from(error.schema)
-        if "string" in names and isinstance(instance, (int, float, bool)):
-            type_hint = "quote the value so YAML reads it as a string, e.g. \"0123\" or \"on\""
-        return [problem(path, f"expected {wanted}, got {_describe(instance)}", type_hint)]
+        return [_wrong_type(problem, path, instance, value, error)]
     if kind in {"enum", "const"}:
         allowed = value if kind == "enum" else [value]
-        shown = ", ".join(json.dumps(a) for a in allowed)
-        close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
-        hint = f"did you mean {close[0]!r}?" if close else _hint_from(schema)
-        return [problem(path, f"{_short(instance)} is not allowed; use one of: {shown}",
-                        hint)]
+        return [_not_allowed(problem, path, instance, allowed, schema)]
     if kind == "pattern":
         return [_pattern_problem(problem, path, instance, value, error)]
+    return [_bounds_problem(problem, path, error, schema)]
+
+
+_Make = Callable[[PathKey, str, str | None], Problem]
+
+
+def _unknown_fields(problem: _Make, path: PathKey, instance: dict[str, Any],
+                    schema: dict[str, Any]) -> list[Problem]:
+    """One problem per key the schema does not know, with the closest known one."""
+    known = sorted(schema.get("properties", {}))
+    out = []
+    for key in instance:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        suggestion = f"did you mean '{close[0]}'?" if close else (
+            f"known fields here: {', '.join(known)}" if known else "remove it"
+        )
+        out.append(problem((*path, key), f"unknown field '{key}'", suggestion))
+    return out
+
+
+def _missing_fields(problem: _Make, path: PathKey, instance: Any, required: Any,
+                    schema: dict[str, Any]) -> list[Problem]:
+    """One problem per missing required field."""
+    missing = [name for name in required if name not in instance]
+    props = schema.get("properties", {})
+    # A conditional `then: {required: [...]}` has no properties of its own: say what to add.
+    return [
+        problem(path, f"missing required field '{name}'",
+                _hint_from(props.get(name)) or f"add '{name}:' here")
+        for name in missing
+    ]
+
+
+def _wrong_type(problem: _Make, path: PathKey, instance: Any, expected: Any,
+                error: ValidationError) -> Problem:
+    """A value of the wrong type; a number or boolean where a string goes: quote it."""
+    names = [expected] if isinstance(expected, str) else list(expected)
+    wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+    type_hint = _hint_from(error.schema)
+    if "string" in names and isinstance(instance, (int, float, bool)):
+        type_hint = "quote the value so YAML reads it as a string, e.g. \"0123\" or \"on\""
+    return problem(path, f"expected {wanted}, got {_describe(instance)}", type_hint)
+
+
+def _not_allowed(problem: _Make, path: PathKey, instance: Any, allowed: Any,
+                 schema: dict[str, Any]) -> Problem:
+    """A value outside an ``enum`` or ``const``, with the closest allowed one."""
+    shown = ", ".join(json.dumps(a) for a in allowed)
+    close = difflib.get_close_matches(str(instance), [str(a) for a in allowed], n=1)
+    hint = f"did you mean {close[0]!r}?" if close else _hint_from(schema)
+    return problem(path, f"{_short(instance)} is not allowed; use one of: {shown}", hint)
+
+
+def _bounds_problem(problem: _Make, path: PathKey, error: ValidationError,
+                    schema: dict[str, Any]) -> Problem:
+    """Emptiness, duplicates, a missing target, a number out of range; else jsonschema's words."""
+    kind, instance, value = error.validator, error.instance, error.validator_value
     if kind in {"minProperties", "minItems", "minLength"}:
-        return [problem(path, "must not be empty", _hint_from(schema))]
+        return problem(path, "must not be empty", _hint_from(schema))
     if kind == "uniqueItems":
-        return [problem(path, "has duplicate entries", "list each value once")]
+        return problem(path, "has duplicate entries", "list each value once")
     if kind in {"anyOf", "oneOf"} and _all_required(error):
         options = sorted({n for sub in error.context for n in cast(Any, sub.validator_value)})
-        return [problem(path, f"needs at least one of: {', '.join(options)}",
-                        _hint_from(schema) or "add one of them")]
+        return problem(path, f"needs at least one of: {', '.join(options)}",
+                       _hint_from(schema) or "add one of them")
     if kind in {"minimum", "maximum"}:
         word = "at least" if kind == "minimum" else "at most"
-        return [problem(path, f"{_short(instance)} is out of range: must be "
-                        f"{word} {value}", _hint_from(_parent_schema(error)))]
-    return [problem(path, error.message, _hint_from(schema))]
+        return problem(path, f"{_short(instance)} is out of range: must be "
+                       f"{word} {value}", _hint_from(_parent_schema(error)))
+    return problem(path, error.message, _hint_from(schema))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _pattern_problem(problem: Callable[[PathKey, str, str | None], Problem], path: PathKey,
+def _pattern_problem(problem: _Make, path: PathKey,
                      instance: Any, pattern: str, error: ValidationError) -> Problem:
     """A value that does not match its pattern; worded for the two cases that matter most:
     a credential (never echoed) and a control character (it could forge a log line)."""

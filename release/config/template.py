@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from release.config.credentials import find_in_args, find_secret, secrets_hint, variable_for
@@ -153,39 +153,54 @@ def check_task_template(source: Source, container: str | None,
         return [problem(("containerDefinitions",), "missing or empty 'containerDefinitions'",
                         _TERRAFORM_HINT if terraform else
                         "a task definition needs at least one container")]
+    problems = _which_container(problem, containers, container)
+    for index, item in enumerate(containers):
+        problems += _container_problems(problem, prefix, index, item, allowed)
+    return problems
+
+
+_Make = Callable[[PathKey, str, str | None], Problem]
+
+
+def _which_container(problem: _Make, containers: list[Any], container: str | None,
+                     ) -> list[Problem]:
+    """The container that gets the image: named when there are several, and present."""
     names = [c.get("name") for c in containers if isinstance(c, dict)]
-    problems = []
     if container is None and len(containers) > 1:
-        problems.append(problem(
+        return [problem(
             ("containerDefinitions",),
             f"has {len(containers)} containers ({', '.join(map(str, names))}); "
             "which one gets the image?",
             "set ecs.container in release.yaml to one of them",
-        ))
-    elif container is not None and container not in names:
-        problems.append(problem(
+        )]
+    if container is not None and container not in names:
+        return [problem(
             ("containerDefinitions",), f"no container named '{container}'",
             f"containers in this file: {', '.join(map(str, names))}",
-        ))
-    for index, item in enumerate(containers):
-        if not isinstance(item, dict):
-            problems.append(problem(("containerDefinitions", index),
-                                    "a container definition must be a JSON object",
-                                    'write {"name": ..., "image": ..., ...}'))
+        )]
+    return []
+
+
+def _container_problems(problem: _Make, prefix: PathKey, index: int, item: Any,
+                        allowed: Mapping[str, str] | None) -> list[Problem]:
+    """Shape problems of one container definition, else its plaintext credentials."""
+    if not isinstance(item, dict):
+        return [problem(("containerDefinitions", index),
+                        "a container definition must be a JSON object",
+                        'write {"name": ..., "image": ..., ...}')]
+    shape = _shape_problems(item)
+    if shape:
+        return [problem(("containerDefinitions", index, *at), message, hint)
+                for at, message, hint in shape]
+    problems = []
+    for at, why, hint in container_credentials(item):
+        full = ("containerDefinitions", index, *at)
+        if allowed is not None and dotted((*prefix, *full)) in allowed:
             continue
-        shape = _shape_problems(item)
-        problems.extend(problem(("containerDefinitions", index, *at), message, hint)
-                        for at, message, hint in shape)
-        if shape:
-            continue
-        for at, why, hint in container_credentials(item):
-            full = ("containerDefinitions", index, *at)
-            if allowed is not None and dotted((*prefix, *full)) in allowed:
-                continue
-            more = ("\nonly if it is not a credential: list the field under the service's "
-                    "ecs.allow_plaintext in release.yaml, with the reason") if allowed is not None \
-                else ""
-            problems.append(problem(full, f"plaintext credential: {why}", hint + more))
+        more = ("\nonly if it is not a credential: list the field under the service's "
+                "ecs.allow_plaintext in release.yaml, with the reason") if allowed is not None \
+            else ""
+        problems.append(problem(full, f"plaintext credential: {why}", hint + more))
     return problems
 
 
