@@ -34,7 +34,7 @@ class TooLargeError(Exception):
 
 
 class TreeReader(Protocol):
-    """Objects of one repository, read through one git process (``git._ObjectReader``)."""
+    """Objects of one repository, read through one git process (``git_objects.ObjectReader``)."""
 
     entry: re.Pattern[bytes]  # one entry of a tree object: mode, name, binary id
 
@@ -105,9 +105,9 @@ class Links:
 
     def ids(self, entries: dict[str, tuple[bytes, str] | None]
             ) -> tuple[dict[str, str], dict[str, LinkError]]:
-        """The id of each path (its ``_entries_of`` entry, None when not found on the way),
-        and the error for each path whose links lead nowhere; a path simply not in git is
-        in neither."""
+        """The id of each path (its ``git_objects.entries_of`` entry, None when not found on
+        the way), and the error for each path whose links lead nowhere; a path simply not in
+        git is in neither."""
         self._load([oid for mode, oid in filter(None, entries.values()) if mode == TREE_MODE])
         out: dict[str, str] = {}
         refused: dict[str, LinkError] = {}

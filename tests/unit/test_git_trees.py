@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from release.adapters import git
+from release.adapters import git, git_objects
 from release.errors import ReleaseError
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -62,12 +62,12 @@ def test_ids_match_git_for_files_trees_links_and_missing_paths(repo: Path) -> No
              "services/web/src/app.py", "nope", "services/nope/Dockerfile",
              "README.md/inside", *[f"many/d{i:03}/f.txt" for i in range(0, 300, 7)],
              *[f"many/d{i:03}" for i in range(300)]]
-    assert git._existing(repo, tree, paths) == reference(repo, tree, paths)
+    assert git_objects.existing(repo, tree, paths) == reference(repo, tree, paths)
 
 
 def test_dot_and_doubled_slashes_name_the_same_path(repo: Path) -> None:
     tree = git.snapshot(repo).tree
-    ids = git._existing(repo, tree, ["./services/web", "services//web", "services/web/"])
+    ids = git_objects.existing(repo, tree, ["./services/web", "services//web", "services/web/"])
     expected = reference(repo, tree, ["services/web"])["services/web"]
     assert set(ids.values()) == {expected}
 
@@ -82,7 +82,7 @@ def test_object_ids_still_names_what_is_missing(repo: Path) -> None:
 
 def test_a_tree_that_is_not_in_the_repository_is_a_release_error(repo: Path) -> None:
     with pytest.raises(ReleaseError) as caught:
-        git._existing(repo, "0" * 40, ["services/web"])
+        git_objects.existing(repo, "0" * 40, ["services/web"])
     assert caught.value.hint
 
 
