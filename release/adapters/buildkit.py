@@ -11,12 +11,9 @@ release's log. Registry passwords go to ``docker login --password-stdin`` in a p
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
 import time
@@ -24,137 +21,40 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
 
+from release.adapters.build_output import BuildLog, redactor, secret_values
+from release.adapters.docker_cli import (
+    FALLBACK_DOCKER,
+    INSTALL_HINT,
+    SHORT_TIMEOUT,
+    Runner,
+    candidates,
+    detect,
+    inspect,
+    output,
+    run_streaming,
+)
 from release.adapters.docker_engine import unix_socket_refuses
 from release.adapters.registry import Login
 from release.errors import ReleaseError
 from release.planning import build_command as bc
 from release.planning.build_command import Builder, BuildSpec
 
+# The CLI runner and builder detection live in docker_cli, the build log in build_output;
+# the commands reach them here.
+__all__ = ["BUILD_TIMEOUT", "ENGINE_HINT", "FALLBACK_DOCKER", "INSTALL_HINT", "LOG_TAIL",
+           "PUSH_TIMEOUT", "SHORT_TIMEOUT", "BuildFailedError", "BuildLog", "BuildReport",
+           "Runner", "Session", "candidates", "detect", "inspect", "run_streaming",
+           "secret_values", "session"]
+
 BUILD_TIMEOUT = 1800
 PUSH_TIMEOUT = 900
-SHORT_TIMEOUT = 60
 LOG_TAIL = 15
-FALLBACK_DOCKER = "/usr/bin/docker"  # Debian's docker.io: BuildKit built into its 20.10 CLI
-INSTALL_HINT = ("install docker buildx (the docker-buildx-plugin package; on GitHub "
-                "docker/setup-buildx-action), or Debian's docker.io, whose /usr/bin/docker "
-                "(20.10) builds with the engine's own BuildKit")
 ENGINE_HINT = "start Docker (for the local cloud: `release local up`), or set DOCKER_HOST"
-
-
-class Runner(Protocol):
-    """Runs a command, handing each output line (stdout and stderr) to ``on_line``."""
-
-    def __call__(self, argv: Sequence[str], *, env: Mapping[str, str],
-                 on_line: Callable[[str], None], stdin: str | None = None,
-                 timeout: float) -> int: ...
 
 
 class BuildFailedError(ReleaseError):
     """The build failed; carries the last lines of its output."""
-
-
-def run_streaming(argv: Sequence[str], *, env: Mapping[str, str],
-                  on_line: Callable[[str], None], stdin: str | None = None,
-                  timeout: float) -> int:
-    """Run ``argv``, stream its output by line; kill its process group after ``timeout``."""
-    try:
-        proc = subprocess.Popen(  # argv built by build_command; no shell
-            list(argv), env=dict(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            text=True, errors="replace", start_new_session=True)
-    except OSError as exc:
-        raise ReleaseError(f"cannot run {argv[0]}: {exc.strerror or exc}", INSTALL_HINT) from None
-    expired = threading.Event()
-
-    def kill() -> None:
-        expired.set()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the process we started, and its children
-
-    timer = threading.Timer(timeout, kill)
-    timer.start()
-    try:
-        with proc:  # closes the pipes, waits for the process
-            if proc.stdin is not None:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.write(stdin or "")
-                    proc.stdin.close()
-            assert proc.stdout is not None  # noqa: S101 - stdout=PIPE
-            for line in proc.stdout:
-                on_line(line.rstrip("\r\n"))
-        code = proc.wait()
-    finally:
-        timer.cancel()
-    if expired.is_set():
-        raise ReleaseError(f"{' '.join(argv[:3])} took longer than {timeout:.0f}s and was "
-                           "stopped", "rerun the release; a build that hangs on a RUN step "
-                           "needs a look at its Dockerfile")
-    return code
-
-
-def _output(runner: Runner, argv: Sequence[str], env: Mapping[str, str],
-            timeout: float = SHORT_TIMEOUT) -> tuple[int, str]:
-    lines: list[str] = []
-    try:
-        code = runner(argv, env=env, on_line=lines.append, timeout=timeout)
-    except ReleaseError as exc:
-        return 127, exc.message
-    return code, "\n".join(lines)
-
-
-def candidates(environ: Mapping[str, str], fallback: str = FALLBACK_DOCKER) -> list[str]:
-    """Each docker CLI to try: those on PATH in order, then ``fallback`` (each file once)."""
-    found: dict[str, str] = {}
-    dirs = [d for d in environ.get("PATH", "").split(os.pathsep) if d]
-    for path in [str(Path(d) / "docker") for d in dirs] + [fallback]:
-        if Path(path).is_file() and os.access(path, os.X_OK):
-            found.setdefault(os.path.realpath(path), path)
-    return list(found.values())
-
-
-def detect(environ: Mapping[str, str], runner: Runner = run_streaming, *,
-           fallback: str = FALLBACK_DOCKER) -> Builder:
-    """The builder of this run: buildx where a CLI has it, else embedded BuildKit."""
-    tried = candidates(environ, fallback)
-    versions: dict[str, str] = {}
-    for docker in tried:
-        code, text = _output(runner, [docker, "--version"], environ)
-        versions[docker] = text.strip() if code == 0 else ""
-    for docker in tried:
-        if _output(runner, [docker, "buildx", "version"], environ)[0] == 0:
-            name = environ.get("BUILDX_BUILDER") or None
-            return inspect(Builder("buildx", docker, _short(versions[docker]), name), environ,
-                           runner)
-    why = []
-    for docker in tried:
-        version = bc.client_version(versions[docker])
-        if version is not None and bc.has_embedded_buildkit(version):
-            return Builder("embedded", docker, _short(versions[docker]))
-        why.append(f"{docker}: " + ("no buildx plugin, and a client " +
-                                    f"{version[0]}.{version[1]} hands BuildKit builds to buildx"
-                                    if version else "does not run"))
-    raise ReleaseError("no docker CLI here builds with BuildKit"
-                       + (f" ({'; '.join(why)})" if why else " (no docker on PATH)"),
-                       INSTALL_HINT)
-
-
-def inspect(builder: Builder, environ: Mapping[str, str], runner: Runner) -> Builder:
-    """``builder`` with its buildx driver (the named builder must exist)."""
-    code, text = _output(runner, [builder.docker, "buildx", "inspect",
-                                  *([builder.name] if builder.name else [])], environ)
-    if code != 0:
-        raise ReleaseError(f"buildx builder {builder.name or 'default'} is not usable: "
-                           f"{text.strip().splitlines()[-1] if text.strip() else code}",
-                           "create it (docker buildx create --name NAME --use), or leave "
-                           "builder: and BUILDX_BUILDER unset for the default one")
-    return replace(builder, driver=bc.buildx_driver(text))
-
-
-def _short(version_text: str) -> str:
-    version = version_text.removeprefix("Docker version ").split(",")[0]
-    return version or "?"
 
 
 @dataclass(frozen=True)
@@ -176,94 +76,6 @@ class BuildReport:
         size = f", {self.size / 1e6:.1f} MB" if self.size is not None else ""
         return (f"{self.builder} {','.join(self.platforms) or 'default platform'} "
                 f"{self.seconds:.1f}s, {self.cached}/{self.steps} steps cached{size}")
-
-
-class BuildLog:
-    """Where build output goes: each line prefixed by its service locally; under GitHub
-    Actions one ``::group::`` per image. Builds run at once, so one image owns the open
-    group and streams live; the others are held and shown, each in its group, after it."""
-
-    def __init__(self, log: Callable[[str], None],
-                 command: Callable[[str, str], None] | None = None) -> None:
-        self.log = log
-        self.command = command  # writes our workflow command (None: not under Actions)
-        self._lock = threading.Lock()
-        self._owner: str | None = None
-        self._held: dict[str, list[str]] = {}
-        self._done: list[str] = []
-
-    def start(self, name: str, title: str) -> None:
-        """An image's build begins."""
-        with self._lock:
-            if self.command is None:
-                self.log(f"{name} | {title}")
-                return
-            self._held[name] = [title]
-            if self._owner is None:
-                self._take(name)
-
-    def line(self, name: str, text: str) -> None:
-        """One line of an image's build output."""
-        with self._lock:
-            if self.command is None:
-                self.log(f"{name} | {text}")
-            elif self._owner == name:
-                self.log(text)
-            else:
-                self._held.setdefault(name, []).append(text)
-
-    def end(self, name: str) -> None:
-        """An image's build is over (done or failed)."""
-        with self._lock:
-            if self.command is None:
-                return
-            if self._owner != name:
-                self._done.append(name)
-                return
-            self.command("endgroup", "")
-            self._owner = None
-            for done in self._done:
-                self._take(done)
-                self.command("endgroup", "")
-            self._done.clear()
-            self._owner = None
-            if self._held:
-                self._take(next(iter(self._held)))
-
-    def _take(self, name: str) -> None:
-        assert self.command is not None  # noqa: S101
-        held = self._held.pop(name, [])
-        self.command("group", f"build {name}")
-        self._owner = name
-        for text in held:
-            self.log(text)
-
-
-def secret_values(secret_args: Sequence[str], environ: Mapping[str, str]) -> list[str]:
-    """The values behind ``--secret`` values (``env=`` from ``environ``, ``src=`` read, at
-    most 64 KiB), to keep them out of the log: never shown, only replaced."""
-    values = []
-    for arg in secret_args:
-        [parts] = list(csv.reader([arg])) or [[]]
-        fields = dict(part.partition("=")[::2] for part in parts)
-        if fields.get("env") and environ.get(fields["env"]):
-            values.append(environ[fields["env"]])
-        if fields.get("src"):
-            with contextlib.suppress(OSError), Path(fields["src"]).open("rb") as handle:
-                text = handle.read(1 << 16).decode("utf-8", "replace")
-                values += [text, *(line.strip() for line in text.splitlines())]
-    return [v for v in values if len(v.strip()) >= 6]
-
-
-def _redactor(values: Sequence[str]) -> Callable[[str], str]:
-    secret = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-
-    def redact(text: str) -> str:
-        for value in secret:
-            text = text.replace(value, "***")
-        return text
-
-    return redact
 
 
 @dataclass
@@ -342,7 +154,7 @@ class Session:
             code = self.runner([self.builder.docker, "login", "--username", login.username,
                                 "--password-stdin", login.host], env=self._env(),
                                on_line=lines.append, stdin=login.password, timeout=SHORT_TIMEOUT)
-            shown = _redactor([login.password])(" ".join(lines[-3:]))
+            shown = redactor([login.password])(" ".join(lines[-3:]))
             if code != 0:
                 raise ReleaseError(f"docker login to {login.host} failed: {shown}",
                                    "check the registry credentials (for ECR: the role needs "
@@ -356,7 +168,7 @@ class Session:
         ``hidden``) replaced by ``***``."""
         builder = builder or self.builder
         began = self.clock()
-        redact = _redactor([*(secrets or {}).values(), *hidden])
+        redact = redactor([*(secrets or {}).values(), *hidden])
         env = self._env({**bc.build_env(builder), **(secrets or {})})
         with tempfile.TemporaryDirectory(prefix="release-build-") as work:
             if bc.pushes_itself(builder):
@@ -420,8 +232,8 @@ class Session:
         return digest
 
     def _size(self, spec: BuildSpec) -> int | None:
-        code, text = _output(self.runner, [self.builder.docker, "image", "inspect", "--format",
-                                           "{{.Size}}", spec.refs[0]], self._env())
+        code, text = output(self.runner, [self.builder.docker, "image", "inspect", "--format",
+                                          "{{.Size}}", spec.refs[0]], self._env())
         return int(text.strip()) if code == 0 and text.strip().isdigit() else None
 
 

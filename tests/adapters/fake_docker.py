@@ -90,7 +90,7 @@ BUILDER = Builder("embedded", "docker", "20.10.24")
 
 @dataclass
 class DockerCli:
-    """The docker CLI as the build session runs it (a ``buildkit.Runner``), scripted per
+    """The docker CLI as the build session runs it (a ``docker_cli.Runner``), scripted per
     repository: ``login`` records its argv and stdin, ``build`` prints BuildKit's plain
     progress, ``push`` stores a digest in the registry stub and prints it as docker does."""
 

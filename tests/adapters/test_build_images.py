@@ -21,7 +21,8 @@ from fake_docker import BUILDER, DockerCli, RegistryStub
 from fakecloud import FakeAws, FakeClock
 
 from release.adapters import github as gh
-from release.adapters.buildkit import BuildLog, Session
+from release.adapters.build_output import BuildLog
+from release.adapters.buildkit import Session
 from release.commands import build
 from release.commands.deploy import Deps
 from release.errors import ReleaseError, UsageError

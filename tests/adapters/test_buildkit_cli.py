@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from fake_docker import BUILDER, DockerCli, RegistryStub
 
-from release.adapters import buildkit
-from release.adapters.buildkit import BuildLog, Session
+from release.adapters import build_output, docker_cli
+from release.adapters.build_output import BuildLog
+from release.adapters.buildkit import Session
 from release.adapters.registry import Login
 from release.errors import ReleaseError
 from release.planning.build_command import BuildSpec
@@ -53,7 +54,7 @@ def _env(*dirs: Path, **extra: str) -> dict[str, str]:
 def test_buildx_is_chosen_where_a_cli_has_it(tmp_path: Path) -> None:
     _cli(tmp_path / "new", MODERN)
     buildx = _cli(tmp_path / "plugin", MODERN, buildx=True)
-    found = buildkit.detect(_env(tmp_path / "new", tmp_path / "plugin"),
+    found = docker_cli.detect(_env(tmp_path / "new", tmp_path / "plugin"),
                             fallback=str(tmp_path / "none"))
     assert (found.kind, found.docker, found.driver, found.name) == (
         "buildx", str(buildx), "docker-container", None)
@@ -62,12 +63,12 @@ def test_buildx_is_chosen_where_a_cli_has_it(tmp_path: Path) -> None:
 
 def test_buildx_builder_env_is_honoured_and_a_missing_one_is_named(tmp_path: Path) -> None:
     _cli(tmp_path / "plugin", MODERN, buildx=True, driver="remote")
-    found = buildkit.detect(_env(tmp_path / "plugin", BUILDX_BUILDER="shared"),
+    found = docker_cli.detect(_env(tmp_path / "plugin", BUILDX_BUILDER="shared"),
                             fallback=str(tmp_path / "none"))
     assert (found.name, found.driver) == ("shared", "remote")
     assert "buildx inspect shared" in (tmp_path / "plugin" / "calls").read_text()
     with pytest.raises(ReleaseError) as caught:
-        buildkit.detect(_env(tmp_path / "plugin", BUILDX_BUILDER="missing"),
+        docker_cli.detect(_env(tmp_path / "plugin", BUILDX_BUILDER="missing"),
                         fallback=str(tmp_path / "none"))
     assert "buildx builder missing is not usable" in caught.value.message
     assert "docker buildx create" in (caught.value.hint or "")
@@ -76,7 +77,7 @@ def test_buildx_builder_env_is_honoured_and_a_missing_one_is_named(tmp_path: Pat
 def test_an_old_client_later_on_path_builds_with_the_engines_buildkit(tmp_path: Path) -> None:
     _cli(tmp_path / "new", MODERN)  # first on PATH: no buildx, refuses DOCKER_BUILDKIT=1
     old = _cli(tmp_path / "old", OLD)
-    found = buildkit.detect(_env(tmp_path / "new", tmp_path / "old"),
+    found = docker_cli.detect(_env(tmp_path / "new", tmp_path / "old"),
                             fallback=str(tmp_path / "none"))
     assert (found.kind, found.docker, found.version) == ("embedded", str(old), "20.10.24+dfsg1")
 
@@ -84,21 +85,21 @@ def test_an_old_client_later_on_path_builds_with_the_engines_buildkit(tmp_path: 
 def test_the_fallback_cli_is_tried_after_path(tmp_path: Path) -> None:
     _cli(tmp_path / "new", MODERN)
     old = _cli(tmp_path / "usr-bin", OLD)
-    found = buildkit.detect(_env(tmp_path / "new"), fallback=str(old))
+    found = docker_cli.detect(_env(tmp_path / "new"), fallback=str(old))
     assert (found.kind, found.docker) == ("embedded", str(old))
 
 
 def test_neither_builder_is_a_clear_error(tmp_path: Path) -> None:
     new = _cli(tmp_path / "new", MODERN)
     with pytest.raises(ReleaseError) as caught:
-        buildkit.detect(_env(tmp_path / "new"), fallback=str(tmp_path / "none"))
+        docker_cli.detect(_env(tmp_path / "new"), fallback=str(tmp_path / "none"))
     assert caught.value.message == (
         f"no docker CLI here builds with BuildKit ({new}: no buildx plugin, and a client "
         "28.2 hands BuildKit builds to buildx)")
     assert "install docker buildx" in (caught.value.hint or "")
     assert "docker.io" in (caught.value.hint or "")
     with pytest.raises(ReleaseError, match="no docker on PATH"):
-        buildkit.detect(_env(tmp_path / "empty"), fallback=str(tmp_path / "none"))
+        docker_cli.detect(_env(tmp_path / "empty"), fallback=str(tmp_path / "none"))
 
 
 def test_no_engine_is_said_before_any_builder_is_looked_for(tmp_path: Path) -> None:
@@ -112,7 +113,7 @@ def test_the_password_goes_on_stdin_only_into_a_private_config(tmp_path: Path) -
     docker = _cli(tmp_path / "cli", OLD)
     (tmp_path / "home" / ".docker" / "cli-plugins").mkdir(parents=True)
     log: list[str] = []
-    session = Session(buildkit.detect(_env(tmp_path / "cli"), fallback=str(docker)),
+    session = Session(docker_cli.detect(_env(tmp_path / "cli"), fallback=str(docker)),
                       BuildLog(log.append), _env(tmp_path / "cli"))
     session._share_plugins({"HOME": str(tmp_path / "home")})
     try:
@@ -151,14 +152,14 @@ def test_a_refused_login_names_the_registry_not_the_password(tmp_path: Path) -> 
 def test_a_command_over_its_time_is_stopped(tmp_path: Path) -> None:
     lines: list[str] = []
     with pytest.raises(ReleaseError, match="longer than 1s and was stopped"):
-        buildkit.run_streaming(["sh", "-c", "echo started; sleep 30"], env=dict(os.environ),
+        docker_cli.run_streaming(["sh", "-c", "echo started; sleep 30"], env=dict(os.environ),
                                on_line=lines.append, timeout=1)
     assert lines == ["started"]
 
 
 def test_output_is_streamed_line_by_line_and_the_exit_code_kept() -> None:
     lines: list[str] = []
-    code = buildkit.run_streaming(["sh", "-c", "echo one; echo two >&2; exit 3"],
+    code = docker_cli.run_streaming(["sh", "-c", "echo one; echo two >&2; exit 3"],
                                   env=dict(os.environ), on_line=lines.append, timeout=10)
     assert (code, lines) == (3, ["one", "two"])
 
@@ -219,7 +220,7 @@ def test_locally_each_line_is_prefixed_by_its_service() -> None:
 
 def test_secret_values_are_found_where_the_cli_reads_them(tmp_path: Path) -> None:
     (tmp_path / "s").write_text("line-one-secret\nshort\n")
-    found = buildkit.secret_values(
+    found = build_output.secret_values(
         ["id=a,env=TOK", f"id=b,src={tmp_path / 's'}", "id=c,env=UNSET", "id=d,env=TINY"],
         {"TOK": "env-secret-value", "TINY": "abc"})
     assert found == ["env-secret-value", "line-one-secret\nshort\n", "line-one-secret"]

@@ -20,7 +20,8 @@ import pytest
 from fake_docker import BUILDER, DockerCli, RegistryStub
 from fakecloud import Behaviour, FakeAws, FakeClock, FakeEc2, FakeEcs, FakeElb, FakeLambda
 
-from release.adapters.buildkit import BuildLog, Session
+from release.adapters.build_output import BuildLog
+from release.adapters.buildkit import Session
 from release.commands import deploy
 from release.local import sandbox
 

@@ -27,7 +27,7 @@ import pytest
 import yaml
 from private_cloud import examples_repo, private_cloud
 
-from release.adapters import buildkit
+from release.adapters import build_output, buildkit
 from release.adapters.registry import Login
 from release.cli import main
 from release.local import docker_engine, sandbox
@@ -210,7 +210,7 @@ def test_a_cache_that_cannot_be_read_is_reported_and_the_build_goes_on(
     (tmp_path / "Dockerfile").write_text("FROM release-base/busybox:1\nRUN echo built > /b\n")
     log: list[str] = []
     environ = {**os.environ, "DOCKER_HOST": cloud_state.docker_host}
-    with buildkit.session(environ, buildkit.BuildLog(log.append)) as builds:
+    with buildkit.session(environ, build_output.BuildLog(log.append)) as builds:
         builds.login(Login(cloud_state.registry_host, "AWS", cloud_state.registry_password))
         report = builds.build("probe", BuildSpec(
             context=str(tmp_path), dockerfile=str(tmp_path / "Dockerfile"),
