@@ -159,6 +159,7 @@ def _run(words: list[str], env: Mapping[str, str], *, github: bool) -> int:
     if getattr(args, "root", None) is None:
         args.root = find_root(Path.cwd())
     args.root = args.root.resolve()
+    args.environ = env  # the only environment commands see: nothing below reads os.environ
     try:
         names.check_arguments(args)  # a manual run's inputs: `x; curl evil` stops here
         # `handler` returns a result object; `func` (the local-cloud verbs) an exit code.

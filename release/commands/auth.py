@@ -8,7 +8,6 @@ never to ``$GITHUB_OUTPUT``. Locally the credentials are printed as ``export`` l
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 import time
@@ -33,7 +32,7 @@ class Options:
     root: Path
     environment: str
     duration: int = sts.DEFAULT_DURATION
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,7 +136,7 @@ def run_aws(options: Options, deps: Deps | None = None) -> AwsResult:
 
 
 def _run_azure(args: argparse.Namespace) -> Any:
-    return auth_azure.run(auth_azure.Options(args.root, args.env, dict(os.environ)))
+    return auth_azure.run(auth_azure.Options(args.root, args.env, args.environ))
 
 
 def register(sub: Any) -> None:
@@ -155,7 +154,7 @@ def register(sub: Any) -> None:
     aws.add_argument("--duration", type=int, default=sts.DEFAULT_DURATION, metavar="SECONDS",
                      help=f"session length (default: {sts.DEFAULT_DURATION})")
     aws.set_defaults(handler=lambda args: run_aws(Options(
-        args.root, args.env, args.duration, dict(os.environ))))
+        args.root, args.env, args.duration, args.environ)))
     azure = clouds.add_parser(
         "azure", help="Entra ID token and Azure Container Registry login",
         description="Request a GitHub OIDC token (audience api://AzureADTokenExchange), "

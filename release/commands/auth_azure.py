@@ -1,28 +1,21 @@
-"""``release auth azure --env ENV``: GitHub OIDC -> Entra ID token -> ACR login.
-
-Also the functions ``release deploy`` uses for ``registry.type: acr`` and for the
-``azure_container_app`` target. ``REQUESTS_CA_BUNDLE``, when set, is the CA file every
-Azure call trusts (the tests' local HTTPS fakes); otherwise the system's.
-"""
+"""``release auth azure --env ENV``: GitHub OIDC -> Entra ID token -> ACR login."""
 
 from __future__ import annotations
 
-import os
-import sys
-import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
-from release.adapters import github_masks, oidc
-from release.adapters.azure import acr, container_apps, identity
+from release.adapters import github_masks
+from release.adapters.azure import acr
 from release.adapters.registry import Login
-from release.config import destinations, load_config
-from release.config.model import AzureAppDeployment, Environment, Registry
-from release.errors import ReleaseError, UsageError
+from release.config import load_config
+from release.engine.azure import Deps, management_token
+from release.errors import ReleaseError
 from release.output import envelope
+
+__all__ = ["Deps", "Options", "Result", "run"]
 
 
 @dataclass(frozen=True)
@@ -31,17 +24,7 @@ class Options:
 
     root: Path
     environment: str
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-
-
-@dataclass
-class Deps:
-    """The outside world, replaced in tests."""
-
-    tokens: Callable[[Mapping[str, str]], Callable[[str], str]] = oidc.TokenSource.from_environ
-    docker_login: Callable[[Login], None] | None = None  # None: the Docker engine's login
-    stdout: TextIO = field(default_factory=lambda: sys.stdout)
-    clock: Callable[[], float] = time.time
+    environ: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -67,101 +50,6 @@ class Result:
         return envelope("auth-azure", {"environment": self.environment,
                                        "tenant_id": self.tenant_id, "client_id": self.client_id,
                                        "expires_on": self.expires_on, "registry": self.registry})
-
-
-def management_token(env: Environment, environ: Mapping[str, str],
-                     deps: Deps) -> identity.AccessToken:
-    """An Entra ID token for Resource Manager, from the job's GitHub OIDC token."""
-    if env.azure is None:
-        raise UsageError(f"{env.path} has no azure block",
-                         "add azure: {tenant_id, client_id, subscription_id}")
-    destinations.token_origin([env.azure.authority_url, env.azure.management_url],
-                              environ.get(oidc.REQUEST_URL))
-    github = environ.get("GITHUB_ACTIONS") == "true"
-    source = deps.tokens(environ)
-
-    def assertion() -> str:
-        token = source(oidc.AZURE_AUDIENCE)
-        if github:
-            github_masks.mask(token, stream=deps.stdout)
-        oidc.check_not_expired(oidc.unverified_claims(token), deps.clock())
-        return token
-
-    got = identity.entra_token(env.azure, assertion, identity.management_scope(env.azure),
-                               environ.get("REQUESTS_CA_BUNDLE"))
-    if github:
-        github_masks.mask(got.token, stream=deps.stdout)
-    return got
-
-
-class Session:
-    """One Entra ID token shared by a whole deploy (logins, reads, updates), renewed when it
-    is within five minutes of expiry. Thread-safe: services are deployed in parallel."""
-
-    RENEW_BEFORE = 300
-
-    def __init__(self, env: Environment, environ: Mapping[str, str],
-                 deps: Deps | None = None) -> None:
-        self.env = env
-        self.environ = environ
-        self.deps = deps or Deps()
-        self._lock = threading.Lock()
-        self._token: identity.AccessToken | None = None
-
-    def token(self) -> str:
-        """A valid management token, fetched on first use."""
-        with self._lock:
-            if self._token is None or \
-                    self._token.expires_on - self.deps.clock() < self.RENEW_BEFORE:
-                self._token = management_token(self.env, self.environ, self.deps)
-            return self._token.token
-
-    def api(self) -> container_apps.Api:
-        """The management API with this session's token."""
-        if self.env.azure is None:
-            raise UsageError(f"{self.env.path} has no azure block",
-                             "add azure: {tenant_id, client_id, subscription_id}")
-        return container_apps.Api(self.env.azure, self.token(),
-                                  self.environ.get("REQUESTS_CA_BUNDLE"))
-
-
-def registry_login(env: Environment, environ: Mapping[str, str], deps: Deps | None = None,
-                   registry: Registry | None = None, session: Session | None = None) -> Login:
-    """ACR credentials for ``registry`` (default ``env.registry``), from the refresh token
-    ``/oauth2/exchange`` gives for the Entra ID token."""
-    deps = deps or Deps()
-    registry = registry or env.registry
-    if registry.type != "acr" or env.azure is None:
-        raise UsageError(f"{env.path}: {registry.host} is not an acr registry with an azure "
-                         "block")
-    token = (session or Session(env, environ, deps)).token()
-    login = acr.login(registry.host, token, env.azure.tenant_id,
-                      environ.get("REQUESTS_CA_BUNDLE"), env.azure.acr_exchange_url)
-    if environ.get("GITHUB_ACTIONS") == "true":
-        github_masks.mask(login.password, stream=deps.stdout)
-    return login
-
-
-def _app(env: Environment, service: str) -> AzureAppDeployment:
-    dep = env.deployments[service]
-    if dep.azure_container_app is None or env.azure is None:
-        raise ReleaseError(f"{service} has no azure_container_app in {env.path}")
-    return dep.azure_container_app
-
-
-def current_app(env: Environment, service: str, environ: Mapping[str, str],
-                session: Session | None = None) -> container_apps.Running:
-    """What the service's container app runs now."""
-    app = _app(env, service)
-    return container_apps.current((session or Session(env, environ)).api(), app)
-
-
-def deploy_container_app(env: Environment, service: str, image: str,
-                         wait: container_apps.Wait, environ: Mapping[str, str], *,
-                         session: Session | None = None) -> str:
-    """The ``azure_container_app`` target: set the image, wait; return the revision name."""
-    app = _app(env, service)
-    return container_apps.deploy((session or Session(env, environ)).api(), app, image, wait)
 
 
 def _docker_login(login: Login) -> None:

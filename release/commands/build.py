@@ -16,12 +16,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from release import summary
 from release.adapters import git
 from release.adapters.buildkit import BuildReport
-from release.commands import images, summary, targets
-from release.commands.deploy import Deps, build_workers, select
 from release.config import load_config
 from release.config.model import ServiceDeployment
+from release.engine import images
+from release.engine.context import Context, Deps, build_workers, select
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError, UsageError
 from release.output import envelope, table
 from release.planning import buildkey, plan
@@ -152,9 +153,9 @@ def run(options: Options, deps: Deps | None = None) -> Result:
     ids = git.build_ids(config.root, snap.tree,
                         [p for d in building for p in buildkey.paths_of(d.service)],
                         [buildkey.context_of(d.service) for d in building])
-    aws = deps.aws(env) if needs_aws else None  # ECR's login only: no ECS or Lambda call
-    ctx = targets.Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log,
-                          deps.random, azure=images.azure_session(env, building))
+    aws = deps.clients(env) if needs_aws else None  # ECR's login only: no ECS or Lambda call
+    ctx = Context(config, env, aws, snap.commit, deps.clock, deps.sleep, deps.log, deps.random,
+                  azure=images.azure_session(env, building, deps.environ), environ=deps.environ)
     try:
         built = _images(ctx, deps, building, ids, options)
     finally:
@@ -164,7 +165,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
                   tuple(d.name for d in chosen if not d.service.needs_image))
 
 
-def _images(ctx: targets.Context, deps: Deps, building: list[ServiceDeployment],
+def _images(ctx: Context, deps: Deps, building: list[ServiceDeployment],
             ids: Mapping[str, str], options: Options) -> tuple[Image, ...]:
     logins = images.logins(ctx, building)
     started = deps.clock()
@@ -182,7 +183,7 @@ def _images(ctx: targets.Context, deps: Deps, building: list[ServiceDeployment],
         found = list(pool.map(look, building))
     jobs = [(dep, plan.ImageStep(i.service, i.repository, i.build_key, None))
             for dep, i in zip(building, found, strict=True) if i.status == "built"]
-    built = iter(images.build_all(ctx, jobs, logins, deps.builds,
+    built = iter(images.build_all(ctx, jobs, logins, deps.open_builds,
                                   build_workers(options.builds)))
     out = []
     for image in found:
@@ -222,4 +223,4 @@ def register(sub: Any) -> None:
                         help="images built at once (default: one per CPU)")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, tuple(args.services), max(1, args.parallel),
-        max(0, args.builds))))
+        max(0, args.builds)), Deps(environ=args.environ)))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -36,7 +35,7 @@ class Options:
     environment: str
     repository: str | None = None  # default: the token's repository claim
     policy_file: Path | None = None
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] = field(default_factory=dict)
     workflow: str | None = None  # as `iam trust-policy --workflow`: what the role should bind
     ref: str | None = None  # as `iam trust-policy --ref`
 
@@ -177,5 +176,5 @@ def register(sub: Any) -> None:
                         help="the ref the role should be bound to (refs/heads/main), as for "
                              "`release iam trust-policy`")
     parser.set_defaults(handler=lambda args: run(Options(
-        args.root, args.env, args.repo, args.policy_file, dict(os.environ), args.workflow,
+        args.root, args.env, args.repo, args.policy_file, args.environ, args.workflow,
         args.ref)))

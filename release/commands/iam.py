@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.commands import render as render_cmd
 from release.config import load_config
 from release.config.model import Config, Environment
 from release.config.source import (
@@ -27,6 +26,7 @@ from release.config.source import (
     dotted,
     parse_source,
 )
+from release.engine import rendering
 from release.errors import ConfigError, Problem, UsageError
 from release.identity import policies
 from release.output import envelope
@@ -220,7 +220,7 @@ def _line(config: Config, at: PathKey) -> int | None:
 
 def _task_roles(config: Config, env: Environment, service: str) -> tuple[str, ...]:
     """The roles the rendered task definition passes to ECS (env values over the template)."""
-    body, _ = render_cmd.render_for(config, env, service, "image@sha256:" + "0" * 64)
+    body, _ = rendering.render_for(config, env, service, "image@sha256:" + "0" * 64)
     return tuple(str(body[k]) for k in ("executionRoleArn", "taskRoleArn") if body.get(k))
 
 

@@ -13,24 +13,24 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from release.adapters import git
 from release.config import Config, Environment, load_config
+from release.engine.keys import desired
 from release.errors import UsageError
 from release.names import SERVICE, printable, shown
 from release.output import envelope, table
 from release.planning import buildkey, reconcile
-from release.planning.reconcile import Deployed, Desired, Entry, Selection
+from release.planning.reconcile import Deployed, Entry, Selection
+from release.planning.recorded import NO_IMAGE
 from release.repo_files import PathRefused, read_file_bounded
 
 if TYPE_CHECKING:
-    from release.commands.plan_images import Found
-
-NO_IMAGE = "no-image"  # the build key of a service that runs no image
+    from release.engine.image_lookup import Found
 
 
 @dataclass(frozen=True)
@@ -130,36 +130,6 @@ class Result:
                 "services": " ".join(e.service for e in self.entries),
                 "count": str(len(self.entries)),
                 "build-count": str(len(building))}
-
-
-def desired(config: Config, env: Environment, names: list[str], tree: str, *,
-            missing_ok: bool = False) -> dict[str, Desired]:
-    """Build key and config key of each named service in ``tree``, from one pass over git.
-
-    With ``missing_ok``, a service whose files are not all in ``tree`` is left out.
-    """
-    services = [config.services[n] for n in names]
-    inputs = {s.name: buildkey.paths_of(s) if s.needs_image else () for s in services}
-    files = {s.name: buildkey.config_paths(s) for s in services}
-    ids = git.build_ids(config.root, tree,
-                        [p for s in services for p in (*inputs[s.name], *files[s.name])],
-                        [buildkey.context_of(s) for s in services if inputs[s.name]],
-                        missing_ok=missing_ok)
-    registry, aws = repr(env.registry), repr(env.aws)
-    out = {}
-    for service in services:
-        if any(p not in ids for p in (*inputs[service.name], *files[service.name])):
-            continue
-        # The deployment's repr is canonical (frozen dataclasses, values in file order) and
-        # much cheaper than dataclasses.asdict for a thousand services.
-        dep = {"deployment": repr(dataclasses.replace(env.deployments[service.name],
-                                                      service=None)),  # type: ignore[arg-type]
-               "registry": registry, "aws": aws}
-        image = (buildkey.build_key(buildkey.inputs_for(service, ids)) if inputs[service.name]
-                 else NO_IMAGE)
-        out[service.name] = Desired(
-            image, buildkey.config_key(dep, {p: ids[p] for p in files[service.name]}))
-    return out
 
 
 def _check_names(env: Environment, names: tuple[str, ...]) -> None:
@@ -285,8 +255,11 @@ def _kind(value: object) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def run(options: Options, aws_factory: Any = None) -> Result:
-    """Plan one environment (and, with ``find_images``, look its images up)."""
+def run(options: Options, aws_factory: Any = None,
+        environ: Mapping[str, str] | None = None) -> Result:
+    """Plan one environment (and, with ``find_images``, look its images up); ``environ``
+    is the process environment (the registry logins read GitHub's and the CA's variables)."""
+    environ = environ or {}
     clients: list[Any] = []  # one AwsClients for the reads and the registry logins
 
     def aws(env: Environment) -> Any:
@@ -303,13 +276,13 @@ def run(options: Options, aws_factory: Any = None) -> Result:
         result, config, env = _plan(options, aws)
         if options.find_images and not options.selection.redeploy and result.entries:
             began = time.perf_counter()  # what --find-images adds, its imports included
-            from release.commands.plan_images import find
+            from release.engine.image_lookup import find
 
             needs_aws = env.aws is not None and any(
                 env.registry_of(env.deployments[e.service]).type == "ecr"
                 for e in result.entries)
             found = find(config, env, result.entries, aws(env) if needs_aws else None,
-                         result.commit)
+                         result.commit, environ=environ)
             found = dataclasses.replace(found, seconds=time.perf_counter() - began)
             note = "; ".join(n for n in (result.note, found.note()) if n)
             result = dataclasses.replace(result, images=found, note=note)
@@ -403,5 +376,6 @@ def register(sub: Any) -> None:
                              "leaves out the images already pushed (promoted, not rebuilt)")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, args.since,
-        Selection(args.services, args.all, args.redeploy), args.deployed, args.find_images)))
+        Selection(args.services, args.all, args.redeploy), args.deployed, args.find_images),
+        environ=args.environ))
 

@@ -13,8 +13,8 @@ from typing import Any
 from release.adapters import git
 from release.adapters.aws import deployed as deployed_state
 from release.adapters.aws.clients import AwsClients
-from release.commands.plan import desired
 from release.config import load_config
+from release.engine.keys import desired
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError
 from release.names import printable
 from release.output import envelope, table

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release.commands import render as render_cmd
 from release.config import load_config
+from release.engine import rendering
 from release.errors import ConfigError, Problem
 from release.output import envelope, table
 
@@ -62,7 +62,7 @@ def run(options: Options) -> Result:
     for env in config.environments.values():
         for name, dep in env.deployments.items():
             if dep.ecs is not None:
-                problems.extend(render_cmd.check_rendered(config, env, name))
+                problems.extend(rendering.check_rendered(config, env, name))
                 rows.append(Row(env.name, name, "ecs",
                                 f"{dep.ecs.cluster}/{dep.ecs.service} ({dep.ecs.family})"))
             if dep.lambda_ is not None:

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from release.config.model import EcsDeployment
-from release.config.template import drop_nulls
+from release.config.template import PLACEHOLDER, drop_nulls
+from release.planning.recorded import VOLATILE_TAGS
 
 # Fields of describe-task-definition output that RegisterTaskDefinition does not take.
 READ_ONLY_FIELDS = (
     "taskDefinitionArn", "revision", "status", "requiresAttributes", "compatibilities",
     "registeredAt", "registeredBy", "deregisteredAt", "deleteRequestedAt",
 )
-_PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 
 
 class UnknownPlaceholderError(ValueError):
@@ -48,7 +48,7 @@ def substitute(node: Any, values: Mapping[str, str]) -> Any:
             if name not in values:
                 raise UnknownPlaceholderError(name, sorted(values))
             return values[name]
-        return _PLACEHOLDER.sub(replace, node)
+        return PLACEHOLDER.sub(replace, node)
     if isinstance(node, dict):
         return {key: substitute(value, values) for key, value in node.items()}
     if isinstance(node, list):
@@ -141,9 +141,6 @@ def _apply_logs(container: dict[str, Any], dep: EcsDeployment, region: str) -> N
                                      "logDriver": "awslogs", "options": options}
 
 
-# Tags that change with every commit but not the definition: a new commit that builds the
-# same image must not register a new revision.
-VOLATILE_TAGS = frozenset({"release:source-commit", "release:config-key"})
 # Values ECS fills in on describe that mean the same as leaving them out.
 _CONTAINER_DEFAULTS = {"cpu": 0, "essential": True}
 

@@ -32,9 +32,9 @@ from act_runner import (
 )
 from private_cloud import examples_repo
 
-from release.commands.targets import BUILD_KEY_TAG, SOURCE_COMMIT_TAG
 from release.local import sandbox
 from release.local.state import LocalState
+from release.planning.recorded import BUILD_KEY_TAG, SOURCE_COMMIT_TAG
 
 pytestmark = pytest.mark.e2e
 

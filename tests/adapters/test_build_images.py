@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class World:
 
         clock = FakeClock()
         deps = Deps(aws=lambda _env: self.aws, builds=session, clock=clock, sleep=clock.sleep,
-                    log=self.log.append)
+                    log=self.log.append, environ=os.environ)
         return build.run(build.Options(self.root, "test", services, builds=builds), deps)
 
 

@@ -10,6 +10,7 @@ knows what was pushed. Each test asserts the exit code, the message, and what ru
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -48,7 +49,7 @@ class World:
                            builds=lambda: Session(BUILDER, BuildLog(self.log.append), {},
                                                   self.sdk),
                            clock=self.clock, sleep=self.clock.sleep, log=self.log.append,
-                           random=lambda: 0.5)
+                           random=lambda: 0.5, environ=os.environ)
         return deploy.run(deploy.Options(self.root, "test", services,
                                          allow_downgrade=allow_downgrade), deps)
 

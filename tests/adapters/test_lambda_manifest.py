@@ -32,7 +32,8 @@ import pytest
 
 from release.adapters import registry
 from release.adapters.registry import Login
-from release.commands import targets
+from release.engine.context import ImageReads
+from release.engine.targets.lambda_ import refuse_what_lambda_rejects
 from release.errors import ReleaseError
 from release.planning import lambda_image
 from release.planning.lambda_image import (
@@ -269,21 +270,21 @@ def test_the_same_image_is_read_once_for_every_function_that_gets_it(pusher: Pus
 
     logins: list[str] = []
 
-    def log_in(_ctx: Any, reg: Any) -> Login:
+    def log_in(reg: Any) -> Login:
         logins.append(reg.host)
         return pusher.login
 
     from release.config.model import Registry
 
-    reads_of = targets.ImageReads(log_in, read)
+    reads_of = ImageReads(log_in, None, read)
     reg = Registry("oci", pusher.login.host)
-    threads = [threading.Thread(target=reads_of.manifest, args=(None, reg, image))
+    threads = [threading.Thread(target=reads_of.manifest, args=(reg, image))
                for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert reads_of.manifest(None, reg, image).architecture == "amd64"
+    assert reads_of.manifest(reg, image).architecture == "amd64"
     assert reads == [amd64["digest"]]
     assert logins == [pusher.login.host]
 
@@ -377,24 +378,24 @@ def test_the_check_before_update_function_code_uses_the_functions_architectures(
 
     arm64 = pusher.image("arm64")
     reg = Registry("oci", pusher.login.host)
-    ctx = SimpleNamespace(images=targets.ImageReads(lambda _c, _r: pusher.login),
+    ctx = SimpleNamespace(images=ImageReads(lambda _r: pusher.login, None),
                           env=SimpleNamespace(registry_of=lambda _d: reg))
     dep = SimpleNamespace(name="worker", lambda_=SimpleNamespace(function="local-worker"))
 
-    def seen(*architectures: str) -> targets.Observed:
-        return targets.Observed(function=FunctionState(
+    def seen(*architectures: str) -> FunctionState:
+        return FunctionState(
             "arn:aws:lambda:eu-west-1:123456789012:function:local-worker", None, None, None,
-            {}, {}, architectures=architectures))
+            {}, {}, architectures=architectures)
 
     image = f"{pusher.login.host}/{pusher.repository}@{arm64['digest']}"
-    targets._refuse_what_lambda_rejects(ctx, dep, seen("arm64"), image)
+    refuse_what_lambda_rejects(ctx, dep, seen("arm64"), image)
     with pytest.raises(ReleaseError) as refused:
-        targets._refuse_what_lambda_rejects(ctx, dep, seen("x86_64"), image)
+        refuse_what_lambda_rejects(ctx, dep, seen("x86_64"), image)
     assert refused.value.message.startswith(f"worker: image {image} for Lambda function "
                                             "local-worker is built for linux/arm64")
     missing = f"{pusher.login.host}/{pusher.repository}@sha256:{'0' * 64}"
     with pytest.raises(ReleaseError) as unread:
-        targets._refuse_what_lambda_rejects(ctx, dep, seen("arm64"), missing)
+        refuse_what_lambda_rejects(ctx, dep, seen("arm64"), missing)
     assert unread.value.message == (
         "worker: cannot check the image for Lambda function local-worker (nothing was "
         f"updated): registry {pusher.login.host} answered 404 for "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ def _create_role(endpoint: str, name: str, policy: dict[str, Any]) -> str:
 
 def _doctor(root: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[int, Any]:
     code = main(["doctor", "--env", "test", "--root", str(root), "--output", "json", *extra],
-                environ={})
+                environ=dict(os.environ))  # the fixtures' OIDC variables
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, json.loads(out)["data"] if out.strip() else err
@@ -62,7 +63,7 @@ def test_a_matching_policy_has_no_findings(
     role = _create_role(moto_endpoint, "doctor-good", trust.trust_policy(
         "aws", "123456789012", "acme/services", "test", issuer_host=in_environment))
     root = make_repo(tmp_path, moto_endpoint, role=role)
-    assert main(["doctor", "--env", "test", "--root", str(root)], environ={}) == 0
+    assert main(["doctor", "--env", "test", "--root", str(root)], environ=dict(os.environ)) == 0
     out = capsys.readouterr().out
     assert "decoded without verifying the signature" in out
     assert "no problem found" in out
@@ -87,7 +88,7 @@ def test_without_id_token_permission_the_fix_is_the_yaml(
                                                             "test")))
     root = make_repo(tmp_path / "repo", moto_endpoint)
     code = main(["doctor", "--env", "test", "--root", str(root), "--repo", "acme/x",
-                 "--policy-file", str(policy_file)], environ={})
+                 "--policy-file", str(policy_file)], environ=dict(os.environ))
     out = capsys.readouterr().out
     assert code == 1
     assert "no-token" in out
@@ -130,7 +131,7 @@ def test_token_without_the_customised_subject_gets_the_gh_api_call(
         capsys: pytest.CaptureFixture[str]) -> None:
     role = _bound_role(moto_endpoint, in_environment, "doctor-bound-default")
     root = make_repo(tmp_path, moto_endpoint, role=role)
-    assert main(["doctor", "--env", "test", "--root", str(root)], environ={}) == 1
+    assert main(["doctor", "--env", "test", "--root", str(root)], environ=dict(os.environ)) == 1
     out = capsys.readouterr().out
     assert "  sub: repo:acme/services:environment:test\n" in out
     assert "subject-not-customized: the token's subject 'repo:acme/services:environment:test' " \

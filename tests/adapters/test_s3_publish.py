@@ -29,9 +29,11 @@ import pytest
 from fakecloud import FakeAws
 
 from release.adapters.aws import s3
-from release.commands import targets
 from release.config.load import load_config
 from release.config.model import ServiceDeployment
+from release.engine import plan as engine_plan
+from release.engine.context import Context
+from release.engine.targets import Wanted, s3_files
 from release.errors import EXIT_CONFIG
 from release.repo_files import PathRefused
 
@@ -79,14 +81,16 @@ class World:
     root: Path
     outside: Path
     client: Any
-    ctx: targets.Context
+    ctx: Context
     dep: ServiceDeployment
 
     def deploy(self) -> str:
         """What a deploy does for the s3_files target (observe, plan, apply), in words."""
-        seen = targets.observe(self.ctx, self.dep)
-        [step] = targets.steps(self.ctx, self.dep, seen, image=None, build_key="k")
-        done = targets.apply(self.ctx, self.dep, step, seen, image=None, build_key="k")
+        seen = engine_plan.observe(self.ctx, self.dep)
+        want = Wanted(None, "k")
+        decision = s3_files.KIND.decide(self.ctx, self.dep, seen, want)
+        done = s3_files.KIND.apply(self.ctx, self.dep, decision, seen, want)
+        step = decision.step
         return done.detail if step.action != "none" else step.reason
 
     def objects(self) -> dict[str, tuple[bytes, str | None]]:
@@ -121,7 +125,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         client = boto3.client("s3", region_name="eu-west-1")
         client.create_bucket(Bucket=BUCKET,
                              CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
-        ctx = targets.Context(config, env, FakeAws(s3=client), commit="0" * 40)  # type: ignore[arg-type]
+        ctx = Context(config, env, FakeAws(s3=client), commit="0" * 40)  # type: ignore[arg-type]
         yield World(root, outside, client, ctx, env.deployments["models"])
 
 
@@ -223,7 +227,7 @@ def test_what_leaves_the_repository_or_is_not_a_file_is_refused(world: World,
         links, words = REFUSED[name]
         for rel, target in links.items():
             link(world, rel, target)
-    with bounded(), pytest.raises(targets.S3SourceError) as caught:
+    with bounded(), pytest.raises(s3_files.S3SourceError) as caught:
         world.deploy()
     error = caught.value
     assert error.exit_code == EXIT_CONFIG
@@ -246,8 +250,8 @@ def test_what_leaves_the_repository_or_is_not_a_file_is_refused(world: World,
 def test_a_problem_without_its_line_still_names_service_path_and_fix(world: World) -> None:
     link(world, "services/models/model/shadow", "/etc/shadow")
     (world.root / "release.yaml").unlink()  # the line cannot be found: still a located field
-    with pytest.raises(targets.S3SourceError) as caught:
-        targets.local_files(world.ctx, world.dep)
+    with pytest.raises(s3_files.S3SourceError) as caught:
+        s3_files.local_files(world.ctx, world.dep)
     problem = caught.value.problem
     assert problem.line is None
     assert problem.field == "services.models.s3_files[0].source"
@@ -259,12 +263,12 @@ def test_a_problem_without_its_line_still_names_service_path_and_fix(world: Worl
 
 def test_a_file_swapped_for_a_fifo_after_the_walk_is_refused_without_blocking(
         world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    files = targets.local_files(world.ctx, world.dep)
+    files = s3_files.local_files(world.ctx, world.dep)
     path = files["models/dev/weights.txt"]
     path.unlink()
     os.mkfifo(path)
-    monkeypatch.setattr(targets, "local_files", lambda _ctx, _dep: files)  # walked before
-    with bounded(), pytest.raises(targets.S3SourceError) as caught:
+    monkeypatch.setattr(s3_files, "local_files", lambda _ctx, _dep: files)  # walked before
+    with bounded(), pytest.raises(s3_files.S3SourceError) as caught:
         world.deploy()
     problem = caught.value.problem
     assert "a named pipe (FIFO), not a regular file" in problem.message
@@ -275,7 +279,7 @@ def test_a_file_swapped_for_a_fifo_after_the_walk_is_refused_without_blocking(
 
 
 def test_a_file_swapped_for_a_link_after_the_walk_is_not_followed(world: World) -> None:
-    files = targets.local_files(world.ctx, world.dep)
+    files = s3_files.local_files(world.ctx, world.dep)
     path = files["models/dev/weights.txt"]
     path.unlink()
     path.symlink_to(world.outside / "secret.txt")

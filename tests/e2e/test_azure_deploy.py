@@ -17,6 +17,7 @@ import base64
 import contextlib
 import itertools
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -170,7 +171,8 @@ def _release(root: Path) -> tuple[deploy.Result, list[float]]:
     ticks = itertools.count()
     result = deploy.run(deploy.Options(root, "azlocal"), deploy.Deps(
         clock=lambda: float(next(ticks)), sleep=sleeps.append,
-        aws=lambda _env: pytest.fail("an Azure-only deploy made AWS clients")))
+        aws=lambda _env: pytest.fail("an Azure-only deploy made AWS clients"),
+        environ=os.environ))
     return result, sleeps
 
 

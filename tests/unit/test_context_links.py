@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from release import repo_files
-from release.commands.images import refuse_links_leaving
+from release.engine.images import refuse_links_leaving
 from release.errors import UsageError
 
 

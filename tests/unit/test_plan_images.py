@@ -14,9 +14,10 @@ from typing import Any
 import pytest
 
 from release.adapters.registry import Login
-from release.commands import images, plan_images
 from release.commands.plan import NO_IMAGE, Result
 from release.config import load_config
+from release.engine import image_lookup as plan_images
+from release.engine import images
 from release.errors import ReleaseError
 from release.planning.reconcile import Entry
 
@@ -35,7 +36,8 @@ def _find(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any],
     def logins(_ctx: Any, chosen: Any) -> images.Logins:
         return {env.registry_of(d): Login("127.0.0.1:5001", "AWS", "token") for d in chosen}
 
-    def manifest_digest(_reg: Any, login: Login, repository: str, tag: str) -> str | None:
+    def manifest_digest(_reg: Any, login: Login, repository: str, tag: str,
+                        _ca: str | None) -> str | None:
         assert login.password == "token"
         looked.append(tag)
         answer = answers[tag]
@@ -45,7 +47,7 @@ def _find(monkeypatch: pytest.MonkeyPatch, answers: dict[str, Any],
 
     monkeypatch.setattr(images, "logins", logins)
     monkeypatch.setattr(images, "manifest_digest", manifest_digest)
-    found = plan_images.find(config, env, entries, aws=None, commit="c0ffee")
+    found = plan_images.find(config, env, entries, aws=None, commit="c0ffee", environ={})
     assert sorted(looked) == sorted(e.build_key for e in entries if e.build_key != NO_IMAGE)
     return found
 
@@ -79,7 +81,8 @@ def test_no_registry_answering_leaves_every_build_job(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(images, "logins", refused)
     config = load_config(REPO, ("local",))
-    found = plan_images.find(config, config.environments["local"], ENTRIES, None, "c0ffee")
+    found = plan_images.find(config, config.environments["local"], ENTRIES, None, "c0ffee",
+                             environ={})
     assert {found.status(e.service) for e in ENTRIES} == {"unchecked"}
     assert "cannot reach registry" in found.note()
     result = Result("local", "c0ffee", "reconcile", ENTRIES, (), images=found)

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from release.adapters.registry import Login
-from release.commands import deploy, images, targets
 from release.config import load_config
 from release.config.model import Registry
+from release.engine import images
+from release.engine.context import Context
+from release.engine.plan import ServicePlan
 from release.errors import ConfigError, ReleaseError
 from release.planning import plan
 
@@ -102,14 +104,13 @@ def test_deploy_logs_in_once_per_distinct_registry(
     config = load_config(tmp_path)
     seen: list[Registry] = []
 
-    def login(_ctx: targets.Context, reg: Registry) -> Login:
+    def login(_ctx: Context, reg: Registry) -> Login:
         seen.append(reg)
         return Login(reg.host, "u", "p")
 
-    monkeypatch.setattr(deploy, "_login", login)
-    ctx = targets.Context(config, env, None, "c" * 40)
+    ctx = Context(config, env, None, "c" * 40)
     chosen = [*env.deployments.values(), *env.deployments.values()]
-    logins = deploy._logins(ctx, chosen)
+    logins = images.logins(ctx, chosen, login)
     assert seen == [Registry("acr", "acmebatchdev.azurecr.io"), ECR]
     assert set(logins) == set(seen)
 
@@ -118,9 +119,9 @@ def test_the_image_reference_names_the_services_registry(tmp_path: Path) -> None
     env = load_config(_repo(tmp_path, _env({"type": "acr", "host": "acmebatchdev.azurecr.io"})
                             )).environments["dev"]
     digest = "sha256:" + "b" * 64
-    svc = deploy._Service(env.deployments["batch-detector"],
-                          plan.ImageStep("batch-detector", "batch-detector", "k", digest))
-    assert deploy._image_ref(env, svc) == f"acmebatchdev.azurecr.io/batch-detector@{digest}"
+    svc = ServicePlan(env.deployments["batch-detector"],
+                      plan.ImageStep("batch-detector", "batch-detector", "k", digest))
+    assert svc.wanted(env).image == f"acmebatchdev.azurecr.io/batch-detector@{digest}"
 
 
 @pytest.mark.parametrize(("desired", "running", "action"), [
@@ -139,14 +140,13 @@ def test_a_registry_refusing_the_login_fails_only_its_own_services(
                             )).environments["dev"]
     config = load_config(tmp_path)
 
-    def login(_ctx: targets.Context, reg: Registry) -> Login:
+    def login(_ctx: Context, reg: Registry) -> Login:
         if reg.type == "acr":
             raise ReleaseError("ACR refused the token exchange", "grant AcrPush to the identity")
         return Login(reg.host, "u", "p")
 
-    monkeypatch.setattr(deploy, "_login", login)
-    ctx = targets.Context(config, env, None, "c" * 40)
-    logins = deploy._logins(ctx, list(env.deployments.values()))
+    ctx = Context(config, env, None, "c" * 40)
+    logins = images.logins(ctx, list(env.deployments.values()), login)
     assert images.login_for(logins, ECR) == Login(ECR.host, "u", "p")
     acr = Registry("acr", "acmebatchdev.azurecr.io")
     with pytest.raises(ReleaseError) as caught:
@@ -161,13 +161,12 @@ def test_when_every_registry_refuses_the_login_that_is_the_runs_error(
                             )).environments["dev"]
     config = load_config(tmp_path)
 
-    def login(_ctx: targets.Context, reg: Registry) -> Login:
+    def login(_ctx: Context, reg: Registry) -> Login:
         raise ReleaseError(f"cannot reach {reg.host}", "start the cloud")
 
-    monkeypatch.setattr(deploy, "_login", login)
-    ctx = targets.Context(config, env, None, "c" * 40)
+    ctx = Context(config, env, None, "c" * 40)
     with pytest.raises(ReleaseError) as caught:
-        deploy._logins(ctx, list(env.deployments.values()))
+        images.logins(ctx, list(env.deployments.values()), login)
     assert caught.value.message.startswith("cannot reach ")
     assert caught.value.hint == "start the cloud"
 

@@ -7,24 +7,26 @@ from typing import Any
 
 import pytest
 
-from release.commands import targets
+from release.engine.targets import ecs, lambda_
+from release.planning.recorded import SOURCE_COMMIT_TAG
 
 GOOD = "0123456789abcdef0123456789abcdef01234567"
 
 
-def seen(ecs_commit: Any, lambda_commit: Any) -> Any:
-    def target(commit: Any) -> Any:
-        return None if commit is None else SimpleNamespace(
-            tags={targets.SOURCE_COMMIT_TAG: commit})
-    return SimpleNamespace(ecs=target(ecs_commit), function=target(lambda_commit))
+def tagged(commit: Any) -> dict[str, Any]:
+    return {} if commit is None else {SOURCE_COMMIT_TAG: commit}
 
 
-@pytest.mark.parametrize(("ecs", "fn", "expected"), [
-    (GOOD, GOOD, {"ecs": GOOD, "lambda": GOOD}),
-    (GOOD, None, {"ecs": GOOD}),
-    ("--upload-pack=touch /tmp/x", GOOD, {"lambda": GOOD}),
-    (GOOD + "\n::error::x", "HEAD", {}),
-    ("", None, {}),
+@pytest.mark.parametrize(("commit", "expected"), [
+    (GOOD, GOOD),
+    (None, None),
+    ("--upload-pack=touch /tmp/x", None),
+    (GOOD + "\n::error::x", None),
+    ("HEAD", None),
+    ("", None),
 ])
-def test_only_commit_ids_are_returned(ecs: Any, fn: Any, expected: dict[str, str]) -> None:
-    assert targets.running_commits(seen(ecs, fn)) == expected
+def test_only_commit_ids_are_returned(commit: Any, expected: str | None) -> None:
+    service = SimpleNamespace(service=SimpleNamespace(tags=tagged(commit)))
+    function = SimpleNamespace(tags=tagged(commit))
+    assert ecs.KIND.running_commit(service) == expected  # type: ignore[arg-type]
+    assert lambda_.KIND.running_commit(function) == expected  # type: ignore[arg-type]

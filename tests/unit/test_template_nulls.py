@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from badcorpus import BASE
 
-from release.commands import render as render_cmd
 from release.config import load_config
 from release.config.template import drop_nulls
+from release.engine import rendering
 from release.errors import ConfigError
 
 
@@ -120,8 +120,8 @@ def test_exports_full_of_nulls_validate_and_render(
     assert notices[0].endswith(" more")  # long lists are cut at 20 names
     assert "logConfiguration.options" not in notices[0]
     env = config.environments["dev"]
-    assert render_cmd.check_rendered(config, env, "web") == []
-    rendered, _ = render_cmd.render_for(config, env, "web", "registry.invalid/web:1")
+    assert rendering.check_rendered(config, env, "web") == []
+    rendered, _ = rendering.render_for(config, env, "web", "registry.invalid/web:1")
     assert _no_nulls(rendered)
     container = rendered["containerDefinitions"][0]
     assert "ulimits" not in container

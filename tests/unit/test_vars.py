@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from badcorpus import BASE
 
-from release.commands import render as render_cmd
 from release.config import load_config
 from release.config.template import is_var, var_uses
+from release.engine import rendering
 from release.errors import ConfigError, Problem
 
 
@@ -72,11 +72,11 @@ def test_vars_render_per_environment(tmp_path: Path) -> None:
     config = load_config(root)
     for env, domain in (("dev", "dev.example.com"), ("prod", "example.com")):
         assert config.environments[env].vars == {"domain": domain}
-        rendered, _ = render_cmd.render_for(config, config.environments[env], "web", "img:1")
+        rendered, _ = rendering.render_for(config, config.environments[env], "web", "img:1")
         assert {"name": "SITE", "value": f"https://{domain}/{env}"} in \
             rendered["containerDefinitions"][0]["environment"]
-        assert render_cmd.check_rendered(config, config.environments[env], "web") == []
-    values = render_cmd.placeholders(config.environments["prod"], "web")
+        assert rendering.check_rendered(config, config.environments[env], "web") == []
+    values = rendering.placeholders(config.environments["prod"], "web")
     assert (values["domain"], values["env"]) == ("example.com", "prod")
 
 
@@ -135,7 +135,7 @@ def test_unknown_placeholder_at_render_lists_builtins_and_vars(tmp_path: Path) -
     (root / "services/web/task.json").write_text(
         (root / "services/web/task.json").read_text().replace("${domain}", "${gone}"))
     with pytest.raises(ConfigError) as exc:
-        render_cmd.render_for(config, config.environments["dev"], "web", "img:1")
+        rendering.render_for(config, config.environments["dev"], "web", "img:1")
     (problem,) = exc.value.problems
     assert "${gone}" in problem.message
     assert "${domain}" in (problem.hint or "")

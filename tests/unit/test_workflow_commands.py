@@ -16,6 +16,7 @@ from release.adapters import github, github_masks
 from release.adapters.aws import deployed
 from release.cli import annotation, main, report
 from release.commands import deploy
+from release.engine.context import log_line
 from release.errors import Problem, ReleaseError
 
 # The runner, as tests/hostile/harness.py reads it too: a line ends at \n or \r; it is a
@@ -178,7 +179,7 @@ def test_the_guard_passes_other_attributes_through() -> None:
 
 def test_deploy_log_shows_a_line_break_in_a_value_escaped(
         capsys: pytest.CaptureFixture[str]) -> None:
-    deploy._log("web: note: running commit abc\n::warning::INJECTED\x1b[2J")
+    log_line("web: note: running commit abc\n::warning::INJECTED\x1b[2J")
     err = capsys.readouterr().err
     assert err == "web: note: running commit abc\\n::warning::INJECTED\\x1b[2J\n"
 

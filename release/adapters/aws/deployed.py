@@ -13,10 +13,8 @@ from typing import Any
 from release.adapters.aws.clients import AwsClients, explain
 from release.config.model import Environment
 from release.planning.reconcile import Deployed
+from release.planning.recorded import BUILD_KEY_TAG, CONFIG_KEY_TAG, SOURCE_COMMIT_TAG
 
-BUILD_KEY_TAG = "release:build-key"
-CONFIG_KEY_TAG = "release:config-key"
-SOURCE_COMMIT_TAG = "release:source-commit"
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
 
 # What each tag holds when a release wrote it. Anyone who can tag the resource (or deploy

@@ -8,7 +8,6 @@ independent images at once (bounded), one failure leaving the others to finish.
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,9 +17,10 @@ from release.adapters import build_secrets, buildkit, github_masks, registry
 from release.adapters.aws import ecr
 from release.adapters.azure import acr
 from release.adapters.buildkit import BuildReport, Session
-from release.commands import auth_azure, targets
 from release.config import destinations
 from release.config.model import Environment, Registry, ServiceDeployment
+from release.engine import azure
+from release.engine.context import Context
 from release.errors import ReleaseError, UsageError
 from release.planning import buildkey, dockerignore, image_tags, plan
 from release.planning.build_command import BuildSpec
@@ -39,15 +39,15 @@ def registries(env: Environment, chosen: Iterable[ServiceDeployment]) -> list[Re
     return list(dict.fromkeys(env.registry_of(d) for d in chosen if d.service.needs_image))
 
 
-def azure_session(env: Environment,
-                  chosen: Iterable[ServiceDeployment]) -> auth_azure.Session | None:
+def azure_session(env: Environment, chosen: Iterable[ServiceDeployment],
+                  environ: Mapping[str, str]) -> azure.Session | None:
     """One Entra ID session for the run when a chosen service pushes to ACR, else None."""
     if env.azure is None or all(env.registry_of(d).type != "acr" for d in chosen):
         return None
-    return auth_azure.Session(env, os.environ)
+    return azure.Session(env, environ)
 
 
-def login(ctx: targets.Context, reg: Registry) -> registry.Login:
+def login(ctx: Context, reg: Registry) -> registry.Login:
     """Credentials for one registry: ECR's token (masked first), ACR via Entra ID, or none."""
     aws = ctx.env.aws
     destinations.checked(destinations.registry_host(  # the password goes to this host
@@ -55,17 +55,17 @@ def login(ctx: targets.Context, reg: Registry) -> registry.Login:
         region=aws.region if aws else None))
     if reg.type == "ecr":
         found = ecr.login(ctx.client("ecr"), reg.host)
-        if os.environ.get("GITHUB_ACTIONS") == "true":
+        if ctx.environ.get("GITHUB_ACTIONS") == "true":
             github_masks.mask(found.password)  # before anything could print it
         return found
     if reg.type == "acr":
-        return auth_azure.registry_login(ctx.env, os.environ, registry=reg,
-                                         session=ctx.azure_session())
+        return azure.registry_login(ctx.env, ctx.environ, registry=reg,
+                                    session=ctx.azure_session())
     return registry.Login(reg.host, "", "")
 
 
-def logins(ctx: targets.Context, chosen: Iterable[ServiceDeployment],
-           log_in: Callable[[targets.Context, Registry], registry.Login] = login) -> Logins:
+def logins(ctx: Context, chosen: Iterable[ServiceDeployment],
+           log_in: Callable[[Context, Registry], registry.Login] = login) -> Logins:
     """One login per distinct registry the chosen services push to. When some registry
     answers, one that refuses keeps its error, so only its own services fail; when none
     answers (the cloud is unreachable, the role is wrong), its error is the run's error."""
@@ -93,21 +93,22 @@ def login_for(found: Logins, reg: Registry) -> registry.Login:
 
 
 def manifest_digest(reg: Registry, found: registry.Login, repository: str,
-                    tag: str) -> str | None:
+                    tag: str, ca_bundle: str | None) -> str | None:
     """The digest ``repository:tag`` points at in ``reg``, or None when it is not there."""
     if reg.type == "acr":  # HTTPS only, trusting REQUESTS_CA_BUNDLE when set
-        return acr.manifest_digest(found, repository, tag, os.environ.get("REQUESTS_CA_BUNDLE"))
+        return acr.manifest_digest(found, repository, tag, ca_bundle)
     return registry.manifest_digest(found, repository, tag)
 
 
-def lookup(ctx: targets.Context, dep: ServiceDeployment, ids: Mapping[str, str],
+def lookup(ctx: Context, dep: ServiceDeployment, ids: Mapping[str, str],
            found: Logins) -> plan.ImageStep:
     """The service's build key, and its digest when the registry already holds that key."""
     service = dep.service
     key = buildkey.build_key(buildkey.inputs_for(service, ids))
     reg = ctx.env.registry_of(dep)
     return plan.ImageStep(service.name, service.repository, key,
-                          manifest_digest(reg, login_for(found, reg), service.repository, key))
+                          manifest_digest(reg, login_for(found, reg), service.repository, key,
+                                          ctx.ca_bundle))
 
 
 def refuse_links_leaving(root: Path, context: str, dockerfile: str) -> None:
@@ -137,7 +138,7 @@ def refuse_links_leaving(root: Path, context: str, dockerfile: str) -> None:
             "ignore file the build reads")
 
 
-def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
+def spec_for(ctx: Context, dep: ServiceDeployment, image: plan.ImageStep,
              secrets: Sequence[str] = ()) -> BuildSpec:
     """What to build for one service: context, Dockerfile, tags, args, platforms, cache;
     ``secrets`` are its ``--secret`` values (where the CLI reads each, never a value)."""
@@ -145,7 +146,7 @@ def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep
     root = ctx.config.root
     extra = image_tags.render_tags(service.tags, image_tags.tag_values(
         build_key=image.build_key, sha=ctx.commit, env=ctx.env.name,
-        run_number=os.environ.get("GITHUB_RUN_NUMBER")))
+        run_number=ctx.environ.get("GITHUB_RUN_NUMBER")))
     return BuildSpec(
         context=str(root / service.context), dockerfile=str(root / service.dockerfile),
         image=f"{ctx.env.registry_of(dep).host}/{service.repository}", tag=image.build_key,
@@ -154,25 +155,25 @@ def spec_for(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep
                 "dev.release.build-key": image.build_key},
         platforms=service.image_platforms, target=service.target, secrets=tuple(secrets),
         cache_registry=service.cache.registry, cache_gha=service.cache.gha,
-        github_actions=gha_reachable(),
+        github_actions=gha_reachable(ctx.environ),
         for_lambda=service.lambda_ is not None, attestations=service.attestations)
 
 
-def gha_reachable() -> bool:
+def gha_reachable(environ: Mapping[str, str]) -> bool:
     """True under GitHub Actions when the step can reach its cache service (buildx's
     ``type=gha`` reads ACTIONS_RUNTIME_TOKEN, which a step sees only when exposed to it)."""
-    return (os.environ.get("GITHUB_ACTIONS") == "true"
-            and bool(os.environ.get("ACTIONS_RUNTIME_TOKEN")))
+    return (environ.get("GITHUB_ACTIONS") == "true"
+            and bool(environ.get("ACTIONS_RUNTIME_TOKEN")))
 
 
-def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.ImageStep,
+def build_and_push(ctx: Context, dep: ServiceDeployment, image: plan.ImageStep,
                    builds: Session, found: registry.Login) -> BuildReport:
     """Build the image tagged with its build key, push it, and say what the build did."""
     service = dep.service
     refuse_links_leaving(ctx.config.root, service.context, service.dockerfile)
     builds.login(found)  # before the build: the cache is read from the same registry
     builder = builds.builder_for(service.builder)
-    if service.cache.gha and not (gha_reachable() and builder.kind == "buildx"
+    if service.cache.gha and not (gha_reachable(ctx.environ) and builder.kind == "buildx"
                                   and not builder.in_engine):
         ctx.log(f"{service.name}: note: cache.gha needs buildx with the docker-container "
                 "driver under GitHub Actions and ACTIONS_RUNTIME_TOKEN exposed to the step "
@@ -181,9 +182,9 @@ def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.Ima
         ctx.log(f"{service.name}: note: builder {service.builder} needs docker buildx; "
                 "building with the embedded BuildKit")
     with build_secrets.secret_args(service.build_secrets, root=ctx.config.root,
-                                   environ=os.environ, aws_clients=ctx.aws) as args:
+                                   environ=ctx.environ, aws_clients=ctx.aws) as args:
         spec = spec_for(ctx, dep, image, args[1::2])
-        hidden = buildkit.secret_values(spec.secrets, os.environ)  # kept out of the log too
+        hidden = buildkit.secret_values(spec.secrets, ctx.environ)  # kept out of the log too
         report = builds.build(service.name, spec, hidden=hidden, builder=builder)
     ctx.log(f"{service.name}: pushed {spec.image}@{report.digest} ({report.describe()})")
     return report
@@ -192,7 +193,7 @@ def build_and_push(ctx: targets.Context, dep: ServiceDeployment, image: plan.Ima
 Built = BuildReport | ReleaseError
 
 
-def build_all(ctx: targets.Context, jobs: Sequence[tuple[ServiceDeployment, plan.ImageStep]],
+def build_all(ctx: Context, jobs: Sequence[tuple[ServiceDeployment, plan.ImageStep]],
               found: Logins, open_session: Callable[[], Session], workers: int) -> list[Built]:
     """Build and push each job's image, ``workers`` at once; each job's report or error, in
     order. The builder is found once (a failure there is every job's error)."""

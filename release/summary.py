@@ -7,11 +7,31 @@ message and hint below it, and a one-line diagram of the release: plan -> build 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from release.adapters.buildkit import BuildReport
-    from release.commands.deploy import Outcome, Result
+    from release.engine.apply import Outcome
+
+
+class Result(Protocol):
+    """What a deploy's summary is made from."""
+
+    @property
+    def environment(self) -> str:
+        """The environment deployed to."""
+
+    @property
+    def commit(self) -> str:
+        """The commit released."""
+
+    @property
+    def dry_run(self) -> bool:
+        """True when nothing was changed."""
+
+    @property
+    def outcomes(self) -> tuple[Outcome, ...]:
+        """Every target's outcome."""
 
 ICONS = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝", "skipped": "⏭️"}
 HEADERS = ("", "service", "target", "why", "image", "digest", "revision / version", "rollout",

@@ -1,4 +1,4 @@
-"""``release plan --find-images``: which planned images each registry already holds.
+"""Which planned images each registry already holds (``release plan --find-images``).
 
 A service whose build key is already in its registry needs no build job: the deploy finds
 that digest and promotes it (the usual case when a release reaches its second environment,
@@ -9,16 +9,17 @@ which looks again and builds when it must: a failed check never skips a build.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from release.commands import images, targets
-from release.commands.plan import NO_IMAGE
 from release.config.model import Config, Environment, ServiceDeployment
+from release.engine import images
+from release.engine.context import Context
 from release.errors import ReleaseError
 from release.planning.reconcile import Entry
+from release.planning.recorded import NO_IMAGE
 
 LOOKUPS_AT_ONCE = 8
 
@@ -49,13 +50,14 @@ class Found:
 
 
 def find(config: Config, env: Environment, entries: Sequence[Entry], aws: Any,
-         commit: str) -> Found:
+         commit: str, *, environ: Mapping[str, str]) -> Found:
     """Look each planned image up in its registry, by build key."""
     wanted = [e for e in entries if e.build_key != NO_IMAGE]
     if not wanted:
         return Found()
     deps = {e.service: env.deployments[e.service] for e in wanted}
-    ctx = targets.Context(config, env, aws, commit, azure=images.azure_session(env, deps.values()))
+    ctx = Context(config, env, aws, commit, azure=images.azure_session(env, deps.values(), environ),
+                  environ=environ)
     try:
         logins = images.logins(ctx, deps.values())
     except ReleaseError as exc:  # no registry answered: every build job decides for itself
@@ -66,7 +68,8 @@ def find(config: Config, env: Environment, entries: Sequence[Entry], aws: Any,
         reg = env.registry_of(dep)
         try:
             return entry.service, images.manifest_digest(
-                reg, images.login_for(logins, reg), dep.service.repository, entry.build_key)
+                reg, images.login_for(logins, reg), dep.service.repository, entry.build_key,
+                ctx.ca_bundle)
         except ReleaseError as exc:
             return entry.service, exc
 
