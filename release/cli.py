@@ -28,6 +28,7 @@ COMMANDS = (
     "release.commands.validate",
     "release.commands.render",
     "release.commands.deploy",
+    "release.commands.diff",
     "release.commands.plan",
     "release.commands.status",
     "release.commands.auth",

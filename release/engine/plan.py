@@ -169,9 +169,10 @@ def observe(ctx: Context, dep: ServiceDeployment) -> Observed:
                              for kind in targets.of(dep.service.targets)})
 
 
-def decide(ctx: Context, svc: ServicePlan) -> ServicePlan:
-    """``svc`` with each target decided from what it runs and the image it should run."""
-    want = svc.wanted(ctx.env)
+def decide(ctx: Context, svc: ServicePlan, want: Wanted | None = None) -> ServicePlan:
+    """``svc`` with each target decided from what it runs and the image it should run
+    (``want``: instead of the service's own image, e.g. a tag not pushed yet for a diff)."""
+    want = want or svc.wanted(ctx.env)
     return dataclasses.replace(svc, targets=tuple(
         TargetPlan(kind, kind.decide(ctx, svc.dep, svc.seen, want))
         for kind in targets.of(svc.dep.service.targets)))

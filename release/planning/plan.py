@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from release.planning import taskdef
+from release.planning import diff, taskdef
 
 Action = Literal["none", "register", "update", "deploy", "upload", "build", "reuse"]
 
@@ -66,9 +66,8 @@ def ecs_step(service: str, desired: dict[str, Any] | None, running: Revision,
                           f"service runs another revision; {latest.arn.rsplit(':', 1)[-1]} "
                           "already matches")
     want = taskdef.comparable(desired, taskdef.tags_of(desired))
-    fields = taskdef.changed_fields(taskdef.comparable(running.body, running.tags), want)
-    shown = ", ".join(fields[:3]) + (f" (+{len(fields) - 3} more)" if len(fields) > 3 else "")
-    return TargetStep(service, "ecs", "register", f"differs: {shown}")
+    changes = diff.task_definition(taskdef.comparable(running.body, running.tags), want)
+    return TargetStep(service, "ecs", "register", f"differs: {diff.brief(changes)}")
 
 
 def lambda_step(service: str, desired_image: str | None, function_image: str | None,

@@ -172,21 +172,3 @@ def comparable(task_definition: Mapping[str, Any], tags: Mapping[str, str]) -> d
 def tags_of(task_definition: Mapping[str, Any]) -> dict[str, str]:
     """The ``tags`` list of a RegisterTaskDefinition input, as a mapping."""
     return {str(t["key"]): str(t["value"]) for t in task_definition.get("tags", [])}
-
-
-def changed_fields(current: Mapping[str, Any], desired: Mapping[str, Any]) -> list[str]:
-    """Dotted paths that differ between two comparable definitions (for the plan and logs)."""
-    out: list[str] = []
-
-    def walk(a: Any, b: Any, path: str) -> None:
-        if isinstance(a, dict) and isinstance(b, dict):
-            for key in sorted(set(a) | set(b)):
-                walk(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
-        elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            for index, (x, y) in enumerate(zip(a, b, strict=True)):
-                walk(x, y, f"{path}[{index}]")
-        elif a != b:
-            out.append(path or "(all)")
-
-    walk(current, desired, "")
-    return out

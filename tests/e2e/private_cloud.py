@@ -3,6 +3,7 @@ pointed at it. Each module uses other ports, so modules never share or disturb a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,3 +38,9 @@ def examples_repo(tmp_path: Path, state: LocalState) -> Path:
                         registry_host=state.registry_host)
     sandbox.reset_and_seed(root, state.aws_endpoint_url, Trust.of(state))
     return root
+
+
+def local_environ() -> dict[str, str]:
+    """The process environment as a developer's shell has it (the local cloud's variables
+    set by the test, no GitHub Actions): what `release` gets from cli.main."""
+    return {k: v for k, v in os.environ.items() if k != "GITHUB_ACTIONS"}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-from private_cloud import examples_repo, private_cloud
+from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.adapters import oidc
 from release.cli import main
@@ -122,7 +122,7 @@ def test_locally_credentials_are_printed_as_json(
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     root = make_repo(tmp_path / "repo", cloud_state)
     code = main(["auth", "aws", "--env", "local", "--root", str(root), "--output", "json",
-                 "--duration", "900"], environ={})
+                 "--duration", "900"], environ=local_environ())
     out = capsys.readouterr().out
     assert code == 0
     data = json.loads(out)["data"]
@@ -142,7 +142,7 @@ def test_without_id_token_permission_the_error_shows_the_yaml(
         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_URL", raising=False)
     root = make_repo(tmp_path / "repo", cloud_state)
-    code = main(["auth", "aws", "--env", "local", "--root", str(root)], environ={})
+    code = main(["auth", "aws", "--env", "local", "--root", str(root)], environ=local_environ())
     err = capsys.readouterr().err
     assert code == 1
     assert "ACTIONS_ID_TOKEN_REQUEST_URL is not set" in err

@@ -32,7 +32,7 @@ from typing import Any
 import pytest
 import yaml
 from fakes.azure.server import FakeAzure, serve
-from private_cloud import REPO, private_cloud
+from private_cloud import REPO, local_environ, private_cloud
 
 from release.adapters.azure.acr import ACR_USERNAME
 from release.cli import main
@@ -224,7 +224,7 @@ def test_deploy_pushes_to_the_tls_registry_and_waits_for_the_revision(
     # Second release, through the command line: nothing built, no PATCH.
     before = len(_patches(fake))
     code = main(["deploy", "--env", "azlocal", "--root", str(repo), "--output", "json"],
-                environ={})
+                environ=local_environ())
     out, err = capsys.readouterr()
     assert code == 0, err
     [again] = json.loads(out)["data"]["results"]
@@ -252,7 +252,7 @@ def test_a_failed_revision_fails_the_deploy_with_its_reason(
     # exit 1, the reason printed, no traceback.
     fake.revision_states = [("Failed", "Failed")]
     fake.apps[APP]["template"]["containers"][0]["image"] = OLD_IMAGE
-    code = main(["deploy", "--env", "azlocal", "--root", str(repo)], environ={})
+    code = main(["deploy", "--env", "azlocal", "--root", str(repo)], environ=local_environ())
     out, err = capsys.readouterr()
     assert code == 1
     assert "httpd not found" in out + err

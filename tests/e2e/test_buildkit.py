@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from private_cloud import examples_repo, private_cloud
+from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.adapters import build_output, buildkit
 from release.adapters.registry import Login
@@ -74,7 +74,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory, cloud_state: LocalState) -> P
 
 
 def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, Any, str]:
-    code = main([*argv, "--output", "json"], environ={})
+    code = main([*argv, "--output", "json"], environ=local_environ())
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, json.loads(out)["data"], out + err

@@ -8,6 +8,7 @@ example services whose build keys are made unique with an extra build arg.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from private_cloud import examples_repo, private_cloud
+from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
 from release.local import sandbox
@@ -45,7 +46,7 @@ def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
 def deploy(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:
     """Run `release deploy --env local` in-process; return (exit code, JSON data, stderr)."""
     code = main(["deploy", "--env", "local", "--root", str(root), "--output", "json", *args],
-                environ={})
+                environ=local_environ())
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, json.loads(out)["data"] if out.strip() else None, err
@@ -219,7 +220,7 @@ def test_aws_endpoint_down_is_a_clear_error(
     data = yaml.safe_load(local.read_text())
     data["aws"]["endpoint_url"] = "http://127.0.0.1:9"  # nothing listens on the discard port
     local.write_text(yaml.safe_dump(data, sort_keys=False))
-    code = main(["deploy", "--env", "local", "--root", str(repo)], environ={})
+    code = main(["deploy", "--env", "local", "--root", str(repo)], environ=local_environ())
     _, err = capsys.readouterr()
     assert code == 1
     assert "cannot reach http://127.0.0.1:9" in err
@@ -272,7 +273,7 @@ def test_a_failed_service_is_planned_again_after_an_unrelated_push(
 
     def plan(*args: str) -> dict[str, str]:
         code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json", *args],
-                    environ={})
+                    environ=local_environ())
         out, _ = capsys.readouterr()
         assert code == 0
         return {e["service"]: e["reason"] for e in json.loads(out)["data"]["services"]}
@@ -290,7 +291,8 @@ def test_deploy_authenticates_through_github_oidc_when_the_runner_offers_it(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", cloud_state.oidc_request_url)
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "not-the-runner-token")
-    code = main(["deploy", "--env", "local", "--root", str(repo), "autovision"], environ={})
+    code = main(["deploy", "--env", "local", "--root", str(repo), "autovision"],
+                environ=local_environ())
     _, err = capsys.readouterr()
     assert code == 1  # the issuer refused the token: the OIDC path is the one in use
     assert "401" in err or "refused" in err
@@ -312,7 +314,7 @@ def test_a_full_release_under_github_actions_shows_each_secret_only_on_its_mask_
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", cloud_state.oidc_request_url)
     monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN", cloud_state.oidc_request_token)
     code = main(["deploy", "--env", "local", "--root", str(repo)],
-                environ={"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(outputs),
+                environ={**os.environ, "GITHUB_OUTPUT": str(outputs),
                          "GITHUB_STEP_SUMMARY": str(summary)})
     out, err = capsys.readouterr()
     assert code == 0
@@ -342,7 +344,7 @@ def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(
 
     def plan() -> dict[str, str]:
         code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json"],
-                    environ={})
+                    environ=local_environ())
         out, _ = capsys.readouterr()
         assert code == 0
         return {e["service"]: e["reason"] for e in json.loads(out)["data"]["services"]}
@@ -356,7 +358,7 @@ def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(
     assert plan() == {"autovision": "config differs"}
     # The image is already in the registry: the plan gives it no build job.
     code = main(["plan", "--env", "local", "--root", str(repo), "--output", "json",
-                 "--find-images"], environ={})
+                 "--find-images"], environ=local_environ())
     out, _ = capsys.readouterr()
     assert code == 0
     found = json.loads(out)["data"]
@@ -369,3 +371,44 @@ def test_plan_after_a_release_is_empty_and_sees_a_config_only_change(
                if r["status"] == "deployed"]
     assert changed == [("autovision", False, True)]  # same image, new task definition
     assert plan() == {}
+
+
+def test_diff_shows_a_changed_value_and_exits_0_when_nothing_differs(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy(repo, capsys)[0] == 0
+
+    def diff(*args: str) -> tuple[int, Any]:
+        code = main(["diff", "--env", "local", "--root", str(repo), "--output", "json",
+                     "--exit-code", *args], environ=local_environ())
+        out, err = capsys.readouterr()
+        assert "Traceback" not in err
+        return code, json.loads(out)["data"]
+
+    code, data = diff()
+    assert code == 0  # right after a release, nothing differs
+    assert data["differs"] is False
+    assert {t["action"] for t in data["targets"]} == {"none"}
+
+    local = repo / "environments" / "local.yaml"
+    config = yaml.safe_load(local.read_text())
+    config["services"]["autovision"]["ecs"]["environment"]["DETECTION_THRESHOLD"] = "0.7"
+    config["services"]["autovision"]["ecs"]["memory"] = "1024"
+    local.write_text(yaml.safe_dump(config, sort_keys=False))
+    _git(repo, "commit", "-qam", "raise the threshold and the memory")
+    code, data = diff("autovision")
+    assert code == 1
+    [target] = data["targets"]
+    assert (target["service"], target["target"], target["action"]) == (
+        "autovision", "ecs", "register")
+    changes = {d["path"]: (d["before"], d["after"]) for d in target["differences"]}
+    assert changes == {
+        "containerDefinitions[autovision].environment.DETECTION_THRESHOLD": ("0.6", "0.7"),
+        "memory": ("512", "1024")}
+    # In words, and the printed plan of a dry run gives the same values in brief
+    assert main(["diff", "--env", "local", "--root", str(repo), "autovision"],
+                environ=local_environ()) == 0
+    out, _ = capsys.readouterr()
+    assert "  memory: 512 -> 1024" in out
+    code, _, err = deploy(repo, capsys, "--dry-run", "autovision")
+    assert code == 0
+    assert "memory 512 -> 1024" in err

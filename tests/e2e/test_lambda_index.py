@@ -18,7 +18,7 @@ from typing import Any
 
 import boto3
 import pytest
-from private_cloud import examples_repo, private_cloud
+from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
 from release.local.state import LocalState
@@ -98,7 +98,7 @@ class Registry:
 
 def _deploy(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
     code = main(["deploy", "--env", "local", "--root", str(root), "--output", "json", *args,
-                 SERVICE], environ={})
+                 SERVICE], environ=local_environ())
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, json.loads(out)["data"]

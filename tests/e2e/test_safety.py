@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 import pytest
-from private_cloud import examples_repo, private_cloud
+from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
 from release.local import sandbox
@@ -42,7 +42,8 @@ def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
 def release(root: Path, capsys: pytest.CaptureFixture[str], *args: str
             ) -> tuple[int, Any, str]:
     """Run a `release` verb in-process with --output json; (exit code, data, stderr)."""
-    code = main([*args, "--env", "local", "--root", str(root), "--output", "json"], environ={})
+    code = main([*args, "--env", "local", "--root", str(root), "--output", "json"],
+                environ=local_environ())
     out, err = capsys.readouterr()
     assert "Traceback" not in err
     return code, json.loads(out)["data"] if out.strip() else None, err
