@@ -84,7 +84,7 @@ class Session:
 
     builder: Builder
     log: BuildLog
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] = field(default_factory=dict)
     runner: Runner = run_streaming
     clock: Callable[[], float] = time.monotonic
     config: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="release-docker-")))

@@ -7,8 +7,8 @@ Images are not built here: builds go through BuildKit and the docker CLI
 
 from __future__ import annotations
 
-import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from release.errors import ReleaseError
@@ -16,19 +16,19 @@ from release.errors import ReleaseError
 TIMEOUT = 120
 
 
-def connect() -> Any:
-    """A Docker client for the engine at DOCKER_HOST (or the default socket)."""
+def connect(environ: Mapping[str, str]) -> Any:
+    """A Docker client for the engine at ``environ``'s DOCKER_HOST (or the default socket)."""
     import docker  # deferred: most commands never talk to Docker
     from docker.errors import DockerException
 
-    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    host = environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     hint = ("start Docker (for the local cloud: `release local up`), or set DOCKER_HOST")
     refused = unix_socket_refuses(host)
     if refused:
         raise ReleaseError(f"Docker engine not reachable at {host}: {refused}", hint)
     client = None
     try:
-        client = docker.from_env(timeout=TIMEOUT)
+        client = docker.from_env(timeout=TIMEOUT, environment=dict(environ))
         client.ping()
     except DockerException as exc:
         if client is not None:

@@ -52,10 +52,10 @@ class Result:
                                        "expires_on": self.expires_on, "registry": self.registry})
 
 
-def _docker_login(login: Login) -> None:
+def _docker_login(login: Login, environ: Mapping[str, str]) -> None:
     from release.adapters.docker_engine import connect
 
-    client = connect()
+    client = connect(environ)
     try:
         client.login(username=login.username, password=login.password,
                      registry=login.host, reauth=True)
@@ -77,7 +77,10 @@ def run(options: Options, deps: Deps | None = None) -> Result:
                           options.environ.get("REQUESTS_CA_BUNDLE"), env.azure.acr_exchange_url)
         if options.environ.get("GITHUB_ACTIONS") == "true":
             github_masks.mask(login.password, stream=deps.stdout)
-        (deps.docker_login or _docker_login)(login)
+        if deps.docker_login is not None:
+            deps.docker_login(login)
+        else:
+            _docker_login(login, options.environ)
         registry = login.host
     return Result(env.name, env.azure.tenant_id, env.azure.client_id, token.expires_on,
                   registry)

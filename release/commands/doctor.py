@@ -45,7 +45,8 @@ class Deps:
     """The outside world, replaced in tests."""
 
     tokens: Callable[[Mapping[str, str]], Callable[[str], str]] = oidc.TokenSource.from_environ
-    iam: Callable[[AwsAccount], Any] = lambda account: AwsClients(account).client("iam")
+    iam: Callable[[AwsAccount, Mapping[str, str]], Any] = (
+        lambda account, environ: AwsClients(account, environ=environ).client("iam"))
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
 
 
@@ -134,7 +135,7 @@ def run(options: Options, deps: Deps | None = None) -> Result:
         except (OSError, ValueError) as exc:
             raise UsageError(f"cannot read --policy-file {options.policy_file}: {exc}") from None
     else:
-        policy = read_trust_policy(deps.iam(env.aws), env.aws.role_arn)
+        policy = read_trust_policy(deps.iam(env.aws, options.environ), env.aws.role_arn)
     claims = _claims(options, deps)
     repository = options.repository or str((claims or {}).get("repository", ""))
     if not policies.valid_repository(repository):

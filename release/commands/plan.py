@@ -269,7 +269,8 @@ def run(options: Options, aws_factory: Any = None,
             # Only here: a recorded state (--deployed) plans without the AWS modules.
             from release.adapters.aws.clients import AwsClients
 
-            clients.append((aws_factory or AwsClients)(env.aws))
+            clients.append(aws_factory(env.aws) if aws_factory else
+                           AwsClients(env.aws, environ=environ))
         return clients[0]
 
     try:

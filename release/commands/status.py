@@ -156,4 +156,6 @@ def register(sub: Any) -> None:
                     "released, and whether it lags HEAD.")
     parser.add_argument("--env", action="append", default=[], metavar="NAME",
                         help="only this environment (repeatable; default: all)")
-    parser.set_defaults(handler=lambda args: run(Options(args.root, tuple(args.env))))
+    parser.set_defaults(handler=lambda args: run(
+        Options(args.root, tuple(args.env)),
+        lambda account: AwsClients(account, environ=args.environ)))

@@ -57,7 +57,7 @@ class Deps:
         if self.aws is not None:
             return self.aws(env)
         assert env.aws is not None  # noqa: S101 - callers check
-        return AwsClients(env.aws)
+        return AwsClients(env.aws, environ=self.environ)
 
     def open_builds(self) -> buildkit.Session:
         """The run's builder (found once, said in the log) with a private DOCKER_CONFIG;

@@ -84,11 +84,11 @@ def test_web_identity_sts_client_shares_the_session_of_the_service_clients(
         return sts.Credentials("ASIAASSUMED", "s", "t", datetime.now(UTC) + timedelta(hours=1),
                                f"arn:aws:sts::{ACCOUNT}:assumed-role/release/r")
 
-    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/token")
     monkeypatch.setattr(oidc.TokenSource, "from_environ",
                         classmethod(lambda _cls, _environ: lambda _audience: "a.b.c"))
     monkeypatch.setattr(sts, "assume_role", assume_role)
-    aws = clients.AwsClients(account())
+    aws = clients.AwsClients(account(), environ={
+        "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token"})
     try:
         ecr, ecs = aws.client("ecr"), aws.client("ecs")
         [sts_client] = made

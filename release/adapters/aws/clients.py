@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import threading
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from release.adapters.aws.common import CONNECT_TIMEOUT, MAX_ATTEMPTS, READ_TIMEOUT, explain
@@ -28,19 +28,22 @@ class AwsClients:
     from a second session would pay again). Under GitHub OIDC the STS client of the
     exchange comes from the same session.
     ``session`` may be passed in: a botocore Session, or a boto3 Session (its botocore
-    session is used).
+    session is used). ``environ`` is the process environment the command line passed in:
+    a job that offers GitHub OIDC (``ACTIONS_ID_TOKEN_REQUEST_URL``) assumes the role with
+    its token; otherwise botocore's own credential chain is used.
     """
 
     account: AwsAccount
     session: Any = None
+    environ: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
     def _session(self) -> Any:
-        if self.session is None and os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
-            self.session = _web_identity(self.account)
+        if self.session is None and self.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"):
+            self.session = _web_identity(self.account, self.environ)
         if self.session is None:
             # deferred: `release --version`, `validate` and `plan --deployed` need no botocore
             import botocore.session
@@ -79,16 +82,16 @@ class AwsClients:
             self._clients.clear()
 
 
-def _web_identity(account: AwsAccount) -> Any:
+def _web_identity(account: AwsAccount, environ: Mapping[str, str]) -> Any:
     """A botocore session whose credentials come from GitHub OIDC and renew themselves
     before they expire, so an hour-long deploy does not fail midway. Every secret is masked
     first."""
     from release.adapters import github_masks, oidc
     from release.adapters.aws.web_identity import Refresh, web_identity_session
 
-    destinations.token_origin([account.endpoint_url], os.environ.get(oidc.REQUEST_URL))
-    source = oidc.TokenSource.from_environ(os.environ)
-    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    destinations.token_origin([account.endpoint_url], environ.get(oidc.REQUEST_URL))
+    source = oidc.TokenSource.from_environ(environ)
+    github = environ.get("GITHUB_ACTIONS") == "true"
 
     def token() -> str:
         value = source(oidc.AWS_AUDIENCE)
@@ -100,4 +103,4 @@ def _web_identity(account: AwsAccount) -> Any:
         if github:
             github_masks.mask(*credentials.secrets)
 
-    return web_identity_session(account, token, Refresh(on_credentials=masked))
+    return web_identity_session(account, token, Refresh(environ=environ, on_credentials=masked))

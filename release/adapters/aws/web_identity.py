@@ -7,7 +7,6 @@ AssumeRoleWithWebIdentity, so a deploy that waits an hour does not fail midway.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ class Refresh:
     refresh_minutes: int = DEFAULT_REFRESH_MINUTES
     duration: int = sts.DEFAULT_DURATION
     clock: Callable[[], datetime] = _utc_now
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] = field(default_factory=dict)
     where: str = "the environment file"
     on_credentials: Callable[[sts.Credentials], None] = lambda _c: None  # e.g. mask them
 
