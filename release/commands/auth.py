@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 from release.adapters import github_masks, oidc
 from release.adapters.aws import sts
-from release.commands import auth_azure
 from release.config import destinations, load_config
 from release.config.model import AwsAccount, Environment
+from release.engine import azure
 from release.errors import ReleaseError, UsageError
 from release.output import envelope
 
@@ -135,8 +135,47 @@ def run_aws(options: Options, deps: Deps | None = None) -> AwsResult:
     return result
 
 
-def _run_azure(args: argparse.Namespace) -> Any:
-    return auth_azure.run(auth_azure.Options(args.root, args.env, args.environ))
+@dataclass(frozen=True)
+class AzureOptions:
+    """Which environment's Azure identity to use."""
+
+    root: Path
+    environment: str
+    environ: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class AzureResult:
+    """What was obtained; never the tokens themselves."""
+
+    environment: str
+    tenant_id: str
+    client_id: str
+    expires_on: int
+    registry: str | None
+
+    def to_text(self) -> str:
+        """One line per thing done."""
+        lines = [f"Entra ID token for app {self.client_id} in tenant {self.tenant_id}, "
+                 f"expires at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.expires_on))}"]
+        if self.registry:
+            lines.append(f"docker logged in to {self.registry}")
+        return "\n".join(lines)
+
+    def to_json(self) -> str:
+        """Versioned JSON."""
+        return envelope("auth-azure", {"environment": self.environment,
+                                       "tenant_id": self.tenant_id, "client_id": self.client_id,
+                                       "expires_on": self.expires_on, "registry": self.registry})
+
+
+def run_azure(options: AzureOptions, deps: azure.Deps | None = None) -> AzureResult:
+    """Get the Entra ID token; with an acr registry, log docker in to it."""
+    env = load_config(options.root, (options.environment,)).environments[options.environment]
+    done = azure.sign_in(env, options.environ, deps or azure.Deps())
+    assert env.azure is not None  # noqa: S101 - sign_in checked
+    return AzureResult(env.name, env.azure.tenant_id, env.azure.client_id,
+                       done.token.expires_on, done.registry)
 
 
 def register(sub: Any) -> None:
@@ -155,10 +194,11 @@ def register(sub: Any) -> None:
                      help=f"session length (default: {sts.DEFAULT_DURATION})")
     aws.set_defaults(handler=lambda args: run_aws(Options(
         args.root, args.env, args.duration, args.environ)))
-    azure = clouds.add_parser(
+    azure_parser = clouds.add_parser(
         "azure", help="Entra ID token and Azure Container Registry login",
         description="Request a GitHub OIDC token (audience api://AzureADTokenExchange), "
                     "exchange it for an Entra ID token, and log docker into the ACR registry.")
-    azure.add_argument("--env", required=True, metavar="NAME", help="environment name")
-    azure.set_defaults(handler=_run_azure)
+    azure_parser.add_argument("--env", required=True, metavar="NAME", help="environment name")
+    azure_parser.set_defaults(handler=lambda args: run_azure(AzureOptions(
+        args.root, args.env, args.environ)))
 

@@ -18,7 +18,7 @@ from release.adapters import github_masks, oidc
 from release.adapters.azure import acr, container_apps, identity
 from release.adapters.registry import Login
 from release.config import destinations
-from release.config.model import AzureAppDeployment, Environment, Registry
+from release.config.model import Environment, Registry
 from release.errors import ReleaseError, UsageError
 
 
@@ -105,23 +105,39 @@ def registry_login(env: Environment, environ: Mapping[str, str], deps: Deps | No
     return login
 
 
-def _app(env: Environment, service: str) -> AzureAppDeployment:
-    dep = env.deployments[service]
-    if dep.azure_container_app is None or env.azure is None:
-        raise ReleaseError(f"{service} has no azure_container_app in {env.path}")
-    return dep.azure_container_app
+@dataclass(frozen=True)
+class SignedIn:
+    """An Entra ID token, and the ACR registry docker was logged in to (if any)."""
+
+    token: identity.AccessToken
+    registry: str | None
 
 
-def current_app(env: Environment, service: str, environ: Mapping[str, str],
-                session: Session | None = None) -> container_apps.Running:
-    """What the service's container app runs now."""
-    app = _app(env, service)
-    return container_apps.current((session or Session(env, environ)).api(), app)
+def sign_in(env: Environment, environ: Mapping[str, str], deps: Deps) -> SignedIn:
+    """The job's Entra ID token; with an acr registry, docker logged in to it."""
+    token = management_token(env, environ, deps)
+    assert env.azure is not None  # noqa: S101 - management_token checked
+    if env.registry.type != "acr":
+        return SignedIn(token, None)
+    login = acr.login(env.registry.host, token.token, env.azure.tenant_id,
+                      environ.get("REQUESTS_CA_BUNDLE"), env.azure.acr_exchange_url)
+    if environ.get("GITHUB_ACTIONS") == "true":
+        github_masks.mask(login.password, stream=deps.stdout)
+    if deps.docker_login is not None:
+        deps.docker_login(login)
+    else:
+        _docker_login(login, environ)
+    return SignedIn(token, login.host)
 
 
-def deploy_container_app(env: Environment, service: str, image: str,
-                         wait: container_apps.Wait, environ: Mapping[str, str], *,
-                         session: Session | None = None) -> str:
-    """The ``azure_container_app`` target: set the image, wait; return the revision name."""
-    app = _app(env, service)
-    return container_apps.deploy((session or Session(env, environ)).api(), app, image, wait)
+def _docker_login(login: Login, environ: Mapping[str, str]) -> None:
+    from release.adapters.docker_engine import connect
+
+    client = connect(environ)
+    try:
+        client.login(username=login.username, password=login.password,
+                     registry=login.host, reauth=True)
+    except Exception as exc:  # noqa: BLE001 - the SDK raises many kinds
+        raise ReleaseError(f"docker login to {login.host} failed: {exc}") from None
+    finally:
+        client.close()

@@ -17,8 +17,9 @@ from oidc_helpers import RunningIssuer
 
 from release.adapters import oidc
 from release.adapters.azure import acr, container_apps, identity
-from release.commands import auth_azure
+from release.commands import auth
 from release.config.model import AzureAccount, AzureAppDeployment
+from release.engine import azure
 from release.errors import ReleaseError
 
 TENANT = "6f1c2a4e-3b8d-4c2f-9a71-0d5e8b4c3f21"
@@ -139,8 +140,8 @@ def test_auth_azure_masks_every_token_under_github(
     stdout, logins = io.StringIO(), []
     environ = {**issuer.environ(), "GITHUB_ACTIONS": "true",
                "REQUESTS_CA_BUNDLE": str(fake.ca_file)}
-    result = auth_azure.run(auth_azure.Options(root, "az", environ),
-                            auth_azure.Deps(docker_login=logins.append, stdout=stdout))
+    result = auth.run_azure(auth.AzureOptions(root, "az", environ),
+                            azure.Deps(docker_login=logins.append, stdout=stdout))
     masked = stdout.getvalue().splitlines()
     assert f"::add-mask::{fake.access_token}" in masked
     assert f"::add-mask::{fake.refresh_token}" in masked

@@ -141,3 +141,40 @@ def test_no_import_cycle() -> None:
 def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_command_imports_another_command() -> None:
+    """A verb builds options, calls the engine and renders; what two verbs share lives in
+    the engine (or a module of its own), never in one of them."""
+    modules = _modules()
+    commands = {name for name in modules if name.startswith("release.commands.")}
+    borrowed = {name: sorted(_imports(name, modules[name], modules) & commands)
+                for name in sorted(commands)}
+    assert {name: found for name, found in borrowed.items() if found} == {}
+
+
+def test_the_engine_and_below_never_import_a_command() -> None:
+    modules = _modules()
+    layers = ("release.engine", "release.adapters", "release.planning", "release.config")
+    upward = {name: sorted(t for t in _imports(name, path, modules)
+                           if t.startswith("release.commands"))
+              for name, path in modules.items() if name.startswith(layers)}
+    assert {name: found for name, found in upward.items() if found} == {}
+
+
+# Where os.environ may be read: the command line (it passes the environment down), the
+# local cloud (it starts and stops processes of its own), and git's subprocess environment
+# (a copy with GIT_INDEX_FILE added, for git alone).
+ENVIRON_ALLOWED = ("release/cli.py", "release/local/", "release/adapters/git.py")
+
+
+def test_nothing_below_the_command_line_reads_os_environ() -> None:
+    readers = []
+    for path in _modules().values():
+        if _rel(path).startswith(ENVIRON_ALLOWED):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        readers += [f"{_rel(path)}:{node.lineno}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Attribute) and node.attr in {"environ", "getenv"}
+                    and isinstance(node.value, ast.Name) and node.value.id == "os"]
+    assert readers == []
