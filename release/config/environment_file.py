@@ -13,6 +13,7 @@ from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
 from release.config.model import (
+    AWS_KINDS,
     DEFAULT_ALIAS,
     DEFAULT_DEADLINE_SECONDS,
     AwsAccount,
@@ -141,8 +142,7 @@ class EnvironmentLoader(CrossChecks):
                          f"'{service.name}' has no {kind} target in release.yaml",
                          f"its targets: {', '.join(service.targets)}; remove this block "
                          f"or add the target to release.yaml")
-        needs_aws = any(k in service.targets for k in ("ecs", "lambda", "step_functions",
-                                                       "s3_files"))
+        needs_aws = any(k in AWS_KINDS for k in service.targets)
         if needs_aws and aws is None:
             self._at(source, at, f"'{service.name}' deploys to AWS but the environment has "
                      "no aws block", "add aws: {region, account_id, role_arn}")

@@ -12,6 +12,7 @@ TargetKind = Literal["ecs", "lambda", "step_functions", "s3_files", "azure_conta
 TARGET_KINDS: tuple[TargetKind, ...] = (
     "ecs", "lambda", "step_functions", "s3_files", "azure_container_app",
 )
+AWS_KINDS: frozenset[TargetKind] = frozenset({"ecs", "lambda", "step_functions", "s3_files"})
 DEFAULT_PLATFORM = "linux/amd64"
 DEFAULT_ALIAS = "live"
 DEFAULT_DEADLINE_SECONDS = 900
@@ -225,7 +226,7 @@ class ServiceDeployment:
     @property
     def needs_aws(self) -> bool:
         """True when a target is an AWS one (an ECR registry is the caller's to check)."""
-        return any(t != "azure_container_app" for t in self.service.targets)
+        return any(t in AWS_KINDS for t in self.service.targets)
 
 
 @dataclass(frozen=True)
