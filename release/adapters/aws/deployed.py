@@ -10,12 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
+from release.adapters.aws import ecs
 from release.adapters.aws.clients import AwsClients, explain
 from release.config.model import Environment
 from release.planning.reconcile import Deployed
 from release.planning.recorded import BUILD_KEY_TAG, CONFIG_KEY_TAG, SOURCE_COMMIT_TAG
-
-DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
 
 # What each tag holds when a release wrote it. Anyone who can tag the resource (or deploy
 # once from a branch) writes these values, and they are printed, compared and passed to
@@ -98,9 +97,9 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str],
          note: Notes) -> dict[str, Deployed | None]:
     by_cluster: dict[str, dict[str, str]] = defaultdict(dict)
     for name in services:
-        ecs = env.deployments[name].ecs
-        if ecs is not None:
-            by_cluster[ecs.cluster][ecs.service] = name
+        target = env.deployments[name].ecs
+        if target is not None:
+            by_cluster[target.cluster][target.service] = name
     if not by_cluster:
         return {}
     client = aws.client("ecs")
@@ -108,22 +107,13 @@ def _ecs(env: Environment, aws: AwsClients, services: list[str],
     released: dict[str, float] = {}  # when the PRIMARY deployment started: the release time
     out: dict[str, Deployed | None] = {}
     for cluster, names in by_cluster.items():
-        ecs_names = sorted(names)
-        for start in range(0, len(ecs_names), DESCRIBE_BATCH):
-            batch = ecs_names[start:start + DESCRIBE_BATCH]
-            try:
-                described = client.describe_services(cluster=cluster, services=batch)
-            except Exception as exc:  # noqa: BLE001
-                raise explain(exc, f"describe ECS services in {cluster}") from None
-            for svc in described.get("services", []):
-                if svc.get("status") != "INACTIVE":
-                    name = names[svc["serviceName"]]
-                    arns[name] = svc["taskDefinition"]
-                    primary = [d for d in svc.get("deployments", [])
-                               if d.get("status") == "PRIMARY"]
-                    created: Any = primary[0].get("createdAt") if primary else None
-                    if isinstance(created, datetime):
-                        released[name] = created.timestamp()
+        for svc in ecs.describe_services(client, cluster, sorted(names)).values():
+            name = names[svc["serviceName"]]
+            arns[name] = svc["taskDefinition"]
+            primary = [d for d in svc.get("deployments", []) if d.get("status") == "PRIMARY"]
+            created: Any = primary[0].get("createdAt") if primary else None
+            if isinstance(created, datetime):
+                released[name] = created.timestamp()
         for name in names.values():
             if name not in arns:
                 out[name] = None
@@ -181,12 +171,9 @@ def removed(env: Environment, aws: AwsClients) -> list[str]:
         except Exception as exc:  # noqa: BLE001
             raise explain(exc, f"list ECS services in {cluster}") from None
         others = sorted(a.rsplit("/", 1)[-1] for a in arns if a.rsplit("/", 1)[-1] not in names)
-        for start in range(0, len(others), DESCRIBE_BATCH):
-            batch = client.describe_services(cluster=cluster,
-                                             services=others[start:start + DESCRIBE_BATCH])
-            for svc in batch.get("services", []):
-                found = client.describe_task_definition(taskDefinition=svc["taskDefinition"],
-                                                        include=["TAGS"])
-                if any(t["key"] == BUILD_KEY_TAG for t in found.get("tags", [])):
-                    out.append(f"{cluster}/{svc['serviceName']}")
+        for svc in ecs.describe_services(client, cluster, others).values():
+            found = client.describe_task_definition(taskDefinition=svc["taskDefinition"],
+                                                    include=["TAGS"])
+            if any(t["key"] == BUILD_KEY_TAG for t in found.get("tags", [])):
+                out.append(f"{cluster}/{svc['serviceName']}")
     return out
