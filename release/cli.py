@@ -37,6 +37,8 @@ COMMANDS = (
     "release.commands.rollback",
     "release.commands.redeploy",
     "release.commands.build",
+    "release.commands.init",
+    "release.commands.schema",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",
@@ -132,7 +134,9 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
     env: Mapping[str, str] = os.environ if environ is None else environ
     words = list(argv if argv is not None else sys.argv[1:])
     if words == ["--version"]:
-        print(f"release {__version__}")  # before any command module is imported: fast
+        from release.build_info import describe  # before any command module: fast
+
+        print(describe(__version__))  # release 0.2.0 (<commit12>) or (unknown commit)
         return EXIT_OK
     if env.get("GITHUB_ACTIONS") != "true":
         return _run(words, env, github=False)

@@ -273,3 +273,40 @@ def links_leaving(root: Path, rel: str) -> list[tuple[str, str]]:
                 found.append((os.path.relpath(path, real_root),
                               os.readlink(path)))  # noqa: PTH115
     return sorted(found)
+
+
+def check_new(root: Path, rel: str) -> None:
+    """Refuse ``rel`` as a new file under ``root``: not relative, leaving the repository, a
+    symbolic link among its existing directories, or the file there already."""
+    parts = Path(rel).parts
+    if not parts or Path(rel).is_absolute() or ".." in parts:
+        raise PathRefused(f"{rel!a} is not a path inside the repository", "a relative path")
+    current = root
+    for part in parts[:-1]:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return  # made by write_new
+        if stat.S_ISLNK(mode):
+            raise PathRefused(f"{rel!a}: {current.relative_to(root)} is a symbolic link",
+                              "write the files into a plain directory")
+        if not stat.S_ISDIR(mode):
+            raise PathRefused(f"{rel!a}: {current.relative_to(root)} is {kind_of(mode)}",
+                              "move it away first")
+    if os.path.lexists(root / rel):
+        raise PathRefused(f"{rel!a} exists already", "move it away first")
+
+
+def write_new(root: Path, rel: str, text: str) -> None:
+    """Create ``rel`` under ``root`` holding ``text``; never through a symbolic link (a link
+    among its directories, or at the file, is refused) and never over an existing file."""
+    check_new(root, rel)
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+    try:
+        fd = os.open(root / rel, flags, 0o644)
+    except FileExistsError:
+        raise PathRefused(f"{rel!a} exists already", "move it away first") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)

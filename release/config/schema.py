@@ -49,6 +49,12 @@ def schema_bytes(name: str) -> bytes:
 
 
 @cache
+def published(directory: str) -> dict[str, str]:
+    """``directory/<name>`` -> text, for each schema a repository's editors read."""
+    return {f"{directory}/{name}": schema_bytes(name).decode("utf-8")
+            for name in (RELEASE_SCHEMA, ENVIRONMENT_SCHEMA)}
+
+
 def load_schema(name: str) -> dict[str, Any]:
     """The named schema shipped in ``release/schemas``."""
     schema: dict[str, Any] = json.loads(schema_bytes(name))
