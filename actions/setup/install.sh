@@ -25,11 +25,23 @@ for lock in "${locks[@]}"; do
   fi
 done
 
-# What an install is made from: this checkout's path, its packaged files and the locks
-# (name, size, time).
+# The commit of the tool, for `release --version`: the checkout's HEAD when the source is a
+# git work tree, else the commit SHA the action was used at (RELEASE_ACTION_REF, from
+# github.action_ref), else unknown. Written into the copy that is built (release/_commit.txt).
+commit=""
+if [[ "$(git -C "$source_dir" rev-parse --show-toplevel 2>/dev/null || true)" == "$source_dir" ]]; then
+  commit=$(git -C "$source_dir" rev-parse --verify -q 'HEAD^{commit}' 2>/dev/null || true)
+fi
+if [[ ! "$commit" =~ ^[0-9a-f]{40}$ ]]; then
+  commit=""
+  if [[ "${RELEASE_ACTION_REF:-}" =~ ^[0-9a-f]{40}$ ]]; then commit=$RELEASE_ACTION_REF; fi
+fi
+
+# What an install is made from: this checkout's path and commit, its packaged files and the
+# locks (name, size, time).
 fingerprint=$(
   cd "$source_dir"
-  { echo "$source_dir"; find pyproject.toml README.md release "${locks[@]}" -type f \
+  { echo "$source_dir $commit"; find pyproject.toml README.md release "${locks[@]}" -type f \
       -not -name '*.pyc' -printf '%p %s %T@\n' | LC_ALL=C sort; } | sha256sum | cut -d' ' -f1
 )
 marker="$venv/.release-source"
@@ -47,6 +59,8 @@ else
   mkdir -p "$RUNNER_TEMP/release-source"
   cp -R "$source_dir/pyproject.toml" "$source_dir/README.md" "$source_dir/release" \
     "$RUNNER_TEMP/release-source/"
+  rm -f "$RUNNER_TEMP/release-source/release/_commit.txt"
+  if [[ -n "$commit" ]]; then echo "$commit" > "$RUNNER_TEMP/release-source/release/_commit.txt"; fi
   # Every file a lock names, by its hash: a requirement without one fails the install.
   # Wheels only: building an sdist would run its setup code with unpinned build tools.
   lock_args=()
@@ -76,7 +90,12 @@ else
 fi
 
 echo "$venv/bin" >> "$GITHUB_PATH"
-version=$("$venv/bin/release" --version)
+# `release 0.2.0 (0123456789ab)` or `release 0.2.0 (unknown commit)`
+reported=$("$venv/bin/release" --version)
+echo "$reported"
+version=${reported#release }
+version=${version%% *}
 if [[ -n "${GITHUB_OUTPUT:-}" ]]; then
-  echo "version=${version#release }" >> "$GITHUB_OUTPUT"
+  echo "version=$version" >> "$GITHUB_OUTPUT"
+  echo "commit=$commit" >> "$GITHUB_OUTPUT"
 fi

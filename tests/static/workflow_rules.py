@@ -6,8 +6,9 @@
 - ``top-level-permissions``: a workflow's top-level ``permissions`` exists and is read-only:
   ``{}`` or ``contents: read`` (other scopes ``read``/``none``);
 - ``id-token-write``: ``id-token: write`` (or ``write-all``) only on jobs that authenticate:
-  jobs that use an auth action (ours or a cloud vendor's), run ``release`` verbs that call the
-  cloud, or call a reusable workflow (which can only get the token through its caller);
+  jobs that use an auth action (ours or a cloud vendor's) or sign an artifact attestation
+  (``actions/attest*``), run ``release`` verbs that call the cloud, or call a reusable
+  workflow (which can only get the token through its caller);
 - ``untrusted-trigger-deploy``: no ``pull_request_target`` or ``workflow_run`` trigger in a
   workflow that reaches a deploy (an ``environment:``, a deploy action or ``release
   deploy|redeploy|rollback``, directly or through the local reusable workflows it calls).
@@ -27,7 +28,8 @@ SHA = re.compile(r"[0-9a-f]{40}")
 # Our actions that reach the cloud with the job's OIDC token, and vendors' auth actions.
 AUTH_USES = re.compile(r"(^|/)actions/(auth-aws|auth-azure|plan|build|deploy|redeploy|rollback"
                        r"|status|doctor)(@|$)|^(aws-actions/configure-aws-credentials|azure/login"
-                       r"|google-github-actions/auth)@")
+                       r"|google-github-actions/auth"
+                       r"|actions/attest|actions/attest-build-provenance)@")  # Sigstore signing
 AUTH_RUN = re.compile(r"\brelease\s+(auth|plan|build|deploy|redeploy|rollback|status|doctor)\b")
 DEPLOY_USES = re.compile(r"(^|/)actions/(deploy|redeploy|rollback)(@|$)")
 DEPLOY_RUN = re.compile(r"\brelease\s+(deploy|redeploy|rollback)\b")
