@@ -3,7 +3,7 @@
 Other commands reach it through the state file ``up`` writes::
 
     from release.local import load_state, state_dir_for
-    state = load_state(state_dir_for(Path.cwd()))
+    state = load_state(state_dir_for(os.environ))   # one cloud per machine
     state.aws_endpoint_url      # http://127.0.0.1:5000 (moto)
     state.registry_host         # 127.0.0.1:5001
     state.registry_username, state.registry_password   # what ECR GetAuthorizationToken returns
@@ -13,6 +13,7 @@ Other commands reach it through the state file ``up`` writes::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from release.local.state import (
@@ -24,9 +25,9 @@ from release.local.state import (
 )
 
 
-def state_dir_for(cwd: Path) -> Path:
-    """The default state directory for the repository that holds ``cwd``."""
-    return default_state_dir(find_repo_root(cwd))
+def state_dir_for(env: Mapping[str, str]) -> Path:
+    """The machine's local cloud state directory (the same from any repository)."""
+    return default_state_dir(env)
 
 
 __all__ = ["LocalState", "find_repo_root", "load_state", "read_state", "state_dir_for"]

@@ -28,8 +28,10 @@ from release.local.state import (
     MOTO,
     OIDC,
     REGISTRY,
+    STATE_FILE,
     Component,
     LocalState,
+    legacy_state_dir,
     read_state,
     write_state,
 )
@@ -46,7 +48,7 @@ def _to_stderr(message: str) -> None:
 class Options:
     """Where the local cloud lives and listens."""
 
-    repo_root: Path
+    repo_root: Path  # the repository `up` runs from: the default OIDC claims come from it
     state_dir: Path
     host: str = "127.0.0.1"
     moto_port: int = 5000
@@ -145,7 +147,7 @@ def _ensure_docker(state: LocalState, options: Options, deps: Deps) -> tuple[Loc
         return state.with_component(DOCKER, external), False
     host = options.docker_host
     argv = docker_engine.dockerd_argv(host, options.state_dir / "dockerd.pid")
-    spec = Launch(DOCKER, argv, _log(options, "dockerd"), deps.env, options.repo_root)
+    spec = Launch(DOCKER, argv, _log(options, "dockerd"), deps.env, options.state_dir)
     deps.say(f"docker: starting dockerd on {host} (log: {spec.log})")
     service = _Service(spec, host, host, lambda: docker_engine.answers(host))
     return _start(state, service, options, deps), True
@@ -156,7 +158,7 @@ def _ensure_moto(state: LocalState, options: Options, deps: Deps) -> tuple[Local
     url = f"http://{address}"
     env = moto_server.environment(deps.env, options.region, options.account_id, options.ecs_running)
     argv = moto_server.argv(options.host, options.moto_port)
-    spec = Launch(MOTO, argv, _log(options, "moto"), env, options.repo_root)
+    spec = Launch(MOTO, argv, _log(options, "moto"), env, options.state_dir)
     service = _Service(spec, address, url, lambda: moto_server.is_moto(url))
     state, started = _ensure_process(state, service, options, deps)
     if started:
@@ -175,7 +177,7 @@ def _ensure_registry(state: LocalState, options: Options, deps: Deps) -> tuple[L
         )
     config = registry_config.write_config(options.state_dir, options.host, options.registry_port)
     argv = registry_config.argv(config)
-    spec = Launch(REGISTRY, argv, _log(options, "registry"), deps.env, options.repo_root)
+    spec = Launch(REGISTRY, argv, _log(options, "registry"), deps.env, options.state_dir)
     service = _Service(spec, address, url, lambda: http_status(f"{url}/v2/") is not None)
     return _ensure_process(state, service, options, deps)
 
@@ -193,7 +195,7 @@ def _ensure_oidc(state: LocalState, options: Options, deps: Deps) -> tuple[Local
     argv = [sys.executable, "-m", "release.local.oidc_issuer",
             "--state-dir", str(options.state_dir.resolve()),
             "--host", options.host, "--port", str(options.oidc_port)]
-    spec = Launch(OIDC, argv, _log(options, "oidc"), env, options.repo_root)
+    spec = Launch(OIDC, argv, _log(options, "oidc"), env, options.state_dir)
     discovery = f"{url}/.well-known/openid-configuration"
     service = _Service(spec, address, url, lambda: http_status(discovery) == 200)
     return _ensure_process(state, service, options, deps)
@@ -233,10 +235,19 @@ def _ensure_process(
         raise ReleaseError(
             f"{name}: {service.address} is already in use by a process this local cloud"
             " did not start",
-            hint=f"stop that process, or pick another port (state: {options.state_dir})",
+            hint=_in_use_hint(options),
         )
     deps.say(f"{name}: starting on {service.address} (log: {service.spec.log})")
     return _start(state, service, options, deps), True
+
+
+def _in_use_hint(options: Options) -> str:
+    legacy = legacy_state_dir(options.repo_root)
+    if legacy != options.state_dir and (legacy / STATE_FILE).is_file():
+        return (f"a cloud started by an older release keeps its state in {legacy}: stop it with"
+                f" `release local down --state-dir {legacy}`, then run `release local up` again")
+    return (f"stop that process, or pick another port; a cloud recorded elsewhere is reached"
+            f" with --state-dir (state: {options.state_dir})")
 
 
 def _start(state: LocalState, service: _Service, options: Options, deps: Deps) -> LocalState:

@@ -1,8 +1,9 @@
 """Create, in moto, the infrastructure an environment file points at (the local cloud only).
 
 In a real account Terraform or CloudFormation owns these; release never creates them.
-Here ``release local up`` makes them so that a first ``release deploy --env local`` has
-services, functions and a state machine to update. Idempotent: what exists is left alone.
+Here ``release local up`` and ``release local seed`` make them so that a first
+``release deploy --env local`` has services, functions and a state machine to update.
+Idempotent: what exists is left alone, so a second seed changes nothing.
 """
 
 from __future__ import annotations
@@ -116,12 +117,7 @@ def seed(config: Config, env: Environment, aws: AwsClients,
             made.append(_state_machine(env.name, account, aws, dep.name,
                                        dep.step_functions.state_machine))
         if dep.s3 is not None:
-            bucket = dep.s3.bucket
-            _ignore_exists(partial(aws.client("s3").create_bucket, Bucket=bucket,
-                                   CreateBucketConfiguration={
-                                       "LocationConstraint": account.region}),
-                           "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
-            made.append(f"s3 bucket {bucket}")
+            made.append(_bucket(aws, dep.s3.bucket, account.region))
         if dep.ecs is not None:
             _secrets(aws, dep.ecs.secrets)
     for line in made:
@@ -148,7 +144,9 @@ def _ecs_service(env: Environment, account: AwsAccount, aws: AwsClients, dep: Se
     if dep.ecs is None:
         return ""
     ecs, iam = aws.client("ecs"), aws.client("iam")
-    ecs.create_cluster(clusterName=dep.ecs.cluster)  # idempotent in ECS
+    clusters = ecs.describe_clusters(clusters=[dep.ecs.cluster]).get("clusters", [])
+    if not any(c.get("status") == "ACTIVE" for c in clusters):
+        ecs.create_cluster(clusterName=dep.ecs.cluster)  # moto's would replace an existing one
     for arn in (dep.ecs.execution_role_arn, dep.ecs.task_role_arn):
         if arn:
             _role(iam, arn.rsplit("/", 1)[-1], _ASSUME["ecs"])
@@ -211,11 +209,23 @@ def _state_machine(env_name: str, account: AwsAccount, aws: AwsClients, service:
     return f"state machine {name}"
 
 
+def _bucket(aws: AwsClients, bucket: str, region: str) -> str:
+    s3 = aws.client("s3")
+    if _exists(lambda: s3.head_bucket(Bucket=bucket), "404"):
+        return f"s3 bucket {bucket} (exists)"
+    _ignore_exists(partial(s3.create_bucket, Bucket=bucket,
+                           CreateBucketConfiguration={"LocationConstraint": region}),
+                   "BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+    return f"s3 bucket {bucket}"
+
+
 def _secrets(aws: AwsClients, secrets: Mapping[str, str]) -> None:
     ssm = aws.client("ssm")
     for name, arn in secrets.items():
         if ":parameter/" in arn:
             path = "/" + arn.split(":parameter/", 1)[1]
+            if _exists(partial(ssm.get_parameter, Name=path), "ParameterNotFound"):
+                continue  # a second seed changes nothing (not even the parameter's version)
             # A stand-in value: the local cloud runs no task that could read it.
-            ssm.put_parameter(Name=path, Value=f"local-{name.lower()}", Type="SecureString",
-                              Overwrite=True)
+            _ignore_exists(partial(ssm.put_parameter, Name=path, Value=f"local-{name.lower()}",
+                                   Type="SecureString"), "ParameterAlreadyExists")

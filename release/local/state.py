@@ -1,7 +1,10 @@
 """The local cloud's state file: what `up` started, where it listens, how to reach it.
 
-The file is ``<repo>/.release/local/state.json`` unless ``--state-dir`` says otherwise.
-It is the only record `down` trusts: processes are stopped by the PIDs written here.
+One local cloud per machine, whichever repository starts or uses it: the file lives in
+``$RELEASE_LOCAL_STATE_DIR``, else ``$XDG_STATE_HOME/release/local``, else
+``~/.local/state/release/local`` (``--state-dir`` overrides all three; tests and CI use it for
+private clouds). It is the only record `down` trusts: processes are stopped by the PIDs
+written here.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 import shlex
 import tempfile
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,8 @@ from release.errors import ReleaseError
 
 STATE_VERSION = 1
 STATE_FILE = "state.json"
-DEFAULT_STATE_DIR = Path(".release") / "local"
+STATE_DIR_ENV = "RELEASE_LOCAL_STATE_DIR"
+LEGACY_STATE_DIR = Path(".release") / "local"  # per repository, before one cloud per machine
 
 DOCKER = "docker"
 MOTO = "moto"
@@ -153,9 +158,26 @@ def find_repo_root(start: Path) -> Path:
     return start
 
 
-def default_state_dir(repo_root: Path) -> Path:
-    """``<repo>/.release/local``."""
-    return repo_root / DEFAULT_STATE_DIR
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """The machine's local cloud: ``$RELEASE_LOCAL_STATE_DIR``, else
+    ``$XDG_STATE_HOME/release/local``, else ``~/.local/state/release/local``.
+
+    Never inside a repository, so any repository's `release local` finds the same cloud.
+    A relative ``XDG_STATE_HOME`` is ignored, as the XDG specification says.
+    """
+    chosen = env.get(STATE_DIR_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    xdg = env.get("XDG_STATE_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "release" / "local"
+    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
+    return home / ".local" / "state" / "release" / "local"
+
+
+def legacy_state_dir(repo_root: Path) -> Path:
+    """``<repo>/.release/local``: where a cloud started by an older release keeps its state."""
+    return repo_root / LEGACY_STATE_DIR
 
 
 def read_state(state_dir: Path) -> LocalState | None:
