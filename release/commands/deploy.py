@@ -77,7 +77,8 @@ class Result:
         elif changed == 0:
             lines.append("\nnothing to do: every target already runs this commit's build")
         else:
-            lines.append(f"\n{changed} targets deployed to {self.environment}")
+            lines.append(f"\n{changed} target{'s' * (changed != 1)} deployed to "
+                         f"{self.environment}")
         return "\n".join(lines)
 
     def github_outputs(self) -> dict[str, str]:

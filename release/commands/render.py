@@ -45,6 +45,12 @@ def run(options: Options) -> Result:
     config = load_config(options.root, (options.environment,))
     env = config.environments[options.environment]
     ecs_services = [n for n, d in env.deployments.items() if d.ecs]
+    found = env.deployments.get(options.service)
+    if found is not None and found.ecs is None:
+        raise UsageError(f"'{options.service}' deploys to {', '.join(found.service.targets)} "
+                         f"in {env.name}, not to ECS: there is no task definition to render",
+                         "`release diff --env ENV SERVICE` shows what a deploy would change "
+                         "for any target")
     if options.service not in ecs_services:
         close = difflib.get_close_matches(options.service, ecs_services, n=1)
         raise UsageError(f"'{options.service}' is not deployed to ECS in {env.name}",

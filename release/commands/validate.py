@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from release.config import load_config
-from release.engine import rendering
+from release.engine import rendering, template_notes
 from release.errors import ConfigError, Problem
 from release.output import envelope, table
 
@@ -57,12 +57,13 @@ class Result:
 def run(options: Options) -> Result:
     """Load and check everything; raise ``ConfigError`` with every problem found."""
     config = load_config(options.root, options.environments)
-    problems: list[Problem] = []
+    problems: list[tuple[Problem, str]] = []
     rows = []
     for env in config.environments.values():
         for name, dep in env.deployments.items():
             if dep.ecs is not None:
-                problems.extend(rendering.check_rendered(config, env, name))
+                problems.extend((p, env.name) for p in rendering.check_rendered(
+                    config, env, name, say_env=False))
                 rows.append(Row(env.name, name, "ecs",
                                 f"{dep.ecs.cluster}/{dep.ecs.service} ({dep.ecs.family})"))
             if dep.lambda_ is not None:
@@ -78,8 +79,8 @@ def run(options: Options) -> Result:
                 rows.append(Row(env.name, name, "azure_container_app",
                                 f"{app.resource_group}/{app.name}"))
     if problems:
-        raise ConfigError(problems)
-    return Result(tuple(rows), config.notices)
+        raise ConfigError(template_notes.merged(problems))
+    return Result(tuple(rows), (*config.notices, *template_notes.notes(config)))
 
 
 def register(sub: Any) -> None:

@@ -46,8 +46,10 @@ def render_for(config: Config, env: Environment, service: str, image: str,
 
 
 def check_rendered(config: Config, env: Environment, service: str,
-                   image: str = "registry.invalid/image:check") -> list[Problem]:
-    """Problems botocore's RegisterTaskDefinition model finds in the rendered definition."""
+                   image: str = "registry.invalid/image:check", *,
+                   say_env: bool = True) -> list[Problem]:
+    """Problems botocore's RegisterTaskDefinition model finds in the rendered definition
+    (``say_env``: each message ends with the environment it was rendered for)."""
     rendered, source = render_for(config, env, service, image)
     wrapped = isinstance(source.data, dict) and isinstance(source.data.get("taskDefinition"), dict)
     prefix: tuple[str, ...] = ("taskDefinition",) if wrapped else ()
@@ -56,7 +58,8 @@ def check_rendered(config: Config, env: Environment, service: str,
         where = (*prefix, *issue.path)
         problems.append(Problem(
             source.path, source.line(where), dotted(issue.path),
-            f"{issue.message} (rendered for {env.name})", issue.hint,
+            f"{issue.message} (rendered for {env.name})" if say_env else issue.message,
+            issue.hint,
         ))
     return problems
 
