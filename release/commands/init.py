@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from release import __version__, names, repo_files
+from release import __version__, build_info, names, repo_files
 from release.adapters.aws.clients import AwsClients
 from release.config import destinations
 from release.config.model import AwsAccount
@@ -90,7 +90,7 @@ def run(options: Options) -> Result:
         options.role_arn or f"arn:aws:iam::{account_id}:role/release-{options.environment}",
         options.endpoint_url, options.registry_host)
     layout = adopt.Layout({s.name: _context(options.root, s.name) for s in services},
-                          tool_repository=options.tool_repository, tool_ref=_tool_commit(),
+                          tool_repository=options.tool_repository, tool_ref=build_info.commit(),
                           tool_version=f"v{__version__}")
     made = adopt.adopted(services, target, layout)
     files = {**made.files, **published("schemas")}
@@ -192,19 +192,6 @@ def _context(root: Path, name: str) -> str:
         if (root / candidate / "Dockerfile").is_file():
             return candidate
     return CONTEXT_CANDIDATES[0].format(name=name)
-
-
-def _tool_commit() -> str | None:
-    """This tool's commit, when it runs from a git checkout of its source (read from
-    .git directly: no subprocess)."""
-    git = Path(__file__).resolve().parents[2] / ".git"
-    try:
-        head = (git / "HEAD").read_text(encoding="ascii").strip()
-        if head.startswith("ref: "):
-            head = (git / head.removeprefix("ref: ")).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return head if len(head) == 40 and all(c in "0123456789abcdef" for c in head) else None
 
 
 def register(sub: Any) -> None:
