@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from release.adapters import git
 from release.config import Config, Environment, load_config
 from release.engine.keys import desired
-from release.errors import UsageError
+from release.errors import EXIT_FAILED, EXIT_OK, UsageError
 from release.names import SERVICE, printable, shown
 from release.output import envelope, table
 from release.planning import buildkey, reconcile
@@ -43,6 +43,7 @@ class Options:
     selection: Selection = dataclasses.field(default_factory=Selection)
     deployed_file: Path | None = None  # a recorded deployed state instead of asking the cloud
     find_images: bool = False  # look each planned image up: the build matrix skips the found
+    strict: bool = False  # exit 1 when a service's ECS service or Lambda function is missing
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,14 @@ class Result:
     removed: tuple[str, ...] = ()
     matrix_extra: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
     images: Found | None = None  # with --find-images: what the registries already hold
+    strict: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """1 with --strict when an ECS service or Lambda function the environment names
+        does not exist in the cloud; else 0."""
+        missing = any(e.reason == "missing in the cloud" for e in self.entries)
+        return EXIT_FAILED if self.strict and missing else EXIT_OK
 
     def image_status(self, service: str) -> str | None:
         """``found``, ``missing`` or ``unchecked`` with --find-images; else None."""
@@ -93,6 +102,8 @@ class Result:
                          f"{sum(self.image_status(e.service) == 'found' for e in self.entries)} "
                          f"already in the registry (promoted, not built; looked up in "
                          f"{self.images.seconds:.2f} s)")
+        if any(e.reason == "missing in the cloud" for e in self.entries):
+            lines.append(f"hint: {MISSING_HINT}")
         if self.removed:
             lines.append(f"removed from the config but still running (left alone; delete them "
                          f"yourself when ready): {', '.join(self.removed)}")
@@ -130,6 +141,10 @@ class Result:
                 "services": " ".join(e.service for e in self.entries),
                 "count": str(len(self.entries)),
                 "build-count": str(len(building))}
+
+
+MISSING_HINT = ("create what is missing in the account, or fix the environment file; for the "
+                "local cloud, `release local seed` creates what environments/local.yaml names")
 
 
 def _check_names(env: Environment, names: tuple[str, ...]) -> None:
@@ -201,13 +216,13 @@ def _recorded_rows(data: object, environment: str | None,
         if "build_key" not in row:
             raise refuse(f"service '{name}' has no build_key (null when nothing runs)")
         texts = [_recorded_text(row, key, name, refuse)
-                 for key in ("build_key", "commit", "config_key")]
+                 for key in ("build_key", "commit", "config_key", "missing")]
         when = row.get("deployed_at")
         if when is not None and (isinstance(when, bool) or not isinstance(when, (int, float))
                                  or not math.isfinite(when)):
             raise refuse(f"service '{name}': deployed_at holds {_kind(when)}, not a number "
                          "of seconds (or null)")
-        out[name] = Deployed(texts[0], texts[1], when, texts[2])
+        out[name] = Deployed(texts[0], texts[1], when, texts[2], texts[3])
     return out
 
 
@@ -287,7 +302,7 @@ def run(options: Options, aws_factory: Any = None,
             found = dataclasses.replace(found, seconds=time.perf_counter() - began)
             note = "; ".join(n for n in (result.note, found.note()) if n)
             result = dataclasses.replace(result, images=found, note=note)
-        return result
+        return dataclasses.replace(result, strict=options.strict)
     finally:
         for made in clients:
             made.close()
@@ -375,8 +390,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--find-images", action="store_true",
                         help="look each planned image up in its registry: the build matrix "
                              "leaves out the images already pushed (promoted, not rebuilt)")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 when an ECS service or Lambda function the environment "
+                             "names is missing in the cloud")
     parser.set_defaults(handler=lambda args: run(Options(
         args.root, args.env, args.since,
-        Selection(args.services, args.all, args.redeploy), args.deployed, args.find_images),
-        environ=args.environ))
+        Selection(args.services, args.all, args.redeploy), args.deployed, args.find_images,
+        args.strict), environ=args.environ))
 

@@ -66,7 +66,8 @@ class Result:
                 row.append("" if cell is None else self._cell(cell))
             rows.append(row)
         lines = [table(["SERVICE", *envs], rows)] if services else []
-        lines.append(f"\nHEAD is {self.commit[:7]}; * = lags HEAD, - = not deployed")
+        lines.append(f"\nHEAD is {self.commit[:7]}; * = lags HEAD, - = not deployed, "
+                     "missing = not in the cloud")
         lines += [f"note: {printable(note)}" for note in self.notes]
         for env, why in sorted(self.skipped.items()):
             lines.append(f"{env}: skipped: {why}")
@@ -79,6 +80,8 @@ class Result:
 
     def _cell(self, cell: Cell) -> str:
         run = cell.deployed
+        if run is not None and run.missing:
+            return "missing"
         if run is None or run.build_key is None:
             return "-"
         age = _age(self.now - run.deployed_at) if run.deployed_at else "?"

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-Reason = Literal["not deployed", "deployed differs", "config differs", "changed paths", "forced",
-                 "redeploy"]
+Reason = Literal["not deployed", "missing in the cloud", "deployed differs", "config differs",
+                 "changed paths", "forced", "redeploy"]
 MATRIX_LIMIT = 256  # GitHub Actions refuses a matrix of more jobs
 
 
@@ -25,6 +25,7 @@ class Deployed:
     commit: str | None = None
     deployed_at: float | None = None  # seconds since the epoch
     config_key: str | None = None
+    missing: str | None = None  # what does not exist at all ("Lambda function f"), if so
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ def reconcile(desired: Mapping[str, Desired], deployed: Mapping[str, Deployed | 
             out.append(Entry(service, "redeploy", key, "fresh tasks, same image"))
         elif selection.everything or selection.services:
             out.append(Entry(service, "forced", key, "chosen by hand"))
+        elif running is not None and running.missing:
+            out.append(Entry(service, "missing in the cloud", key, running.missing))
         elif running is None or running.build_key is None:
             out.append(Entry(service, "not deployed", key))
         elif running.build_key != key:

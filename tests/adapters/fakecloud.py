@@ -283,6 +283,7 @@ class FakeLambda(Scripted):
         self.after_update: list[str] = []
         self._progress: list[str] = []
         self.tags: dict[str, str] = {}
+        self.descriptions: dict[str, str] = {}  # version -> the Description it was published with
 
     def _config(self) -> dict[str, Any]:
         if self._progress:
@@ -300,7 +301,8 @@ class FakeLambda(Scripted):
         if version is not None and version not in self.versions:
             raise client_error("ResourceNotFoundException", "GetFunction")
         image = self.versions[version] if version else self.image
-        return {"Configuration": {**self._config(), "Version": version or "$LATEST"},
+        return {"Configuration": {**self._config(), "Version": version or "$LATEST",
+                                  "Description": self.descriptions.get(version or "", "")},
                 "Code": {"ImageUri": image}, "Tags": dict(self.tags)}
 
     def get_function_configuration(self, FunctionName: str) -> dict[str, Any]:  # noqa: N803
@@ -322,10 +324,12 @@ class FakeLambda(Scripted):
         self._call("update_function_configuration", **kwargs)
         return {}
 
-    def publish_version(self, FunctionName: str) -> dict[str, Any]:  # noqa: N803
+    def publish_version(self, FunctionName: str, Description: str = ""  # noqa: N803
+                        ) -> dict[str, Any]:
         self._call("publish_version", FunctionName=FunctionName)
         version = str(len(self.versions) + 1)
         self.versions[version] = self.image
+        self.descriptions[version] = Description
         return {"Version": version}
 
     def update_alias(self, FunctionName: str, Name: str, FunctionVersion: str  # noqa: N803

@@ -27,6 +27,6 @@ def tagged(commit: Any) -> dict[str, Any]:
 ])
 def test_only_commit_ids_are_returned(commit: Any, expected: str | None) -> None:
     service = SimpleNamespace(service=SimpleNamespace(tags=tagged(commit)))
-    function = SimpleNamespace(tags=tagged(commit))
+    function = SimpleNamespace(tags=tagged(commit), alias_version="3", alias_description="")
     assert ecs.KIND.running_commit(service) == expected  # type: ignore[arg-type]
     assert lambda_.KIND.running_commit(function) == expected  # type: ignore[arg-type]

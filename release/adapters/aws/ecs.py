@@ -114,9 +114,10 @@ def _latest(ecs: Any, family: str) -> Definition | None:
 def missing(cluster: str, service: str) -> ReleaseError:
     """The error for a service that does not exist (or is INACTIVE)."""
     return ReleaseError(f"ECS service {service} not found in cluster {cluster}",
-                        "create the service first (Terraform, CloudFormation, or "
-                        "`release local up` for the local cloud), or fix ecs.service / "
-                        "ecs.cluster in the environment file")
+                        "create the service in the account (Terraform, CloudFormation), or "
+                        "fix ecs.service / ecs.cluster in the environment file; for the local "
+                        "cloud, `release local seed` creates what environments/local.yaml "
+                        "names")
 
 
 def describe(ecs: Any, cluster: str, service: str, *, family: str | None = None,

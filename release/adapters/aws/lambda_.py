@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from release.adapters.aws.clients import explain
 from release.errors import ReleaseError
-from release.planning import rollout
+from release.planning import recorded, rollout
 
 WAIT_DELAY = 2
 WAIT_ATTEMPTS = 150  # 5 minutes
 CONFLICT_ATTEMPTS = 6
+# The version the function's recorded keys (its tags) describe: a release re-records an
+# unchanged function in its tags, and a published version's Description cannot change.
+VERSION_TAG = "release:lambda-version"
+RECORDED_KEYS = (recorded.BUILD_KEY_TAG, recorded.SOURCE_COMMIT_TAG, recorded.CONFIG_KEY_TAG)
+MAX_DESCRIPTION = 256  # what PublishVersion accepts
+NOT_FOUND_HINT = ("create it first in the account (package type Image), or fix "
+                  "lambda.function in the environment file; for the local cloud, `release "
+                  "local seed` creates what environments/local.yaml names")
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,7 @@ class FunctionState:
     environment: dict[str, str]
     idle: bool = True  # no update in progress when it was read (LastUpdateStatus Successful)
     architectures: tuple[str, ...] = ("x86_64",)  # what images it runs (Lambda's names)
+    alias_description: str = ""  # the Description of the version the alias points at
 
 
 def _missing(exc: Exception) -> bool:
@@ -47,26 +56,54 @@ def describe(lam: Any, function: str, alias: str) -> FunctionState:
         found = lam.get_function(FunctionName=function)
     except Exception as exc:  # noqa: BLE001
         if _missing(exc):
-            raise ReleaseError(f"Lambda function {function} not found",
-                               "create it first (package type Image), or fix lambda.function "
-                               "in the environment file") from None
+            raise ReleaseError(f"Lambda function {function} not found", NOT_FOUND_HINT) from None
         raise explain(exc, f"read Lambda function {function}") from None
     config = found["Configuration"]
     if config.get("PackageType") != "Image":
         raise ReleaseError(f"Lambda function {function} is a zip function",
                            "release deploys container-image functions only")
     alias_version = alias_image = None
+    description = ""
     try:
         versioned = lam.get_function(FunctionName=function, Qualifier=alias)
         alias_version = versioned["Configuration"].get("Version")
         alias_image = versioned.get("Code", {}).get("ImageUri")
+        description = versioned["Configuration"].get("Description") or ""
     except Exception as exc:  # noqa: BLE001
         if not _missing(exc):
             raise explain(exc, f"read alias {alias} of {function}") from None
     return FunctionState(config["FunctionArn"], found.get("Code", {}).get("ImageUri"),
                          alias_version, alias_image, dict(found.get("Tags", {})),
                          dict(config.get("Environment", {}).get("Variables", {})),
-                         _settled(config), tuple(config.get("Architectures") or ("x86_64",)))
+                         _settled(config), tuple(config.get("Architectures") or ("x86_64",)),
+                         description if isinstance(description, str) else "")
+
+
+def version_description(tags: Mapping[str, str]) -> str:
+    """What a published version records of its release, in its Description: the recorded
+    keys as ``name=value`` separated by spaces ('' when that would not fit)."""
+    text = " ".join(f"{key}={tags[key]}" for key in RECORDED_KEYS if tags.get(key))
+    return text if len(text) <= MAX_DESCRIPTION else ""
+
+
+def recorded_description(lam: Any, function: str, version: str) -> str:
+    """The Description of one published version of ``function`` (its release record)."""
+    try:
+        found = lam.get_function(FunctionName=function, Qualifier=version)
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"read version {version} of Lambda function {function}") from None
+    text = found["Configuration"].get("Description") or ""
+    return text if isinstance(text, str) else ""
+
+
+def retag(lam: Any, arn: str, tags: Mapping[str, str], drop: list[str]) -> None:
+    """Set the recorded keys of the function to ``tags``; remove those in ``drop``."""
+    try:
+        lam.tag_resource(Resource=arn, Tags=dict(tags))
+        if drop:
+            lam.untag_resource(Resource=arn, TagKeys=drop)
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"tag Lambda function {arn.rsplit(':', 1)[-1]}") from None
 
 
 @dataclass(frozen=True)
@@ -165,12 +202,14 @@ def deploy_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> 
         FunctionName=function, ImageUri=update.image_uri))
     if not _settled(done or {}):  # Lambda usually answers InProgress: wait for the outcome
         wait_updated(lam, function, pace)
+    record = version_description(update.tags)
     version = str(_call(lam, function, "publish a version", pace,
-                        lambda: lam.publish_version(FunctionName=function))["Version"])
+                        lambda: lam.publish_version(FunctionName=function, Description=record)
+                        )["Version"])
     point_alias(lam, function, update.alias, version)
     try:
         arn = update.arn or lam.get_function_configuration(FunctionName=function)["FunctionArn"]
-        lam.tag_resource(Resource=arn, Tags=update.tags)
+        lam.tag_resource(Resource=arn, Tags={**update.tags, VERSION_TAG: version})
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"tag Lambda function {function}") from None
     return version

@@ -63,17 +63,20 @@ class Lambda:
         return f"version {state.alias_version}"
 
     def running_commit(self, state: lambda_.FunctionState) -> str | None:
-        """The commit tagged on the function (a commit's shape, or None)."""
-        return deployed.tag_value(state.tags, recorded.SOURCE_COMMIT_TAG, self.name,
-                                  lambda _note: None)
+        """The commit recorded for the version the alias runs (a commit's shape, or None)."""
+        return _keys(state).get(recorded.SOURCE_COMMIT_TAG)
 
     def record(self, ctx: Context, dep: ServiceDeployment, state: lambda_.FunctionState,
                tags: Mapping[str, str]) -> None:
-        """Tag the function with this release's keys when it lacks them."""
-        if not stale(state.tags, tags):
+        """Tag the function with this release's keys, and the version its alias runs, when
+        what is recorded for that version differs (a version's Description cannot change:
+        the tags written for it are read first)."""
+        version = state.alias_version
+        if not stale(_keys(state), tags) and state.tags.get(lambda_.VERSION_TAG) == version:
             return
         try:
-            ctx.client("lambda").tag_resource(Resource=state.arn, Tags=dict(tags))
+            ctx.client("lambda").tag_resource(Resource=state.arn, Tags={
+                **tags, **({lambda_.VERSION_TAG: version} if version else {})})
         except Exception as exc:  # noqa: BLE001 - botocore errors become user messages
             raise explain(exc, f"record the release on {dep.name}") from None
 
@@ -94,12 +97,40 @@ class Lambda:
             return Change(dep.name, self.name, before, before, "unchanged", "already runs it")
         ctx.log(f"{dep.name}: moving alias {alias} from {state.alias_version} to {wanted}")
         lambda_.point_alias(lam, function, alias, wanted)
+        try:
+            record_restored(ctx, dep, state.arn, wanted)
+        except ReleaseError as exc:
+            return Change(dep.name, self.name, before, f"version {wanted}", "rolled-back",
+                          f"the alias moved, but the function's tags still name the version "
+                          f"before: {exc.message}", exc.hint)
         return Change(dep.name, self.name, before, f"version {wanted}", "rolled-back")
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """The image and the environment variables, by name."""
         desired = decision.desired or {**decision.current, "image": "(the image to build)"}
         return diff.lambda_configuration(decision.current, desired, hidden=hidden)
+
+
+def _keys(state: lambda_.FunctionState) -> dict[str, str]:
+    """The keys recorded for what the alias runs (malformed values left out silently)."""
+    return deployed.alias_keys(state.alias_version, state.alias_description, state.tags,
+                               "lambda", lambda _note: None)
+
+
+def record_restored(ctx: Context, dep: ServiceDeployment, arn: str, version: str) -> None:
+    """Set the function's tags to the keys ``version`` recorded when it was published (the
+    keys it lacks removed), naming that version: what status and plan read agrees with
+    what the alias runs after a rollback."""
+    assert dep.lambda_ is not None  # noqa: S101 - the caller checks
+    lam = ctx.client("lambda")
+    described = lambda_.recorded_description(lam, dep.lambda_.function, version)
+    keys = deployed.version_record(described, f"{dep.name} version {version}",
+                                   lambda note: ctx.log(f"note: {note}"))
+    if not keys:
+        ctx.log(f"{dep.name}: version {version} holds no record of its release; its keys "
+                "are removed from the function's tags (the next plan releases it)")
+    lambda_.retag(lam, arn, {**keys, lambda_.VERSION_TAG: version},
+                  [k for k in lambda_.RECORDED_KEYS if k not in keys])
 
 
 def refuse_what_lambda_rejects(ctx: Context, dep: ServiceDeployment,
