@@ -62,8 +62,8 @@ def test_an_arn_of_another_account_is_said_once_for_every_environment(tmp_path: 
     config = load_config(repo(tmp_path, body))
     assert template_notes.notes(config) == [
         "warning: services/web/task.json: containerDefinitions[0].secrets[0].valueFrom names "
-        "account 999999999999, not the environment's 123456789012: write ${account_id} there (or list the "
-        "account under aws.role_accounts when it is meant) (in dev, prod)"]
+        "account 999999999999, not the environment's 123456789012: write ${account_id} there "
+        "(or list the account under aws.role_accounts when it is meant) (in dev, prod)"]
 
 
 def test_a_problem_of_every_rendering_is_reported_once(
