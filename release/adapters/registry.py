@@ -59,8 +59,7 @@ def manifest_digest(login: Login, repository: str, tag: str) -> str | None:
             return None
         if exc.code in {401, 403}:
             raise ReleaseError(f"registry {login.host} refused the login ({exc.code})",
-                               "check the registry credentials (for ECR: the role needs "
-                               "ecr:GetAuthorizationToken)") from None
+                               _refused_hint(login)) from None
         raise ReleaseError(f"registry {login.host} answered {exc.code} for "
                            f"{repository}:{tag}") from None
     except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
@@ -147,9 +146,8 @@ def _get(login: Login, url: str, endpoint: Endpoint, what: str, *,
         exc.close()
         if exc.code in {401, 403}:
             raise ReleaseError(f"registry {login.host} refused the login ({exc.code}) reading "
-                               f"{what}", "check the registry credentials (for ECR: the role "
-                               "needs ecr:BatchGetImage and ecr:GetDownloadUrlForLayer)"
-                               ) from None
+                               f"{what}", _refused_hint(login, "ecr:BatchGetImage and "
+                                                        "ecr:GetDownloadUrlForLayer")) from None
         raise ReleaseError(f"registry {login.host} answered {exc.code} for {what}",
                            "rerun the release: an image missing from the registry is built "
                            "again" if exc.code == 404 else None) from None
@@ -180,3 +178,13 @@ def _json(body: bytes, login: Login, what: str) -> dict[str, Any]:
         raise ReleaseError(f"registry {login.host} answered {what} with something that is "
                            "not a JSON object")
     return found
+
+
+def _refused_hint(login: Login, permissions: str = "ecr:GetAuthorizationToken") -> str:
+    """What to check when a registry refuses the login: an anonymous login (an ``oci``
+    registry) to the local cloud's registry needs its ECR token; else the credentials."""
+    if not login.username and not login.password:
+        return ("this registry wants a login, and an oci registry gets none: for the local "
+                "cloud's registry use registry: {type: ecr, host: " + login.host + "} (the "
+                "password comes from its ECR API)")
+    return f"check the registry credentials (for ECR: the role needs {permissions})"
