@@ -382,3 +382,29 @@ def test_a_rollout_joining_during_a_long_pause_cuts_it_short() -> None:
     assert sleep.pauses[:2] == [2.0, 15.0]
     looked_at_b = [when for when, names in looks if "b" in names]
     assert looked_at_b == [joined + 2.0]  # not at the end of the 15 s pause
+
+
+class _BoundEcs(FakeEcs):
+    """Tasks bound on an address (the local cloud's listener answers on 127.0.0.1)."""
+
+    def __init__(self, bind_ip: str) -> None:
+        super().__init__()
+        self.bind_ip = bind_ip
+
+    def describe_tasks(self, cluster: str, tasks: list[str]) -> dict[str, Any]:
+        found = super().describe_tasks(cluster, tasks)
+        for task in found["tasks"]:
+            task["containers"] = [{"name": "web", "networkBindings": [
+                {"bindIP": self.bind_ip, "hostPort": 18080, "containerPort": 80}]}]
+        return found
+
+
+@pytest.mark.parametrize(("bind_ip", "url", "ec2_calls"), [
+    ("127.0.0.1", "http://127.0.0.1:18080", 0),  # the local listener: no ENI lookup
+    ("10.0.0.5", "http://ec2-web.eu-west-1.compute.amazonaws.com", 1),  # never followed
+])
+def test_url_from_a_loopback_binding(bind_ip: str, url: str, ec2_calls: int) -> None:
+    clients = {**_clients(), "ecs": _BoundEcs(bind_ip)}
+    described = {"serviceName": "web", "loadBalancers": [], "networkConfiguration": PUBLIC}
+    assert ecs_address.service_url(clients.__getitem__, "c", described) == url
+    assert len(clients["ec2"].calls) == ec2_calls

@@ -88,15 +88,20 @@ def _public_task_dns(ecs: Any, ec2: Any, cluster: str,
             cluster=cluster, serviceName=service, desiredStatus="RUNNING",
             maxResults=1).get("taskArns", [])[:1]]
     eni_of: dict[str, str] = {}  # service -> the ENI of one of its tasks
+    bound: dict[str, str] = {}  # service -> a loopback binding of one of its tasks
     for chunk in _chunks(arns, PAGE):
         for task in ecs.describe_tasks(cluster=cluster, tasks=chunk)["tasks"]:
             service = str(task.get("group", "")).removeprefix("service:")
+            current = service in running and task.get("taskDefinitionArn") == running[service]
             eni = next((d["value"] for a in task.get("attachments", [])
                         for d in a.get("details", []) if d.get("name") == "networkInterfaceId"),
                        None)
-            if service in running and eni and (
-                    service not in eni_of or task.get("taskDefinitionArn") == running[service]):
+            if service in running and eni and (service not in eni_of or current):
                 eni_of[service] = eni
+            local = _loopback_binding(task)
+            if service in running and local and (service not in bound or current):
+                bound[service] = local
+    eni_of = {service: eni for service, eni in eni_of.items() if service not in bound}
     public: dict[str, str] = {}
     for chunk in _chunks(list(eni_of.values()), FILTER_VALUES):
         # A filter, not NetworkInterfaceIds: one ENI gone since must not fail the others.
@@ -107,7 +112,21 @@ def _public_task_dns(ecs: Any, ec2: Any, cluster: str,
             name = association.get("PublicDnsName") or association.get("PublicIp")
             if name:
                 public[interface.get("NetworkInterfaceId", "")] = str(name)
-    return {service: public[eni] for service, eni in eni_of.items() if eni in public}
+    return {**bound, **{service: public[eni] for service, eni in eni_of.items()
+                        if eni in public}}
+
+
+def _loopback_binding(task: Mapping[str, Any]) -> str | None:
+    """``127.0.0.1:PORT`` when a container of the task is bound on loopback (the local
+    cloud's service listener: its tasks have no public address); else None. Only a
+    loopback address is taken: a URL from the cloud is printed, never followed."""
+    for container in task.get("containers", []):
+        for binding in container.get("networkBindings", []):
+            port = binding.get("hostPort")
+            if binding.get("bindIP") == "127.0.0.1" and isinstance(port, int) and (
+                    0 < port < 65536):
+                return f"127.0.0.1:{port}"
+    return None
 
 
 def _cluster_tasks(ecs: Any, cluster: str, budget: int) -> list[str] | None:
