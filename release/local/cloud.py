@@ -10,6 +10,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import socket
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from release.local.processes import stop as stop_process
 from release.local.state import (
     COMPONENTS,
     DOCKER,
+    ECS,
     MOTO,
     OIDC,
     REGISTRY,
@@ -115,7 +117,8 @@ def up(options: Options, deps: Deps) -> UpResult:
         )
         started: list[str] = []
         for name, ensure in ((DOCKER, _ensure_docker), (MOTO, _ensure_moto),
-                             (REGISTRY, _ensure_registry), (OIDC, _ensure_oidc)):
+                             (REGISTRY, _ensure_registry), (OIDC, _ensure_oidc),
+                             (ECS, _ensure_ecs)):
             state, was_started = ensure(state, options, deps)
             write_state(state)
             if was_started:
@@ -153,11 +156,21 @@ def _ensure_docker(state: LocalState, options: Options, deps: Deps) -> tuple[Loc
     return _start(state, service, options, deps), True
 
 
+def _moto_port(state: LocalState, options: Options) -> int:
+    """moto's own port, behind the control plane: the one it runs on, else a free one."""
+    previous = state.components.get(MOTO)
+    if previous and previous.owned and _alive(previous):
+        return int(previous.address.rpartition(":")[2])
+    with socket.socket() as probe:
+        probe.bind((options.host, 0))
+        return int(probe.getsockname()[1])
+
+
 def _ensure_moto(state: LocalState, options: Options, deps: Deps) -> tuple[LocalState, bool]:
-    address = f"{options.host}:{options.moto_port}"
+    address = f"{options.host}:{_moto_port(state, options)}"
     url = f"http://{address}"
     env = moto_server.environment(deps.env, options.region, options.account_id, options.ecs_running)
-    argv = moto_server.argv(options.host, options.moto_port)
+    argv = moto_server.argv(options.host, int(address.rpartition(":")[2]))
     spec = Launch(MOTO, argv, _log(options, "moto"), env, options.state_dir)
     service = _Service(spec, address, url, lambda: moto_server.is_moto(url))
     state, started = _ensure_process(state, service, options, deps)
@@ -198,6 +211,24 @@ def _ensure_oidc(state: LocalState, options: Options, deps: Deps) -> tuple[Local
     spec = Launch(OIDC, argv, _log(options, "oidc"), env, options.state_dir)
     discovery = f"{url}/.well-known/openid-configuration"
     service = _Service(spec, address, url, lambda: http_status(discovery) == 200)
+    return _ensure_process(state, service, options, deps)
+
+
+def _ensure_ecs(state: LocalState, options: Options, deps: Deps) -> tuple[LocalState, bool]:
+    """The ECS control plane on the AWS endpoint's port, moto behind it."""
+    address = f"{options.host}:{options.moto_port}"
+    url = f"http://{address}"
+    package_parent = str(Path(release.__file__).resolve().parent.parent)
+    python_path = os.pathsep.join(p for p in (package_parent, deps.env.get("PYTHONPATH")) if p)
+    argv = [sys.executable, "-m", "release.local.ecs",
+            "--state-dir", str(options.state_dir.resolve()), "--port", str(options.moto_port),
+            "--moto-url", state.moto_url, "--docker-host", state.docker_host,
+            "--registry-host", state.registry_host, "--region", state.region,
+            "--account-id", state.account_id,
+            "--label", f"local-cloud-{options.moto_port}"]
+    spec = Launch(ECS, argv, _log(options, "ecs"), {**deps.env, "PYTHONPATH": python_path},
+                  options.state_dir)
+    service = _Service(spec, address, url, lambda: moto_server.is_moto(url))
     return _ensure_process(state, service, options, deps)
 
 
@@ -304,6 +335,7 @@ def observe(state: LocalState) -> list[ComponentStatus]:
         MOTO: lambda c: moto_server.is_moto(c.url),
         REGISTRY: lambda c: http_status(f"{c.url}/v2/") is not None,
         OIDC: lambda c: http_status(f"{c.url}/.well-known/openid-configuration") == 200,
+        ECS: lambda c: moto_server.is_moto(c.url),  # through the control plane to moto
     }
     report = []
     for name in COMPONENTS:

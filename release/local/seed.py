@@ -106,6 +106,8 @@ def seed(config: Config, env: Environment, aws: AwsClients,
         if dep.service.needs_image:
             _ignore_exists(partial(ecr.create_repository, repositoryName=dep.service.repository),
                            "RepositoryAlreadyExistsException")
+        if dep.ecs is not None:  # before the service: its first tasks read them
+            _secrets(aws, dep.ecs.secrets)
         if dep.ecs is not None and dep.service.ecs is not None:
             template = config.root / dep.service.ecs.task_definition
             made.append(_ecs_service(env, account, aws, dep, template=template,
@@ -118,8 +120,6 @@ def seed(config: Config, env: Environment, aws: AwsClients,
                                        dep.step_functions.state_machine))
         if dep.s3 is not None:
             made.append(_bucket(aws, dep.s3.bucket, account.region))
-        if dep.ecs is not None:
-            _secrets(aws, dep.ecs.secrets)
     for line in made:
         log(line)
     return made
@@ -164,7 +164,11 @@ def _ecs_service(env: Environment, account: AwsAccount, aws: AwsClients, dep: Se
     arn = ecs.register_task_definition(**body)["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster=dep.ecs.cluster, serviceName=dep.ecs.service, taskDefinition=arn,
                        desiredCount=dep.ecs.desired_count or 1, launchType="FARGATE",
-                       networkConfiguration=network)
+                       networkConfiguration=network, deploymentConfiguration={
+                           # as teams set it: a deployment whose tasks keep failing is
+                           # stopped and rolled back by ECS itself
+                           "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+                           "minimumHealthyPercent": 100, "maximumPercent": 200})
     return f"ecs service {dep.ecs.cluster}/{dep.ecs.service} on {arn.rsplit('/', 1)[-1]}"
 
 
@@ -226,6 +230,6 @@ def _secrets(aws: AwsClients, secrets: Mapping[str, str]) -> None:
             path = "/" + arn.split(":parameter/", 1)[1]
             if _exists(partial(ssm.get_parameter, Name=path), "ParameterNotFound"):
                 continue  # a second seed changes nothing (not even the parameter's version)
-            # A stand-in value: the local cloud runs no task that could read it.
+            # A stand-in value: the local cloud's tasks get it as ECS would inject it.
             _ignore_exists(partial(ssm.put_parameter, Name=path, Value=f"local-{name.lower()}",
                                    Type="SecureString"), "ParameterAlreadyExists")

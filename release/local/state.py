@@ -29,7 +29,8 @@ DOCKER = "docker"
 MOTO = "moto"
 REGISTRY = "registry"
 OIDC = "oidc"
-COMPONENTS = (DOCKER, MOTO, REGISTRY, OIDC)
+ECS = "ecs"  # the ECS control plane: the AWS endpoint releases use, moto behind it
+COMPONENTS = (DOCKER, MOTO, REGISTRY, OIDC, ECS)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,13 @@ class LocalState:
 
     @property
     def aws_endpoint_url(self) -> str:
-        """The moto server, for botocore's ``endpoint_url`` / ``AWS_ENDPOINT_URL``."""
+        """The AWS endpoint, for botocore's ``endpoint_url`` / ``AWS_ENDPOINT_URL``: the ECS
+        control plane, which forwards all but ECS's service and task calls to moto."""
+        return self._url(ECS) if ECS in self.components else self._url(MOTO)
+
+    @property
+    def moto_url(self) -> str:
+        """moto itself (behind the control plane)."""
         return self._url(MOTO)
 
     @property
@@ -99,7 +106,7 @@ class LocalState:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
         }
-        if MOTO in self.components:
+        if MOTO in self.components or ECS in self.components:
             env["AWS_ENDPOINT_URL"] = self.aws_endpoint_url
         if DOCKER in self.components:
             env["DOCKER_HOST"] = self.docker_host
