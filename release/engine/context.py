@@ -170,7 +170,8 @@ class Context:
         """ECS rollouts through the shared watcher (a private one when none was given)."""
         watcher = self.watcher or RolloutWatcher(lambda: self.client("ecs"),
                                                  Pace(self.clock, self.sleep))
-        return ecs_rollout.Rollouts(self.client("ecs"), watcher, self.log)
+        return ecs_rollout.Rollouts(self.client("ecs"), watcher, self.log,
+                                    lambda: self.client("logs"))
 
     def lambda_pace(self) -> lambda_.Pace:
         """Waits and retries of Lambda updates, on this context's clock."""

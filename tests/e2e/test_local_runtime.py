@@ -101,6 +101,7 @@ def test_an_image_that_exits_at_start_is_rolled_back_and_the_url_keeps_answering
     assert failed["status"] == "failed"
     assert "exit 3" in (failed["hint"] or "") + failed["message"]
     assert "Essential container in task exited" in (failed["hint"] or "") + failed["message"]
+    assert "the model file is missing" in (failed["hint"] or "")  # its last log lines
     assert "<h1>autovision</h1>" in get(url)  # the previous version still serves
 
 

@@ -185,8 +185,9 @@ def family_revisions(ecs: Any, family: str) -> list[str]:
 
 
 def failure_details(ecs: Any, cluster: str, service: str, described: dict[str, Any], *,
-                    events: int = 5, tasks: int = 5) -> str:
-    """The last service events and why recent tasks stopped, for a failure's hint.
+                    events: int = 5, tasks: int = 5, logs: Any = None) -> str:
+    """The last service events, why recent tasks stopped and (with a ``logs`` client) the
+    last log lines of the newest stopped task's awslogs containers, for a failure's hint.
 
     Best effort: a failure to read them must not hide the failure being reported.
     """
@@ -209,5 +210,32 @@ def failure_details(ecs: Any, cluster: str, service: str, described: dict[str, A
                        + (f"; {exits}" if exits else ""))
     if reasons:
         out += ["stopped tasks:", *reasons]
+    if logs is not None and stopped:
+        out += last_log_lines(ecs, logs, stopped[0])
     return "\n".join(out) or ("check the service's events and stopped tasks in the ECS "
                               "console")
+
+
+def last_log_lines(ecs: Any, logs: Any, task: dict[str, Any], lines: int = 10) -> list[str]:
+    """The last lines each awslogs container of ``task`` wrote (stream
+    ``<prefix>/<container>/<task id>``, as ECS names it); [] when there are none."""
+    out: list[str] = []
+    task_id = str(task.get("taskArn", "")).rsplit("/", 1)[-1]
+    try:
+        body = ecs.describe_task_definition(
+            taskDefinition=task["taskDefinitionArn"])["taskDefinition"]
+        for container in body.get("containerDefinitions", []):
+            config = container.get("logConfiguration") or {}
+            options = config.get("options") or {}
+            if config.get("logDriver") != "awslogs" or "awslogs-group" not in options:
+                continue
+            stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['name']}/{task_id}"
+            events = logs.get_log_events(logGroupName=options["awslogs-group"],
+                                         logStreamName=stream, limit=lines,
+                                         startFromHead=False).get("events", [])
+            if events:
+                out += [f"last log lines of {container['name']} ({task_id}):",
+                        *(f"  {e.get('message', '')}" for e in events)]
+    except Exception:  # noqa: BLE001 - best effort, as the rest of the details
+        return out
+    return out

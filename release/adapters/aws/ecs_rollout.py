@@ -40,6 +40,7 @@ class Rollouts:
     client: Any
     watcher: RolloutWatcher
     log: Callable[[str], None] = lambda _line: None
+    logs: Callable[[], Any] | None = None  # CloudWatch Logs, for a failed task's last lines
 
     def roll_out(self, target: Target, arn: str, before: Before) -> dict[str, Any]:
         """UpdateService to ``arn``, wait for our deployment; return the service's description.
@@ -60,7 +61,7 @@ class Rollouts:
     def _recover(self, target: Target, arn: str, before: Before,
                  failed: RolloutFailedError) -> RolloutFailedError:
         details = ecs.failure_details(self.client, target.cluster, target.service,
-                                      failed.service)
+                                      failed.service, logs=self.logs() if self.logs else None)
         decision = rollout.recover(failed.kind,
                                    circuit_breaker_rollback=before.circuit_breaker_rollback,
                                    previous_arn=before.arn, our_arn=arn,
