@@ -44,6 +44,8 @@ def running_by_hand(state: LocalState) -> None:
         "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
         "Action": "sts:AssumeRole"}]})
     role = iam.create_role(RoleName="prod-orders-worker", AssumeRolePolicyDocument=trust)
+    client(state, "ssm").put_parameter(Name="/prod/orders/api-key", Value="k-123",
+                                       Type="SecureString")  # what its task reads at start
     ecs = client(state, "ecs")
     ecs.create_cluster(clusterName="shop")
     arn = ecs.register_task_definition(
@@ -85,7 +87,9 @@ def empty_repo(tmp_path: Path) -> Path:
         (root / name).mkdir(parents=True)
         (root / name / "Dockerfile").write_text(
             "FROM release-base/busybox:1\nCOPY run.sh /run.sh\nCMD [\"/bin/sh\", \"/run.sh\"]\n")
-        (root / name / "run.sh").write_text(f"echo {name}\n")
+        (root / name / "run.sh").write_text(  # a server: its task stays up
+            f"echo {name} starting\nmkdir -p /www && echo {name} > /www/index.html\n"
+            "exec httpd -f -p 8080 -h /www\n")
     subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     sandbox.git(root, "add", "-A")
     sandbox.git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
@@ -132,6 +136,8 @@ def test_init_adopts_what_runs_and_the_first_deploy_changes_only_the_image(
                           "--endpoint-url", cloud_state.aws_endpoint_url)
     assert again == 2
     assert "exist" in said
+    env["services"]["orders-api"]["ecs"]["deadline_seconds"] = 120  # a test's patience
+    (empty_repo / "environments/prod.yaml").write_text(yaml.safe_dump(env, sort_keys=False))
     sandbox.git(empty_repo, "add", "-A")
     sandbox.git(empty_repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
 
