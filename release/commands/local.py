@@ -21,6 +21,7 @@ from release.errors import ReleaseError
 from release.local import cloud
 from release.local.seeding import LOCAL_FILE, NothingToSeedError, seed_repository
 from release.local.state import (
+    ECS,
     REGISTRY,
     STATE_DIR_ENV,
     STATE_FILE,
@@ -129,7 +130,9 @@ def options_from(args: argparse.Namespace) -> cloud.Options:
     return cloud.Options(
         repo_root=_repo_root(args),
         state_dir=state_dir,
-        moto_port=port(args.moto_port, "moto", defaults.moto_port),
+        # the AWS endpoint's port: the control plane's (moto sits behind it on its own)
+        moto_port=port(args.moto_port, ECS if recorded and ECS in recorded.components
+                       else "moto", defaults.moto_port),
         registry_port=port(args.registry_port, REGISTRY, defaults.registry_port),
         oidc_port=port(args.oidc_port, "oidc", defaults.oidc_port),
         region=args.region or (recorded.region if recorded else defaults.region),

@@ -115,6 +115,7 @@ def up(options: Options, deps: Deps) -> UpResult:
             region=options.region,
             account_id=options.account_id,
         )
+        _refuse_taken_ports(state, options)
         started: list[str] = []
         for name, ensure in ((DOCKER, _ensure_docker), (MOTO, _ensure_moto),
                              (REGISTRY, _ensure_registry), (OIDC, _ensure_oidc),
@@ -270,6 +271,18 @@ def _ensure_process(
         )
     deps.say(f"{name}: starting on {service.address} (log: {service.spec.log})")
     return _start(state, service, options, deps), True
+
+
+def _refuse_taken_ports(state: LocalState, options: Options) -> None:
+    """Before starting anything: each port we would listen on is ours already, or free."""
+    for name, port in ((ECS, options.moto_port), (REGISTRY, options.registry_port),
+                       (OIDC, options.oidc_port)):
+        previous = state.components.get(name)
+        if previous and previous.owned and _alive(previous):
+            continue
+        if port_open(options.host, port):
+            raise ReleaseError(f"{name}: {options.host}:{port} is already in use by a process "
+                               "this local cloud did not start", hint=_in_use_hint(options))
 
 
 def _in_use_hint(options: Options) -> str:

@@ -155,7 +155,7 @@ def test_oidc_token_endpoint_refuses_a_wrong_request_token(local_cloud: LocalSta
 
 
 @pytest.mark.e2e
-def test_moto_answers_sts_and_reports_ecs_services_running(
+def test_moto_answers_sts_and_ecs_services_run_their_tasks(
     local_cloud: LocalState, aws: dict[str, Any]
 ) -> None:
     sts = boto3.client("sts", **aws)
@@ -165,12 +165,23 @@ def test_moto_answers_sts_and_reports_ecs_services_running(
     ecs.create_cluster(clusterName=cluster)
     arn = ecs.register_task_definition(
         family=cluster,
-        containerDefinitions=[{"name": "app", "image": BUSYBOX_IMAGE, "memory": 64}],
+        containerDefinitions=[{"name": "app", "image": BUSYBOX_IMAGE, "memory": 64,
+                               "command": ["sleep", "3600"]}],
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(cluster=cluster, serviceName="web", taskDefinition=arn, desiredCount=1)
-    (service,) = ecs.describe_services(cluster=cluster, services=["web"])["services"]
+    deadline = time.monotonic() + 30  # the control plane runs the task as a container
+    while True:
+        (service,) = ecs.describe_services(cluster=cluster, services=["web"])["services"]
+        if service["deployments"][0]["rolloutState"] == "COMPLETED" or (
+                time.monotonic() > deadline):
+            break
+        time.sleep(0.5)
     assert service["runningCount"] == service["desiredCount"] == 1
     assert service["deployments"][0]["rolloutState"] == "COMPLETED"
+    [task] = ecs.describe_tasks(cluster=cluster, tasks=ecs.list_tasks(
+        cluster=cluster, serviceName="web")["taskArns"])["tasks"]
+    assert task["lastStatus"] == "RUNNING"
+    ecs.delete_service(cluster=cluster, service="web", force=True)
     sts.close()
     ecs.close()
 
@@ -202,16 +213,17 @@ def test_down_stops_exactly_the_recorded_pids(
     options = local_options(state_dir=tmp_path / "state", **ports)
     second = cloud.up(options, cloud.Deps()).state
     try:
-        assert set(second.components) == {"docker", "moto", "registry", "oidc"}
+        assert set(second.components) == {"docker", "moto", "registry", "oidc", "ecs"}
         assert not second.components["docker"].owned  # the first instance's engine
         ours = {name: c for name, c in second.components.items() if c.owned}
-        assert set(ours) == {"moto", "registry", "oidc"}
+        assert set(ours) == {"moto", "registry", "oidc", "ecs"}
         assert all(is_running(c.pid, c.proc_start) for c in ours.values() if c.pid)
     finally:
         reports = cloud.down(options.state_dir, cloud.Deps())
 
     outcomes = {report.name: (report.pid, report.outcome) for report in reports}
     assert outcomes == {
+        "ecs": (ours["ecs"].pid, "terminated"),
         "oidc": (ours["oidc"].pid, "terminated"),
         "registry": (ours["registry"].pid, "terminated"),
         "moto": (ours["moto"].pid, "terminated"),
@@ -235,12 +247,16 @@ def test_up_refuses_a_port_taken_by_another_process(
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        options = local_options(state_dir=tmp_path / "state", moto_port=port)
+        free = []
+        for _ in range(2):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                free.append(probe.getsockname()[1])
+        options = local_options(state_dir=tmp_path / "state", moto_port=port,
+                                registry_port=free[0], oidc_port=free[1])
         with pytest.raises(ReleaseError, match=f"127.0.0.1:{port} is already in use"):
             cloud.up(options, cloud.Deps())
-    assert cloud.down(options.state_dir, cloud.Deps()) == [
-        cloud.StopReport("docker", None, "left running (not ours)")
-    ]
+    assert cloud.down(options.state_dir, cloud.Deps()) == []  # refused before anything
 
 
 # ---------------------------------------------------------------- pure pieces

@@ -42,12 +42,14 @@ def resolve_secrets(spec: TaskSpec, secret: Secret) -> dict[str, dict[str, str]]
 
 
 def pull(api: Any, image: str, container: str, registry_auth: RegistryAuth) -> None:
-    """Pull ``image`` (not when a digest reference is here already); CannotPullContainerError."""
+    """Pull ``image``; CannotPullContainerError. Not pulled: a digest reference already on
+    the engine, and an image of no registry (``release-base/busybox:1``, made by `release
+    local up`: no hub is reachable here) that the engine holds."""
     import docker.errors
 
-    if "@" in image and has_image(api, image):
-        return
     host = args.registry_host(image)
+    if ("@" in image or not host) and has_image(api, image):
+        return
     login = registry_auth(host) if host else None
     auth = {"username": login[0], "password": login[1]} if login else None
     try:
