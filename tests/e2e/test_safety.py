@@ -64,17 +64,23 @@ def test_rollback_puts_the_previous_revision_back_and_forward_again(
     code, data, _ = release(repo, capsys, "deploy", "autovision", "coral-restoration")
     assert code == 0
     assert running(cloud_state, "autovision")["taskDefinition"].endswith("local-autovision:2")
+    # a second release: revisions 2 and 3 both run for real (1 is the seeded stand-in)
+    dockerfile = repo / "services/autovision/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\n# v3\n")
+    sandbox.git(repo, "commit", "-qam", "v3")
+    assert release(repo, capsys, "deploy", "autovision")[0] == 0
+    assert running(cloud_state, "autovision")["taskDefinition"].endswith("local-autovision:3")
 
     code, data, _ = release(repo, capsys, "rollback", "autovision")
     assert code == 0
     [change] = data["results"]
     assert (change["before"], change["after"], change["status"]) == (
-        "local-autovision:2", "local-autovision:1", "rolled-back")
-    assert running(cloud_state, "autovision")["taskDefinition"].endswith("local-autovision:1")
-
-    code, data, _ = release(repo, capsys, "rollback", "autovision", "--to", "2")
-    assert code == 0
+        "local-autovision:3", "local-autovision:2", "rolled-back")
     assert running(cloud_state, "autovision")["taskDefinition"].endswith("local-autovision:2")
+
+    code, data, _ = release(repo, capsys, "rollback", "autovision", "--to", "3")
+    assert code == 0
+    assert running(cloud_state, "autovision")["taskDefinition"].endswith("local-autovision:3")
 
     lam = client(cloud_state, "lambda")
     assert lam.get_alias(FunctionName="local-coral-restoration", Name="live")[
@@ -105,6 +111,8 @@ def test_rollback_errors_name_the_fix(
 
 def test_redeploy_starts_a_new_deployment_of_the_same_revision(
         repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    # what a release put there runs for real (the seeded revision is only a stand-in)
+    assert release(repo, capsys, "deploy", "autovision", "predictions-api")[0] == 0
     before = {s: running(cloud_state, s) for s in ("autovision", "predictions-api")}
     code, data, _ = release(repo, capsys, "redeploy", "autovision", "predictions-api")
     assert code == 0
