@@ -185,9 +185,11 @@ def family_revisions(ecs: Any, family: str) -> list[str]:
 
 
 def failure_details(ecs: Any, cluster: str, service: str, described: dict[str, Any], *,
-                    events: int = 5, tasks: int = 5, logs: Any = None) -> str:
-    """The last service events, why recent tasks stopped and (with a ``logs`` client) the
-    last log lines of the newest stopped task's awslogs containers, for a failure's hint.
+                    events: int = 5, tasks: int = 5,
+                    logs: Callable[[], Any] | None = None) -> str:
+    """The last service events, why recent tasks stopped and (``logs`` gives a CloudWatch
+    Logs client) the last log lines of the newest stopped task's awslogs containers, for a
+    failure's hint.
 
     Best effort: a failure to read them must not hide the failure being reported.
     """
@@ -216,7 +218,8 @@ def failure_details(ecs: Any, cluster: str, service: str, described: dict[str, A
                               "console")
 
 
-def last_log_lines(ecs: Any, logs: Any, task: dict[str, Any], lines: int = 10) -> list[str]:
+def last_log_lines(ecs: Any, logs: Callable[[], Any], task: dict[str, Any],
+                   lines: int = 10) -> list[str]:
     """The last lines each awslogs container of ``task`` wrote (stream
     ``<prefix>/<container>/<task id>``, as ECS names it); [] when there are none."""
     out: list[str] = []
@@ -230,7 +233,7 @@ def last_log_lines(ecs: Any, logs: Any, task: dict[str, Any], lines: int = 10) -
             if config.get("logDriver") != "awslogs" or "awslogs-group" not in options:
                 continue
             stream = f"{options.get('awslogs-stream-prefix', 'ecs')}/{container['name']}/{task_id}"
-            events = logs.get_log_events(logGroupName=options["awslogs-group"],
+            events = logs().get_log_events(logGroupName=options["awslogs-group"],
                                          logStreamName=stream, limit=lines,
                                          startFromHead=False).get("events", [])
             if events:

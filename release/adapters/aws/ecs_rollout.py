@@ -61,7 +61,7 @@ class Rollouts:
     def _recover(self, target: Target, arn: str, before: Before,
                  failed: RolloutFailedError) -> RolloutFailedError:
         details = ecs.failure_details(self.client, target.cluster, target.service,
-                                      failed.service, logs=self.logs() if self.logs else None)
+                                      failed.service, logs=self.logs)
         decision = rollout.recover(failed.kind,
                                    circuit_breaker_rollback=before.circuit_breaker_rollback,
                                    previous_arn=before.arn, our_arn=arn,

@@ -3,18 +3,18 @@ revision runs."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any, Final
 
 from release.adapters.azure import container_apps
 from release.config.model import ServiceDeployment
 from release.engine.context import Context
-from release.engine.targets.base import Decision, Done, Observed, Wanted
+from release.engine.targets.base import ComparedByContent, Decision, Done, Observed, Wanted
 from release.errors import ReleaseError
 from release.planning import diff, plan
 
 
-class AzureApp:
+class AzureApp(ComparedByContent):
     """The ``azure_container_app`` target kind."""
 
     name: Final = "azure_container_app"
@@ -48,18 +48,6 @@ class AzureApp:
     def describe(self, state: container_apps.Running) -> str:
         """``revision NAME`` the app runs."""
         return f"revision {state.revision or '?'}"
-
-    def running_commit(self, state: Any) -> str | None:
-        """None: the image's digest is compared instead."""
-        return None
-
-    def record(self, ctx: Context, dep: ServiceDeployment, state: Any,
-               tags: Mapping[str, str]) -> None:
-        """Nothing: the image itself is compared."""
-
-    def rollback(self, ctx: Context, dep: ServiceDeployment, to: str | None) -> None:
-        """None: not supported yet (a deploy of an older commit puts its image back)."""
-        return
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """The image."""

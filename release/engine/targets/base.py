@@ -113,3 +113,23 @@ class TargetKind(Protocol):
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """The decision, value by value (``hidden``: values never shown)."""
+
+
+class ComparedByContent:
+    """For kinds compared by what they hold (a definition, files, an image), not by a
+    version a release records: nothing to name, record or roll back."""
+
+    def describe(self, state: Any) -> str:
+        """Nothing to name ('' unless the kind says otherwise)."""
+        return ""
+
+    def running_commit(self, state: Any) -> str | None:
+        """None: no commit is recorded; the content itself is compared."""
+        return None
+
+    def record(self, ctx: Context, dep: ServiceDeployment, state: Any,
+               tags: Mapping[str, str]) -> None:
+        """Nothing: the content itself is compared."""
+
+    def rollback(self, ctx: Context, dep: ServiceDeployment, to: str | None) -> None:
+        """None: a deploy of an older commit puts the older content back."""

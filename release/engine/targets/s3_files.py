@@ -3,16 +3,16 @@ regular, walked with a bound) uploaded when its SHA-256 differs from the object'
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from release import repo_files
 from release.adapters.aws import s3
 from release.config.model import ServiceDeployment
 from release.config.source import SourceError, dotted, read_source
 from release.engine.context import Context
-from release.engine.targets.base import Decision, Done, Observed, Wanted
+from release.engine.targets.base import ComparedByContent, Decision, Done, Observed, Wanted
 from release.errors import EXIT_CONFIG, Problem, StepError
 from release.planning import diff, plan, taskdef
 
@@ -28,7 +28,7 @@ class S3SourceError(StepError):
         self.problem = problem
 
 
-class S3Files:
+class S3Files(ComparedByContent):
     """The ``s3_files`` target kind."""
 
     name: Final = "s3_files"
@@ -67,22 +67,6 @@ class S3Files:
             except repo_files.PathRefused as exc:
                 raise _problem(ctx, dep, None, exc.message, exc.hint) from None
         return Done(updated=True, detail=f"{sent} files uploaded")
-
-    def describe(self, state: Any) -> str:
-        """Nothing: files have no version to name."""
-        return ""
-
-    def running_commit(self, state: Any) -> str | None:
-        """None: files record no commit."""
-        return None
-
-    def record(self, ctx: Context, dep: ServiceDeployment, state: Any,
-               tags: Mapping[str, str]) -> None:
-        """Nothing: the checksums themselves are compared."""
-
-    def rollback(self, ctx: Context, dep: ServiceDeployment, to: str | None) -> None:
-        """None: a deploy of an older commit publishes the older files."""
-        return
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """Each file whose checksum differs, by key."""

@@ -3,7 +3,7 @@ points at the service's Lambda alias), replaced when it differs from the deploye
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from typing import Any, Final
 
 from release.adapters.aws import lambda_, stepfunctions
@@ -11,12 +11,12 @@ from release.config.model import ServiceDeployment
 from release.config.source import SourceError, read_source
 from release.engine import rendering
 from release.engine.context import Context
-from release.engine.targets.base import Decision, Done, Observed, Wanted
+from release.engine.targets.base import ComparedByContent, Decision, Done, Observed, Wanted
 from release.errors import ConfigError, ReleaseError
 from release.planning import diff, plan, taskdef
 
 
-class StepFunctions:
+class StepFunctions(ComparedByContent):
     """The ``step_functions`` target kind."""
 
     name: Final = "step_functions"
@@ -47,22 +47,6 @@ class StepFunctions:
         stepfunctions.update(ctx.client("stepfunctions"), state_machine_arn(ctx, dep),
                              definition)
         return Done(updated=True, detail="definition updated")
-
-    def describe(self, state: Any) -> str:
-        """Nothing: a definition has no version to name."""
-        return ""
-
-    def running_commit(self, state: Any) -> str | None:
-        """None: no commit is recorded on a state machine."""
-        return None
-
-    def record(self, ctx: Context, dep: ServiceDeployment, state: Any,
-               tags: Mapping[str, str]) -> None:
-        """Nothing: the definition itself is compared."""
-
-    def rollback(self, ctx: Context, dep: ServiceDeployment, to: str | None) -> None:
-        """None: a deploy of an older commit puts an older definition back."""
-        return
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """The definition as a JSON diff, by path."""
