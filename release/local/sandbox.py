@@ -16,7 +16,7 @@ import yaml
 
 from release.adapters.aws.clients import AwsClients
 from release.config import load_config
-from release.local.seed import Trust, seed
+from release.local.seed import Runnable, Trust, seed
 
 EXAMPLES = ("release.yaml", "environments", "services", "libs", ".dockerignore")
 _IDENTITY = ("-c", "user.name=release-sandbox", "-c", "user.email=sandbox@example.invalid")
@@ -58,17 +58,19 @@ def make(source: Path, target: Path, *, aws_endpoint: str, registry_host: str,
     return target
 
 
-def reset_and_seed(root: Path, aws_endpoint: str, trust: Trust | None = None) -> None:
+def reset_and_seed(root: Path, aws_endpoint: str, trust: Trust | None = None,
+                   runnable: Runnable | None = None) -> None:
     """Empty moto and create the infrastructure ``environments/local.yaml`` points at, its
     role trusting ``trust`` (default: the issuer on 127.0.0.1:5002)."""
     request = urllib.request.Request(  # noqa: S310 - the local moto server
         f"{aws_endpoint}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=10):  # noqa: S310
         pass
-    seed_environments(root, ("local",), trust)
+    seed_environments(root, ("local",), trust, runnable)
 
 
-def seed_environments(root: Path, names: tuple[str, ...], trust: Trust | None = None) -> None:
+def seed_environments(root: Path, names: tuple[str, ...], trust: Trust | None = None,
+                      runnable: Runnable | None = None) -> None:
     """Create (without emptying moto first) the infrastructure each named environment of
     the repository at ``root`` points at."""
     config = load_config(root, names)
@@ -78,6 +80,6 @@ def seed_environments(root: Path, names: tuple[str, ...], trust: Trust | None = 
             raise ValueError(f"environments/{name}.yaml has no aws block")
         clients = AwsClients(env.aws)
         try:
-            seed(config, env, clients, lambda _line: None, trust)
+            seed(config, env, clients, lambda _line: None, trust, runnable=runnable)
         finally:
             clients.close()

@@ -82,8 +82,12 @@ class Trust:
         return cls(state.oidc_issuer.removeprefix("http://"), repository)
 
 
+Runnable = Callable[[str, "int | None"], str]  # (repository, container port) -> an image
+
+
 def seed(config: Config, env: Environment, aws: AwsClients,
-         log: Callable[[str], None], trust: Trust | None = None) -> list[str]:
+         log: Callable[[str], None], trust: Trust | None = None, *,
+         runnable: Runnable | None = None) -> list[str]:
     """Create what ``env`` needs in moto; return a line per resource made or found.
 
     The deploy role trusts the local OIDC issuer exactly as `release iam trust-policy` has a
@@ -111,7 +115,7 @@ def seed(config: Config, env: Environment, aws: AwsClients,
         if dep.ecs is not None and dep.service.ecs is not None:
             template = config.root / dep.service.ecs.task_definition
             made.append(_ecs_service(env, account, aws, dep, template=template,
-                                     network=network))
+                                     network=network, runnable=runnable))
         if dep.lambda_ is not None:
             made.append(_function(env, aws, dep.name, dep.lambda_,
                                   _initial_image(env, dep)))
@@ -135,12 +139,24 @@ def _network(ec2: Any) -> dict[str, Any]:
                                     "securityGroups": [group], "assignPublicIp": "ENABLED"}}
 
 
+def _container_port(template: Any, container: str | None) -> int | None:
+    """The first containerPort of the container that gets the image (None: none)."""
+    body = template.get("taskDefinition", template) if isinstance(template, dict) else {}
+    try:
+        target = taskdef.target_container(body.get("containerDefinitions") or [], container)
+    except ValueError:
+        return None
+    ports = [m.get("containerPort") for m in target.get("portMappings") or []]
+    return next((p for p in ports if isinstance(p, int)), 80)
+
+
 def _initial_image(env: Environment, dep: ServiceDeployment) -> str:
     return f"{env.registry.host}/{dep.service.repository}:{INITIAL_TAG}"
 
 
 def _ecs_service(env: Environment, account: AwsAccount, aws: AwsClients, dep: ServiceDeployment,
-                 *, template: Path, network: dict[str, Any]) -> str:
+                 *, template: Path, network: dict[str, Any],
+                 runnable: Runnable | None = None) -> str:
     if dep.ecs is None:
         return ""
     ecs, iam = aws.client("ecs"), aws.client("iam")
@@ -155,8 +171,10 @@ def _ecs_service(env: Environment, account: AwsAccount, aws: AwsClients, dep: Se
         return f"ecs service {dep.ecs.cluster}/{dep.ecs.service} (exists)"
     placeholders = {"env": env.name, "service": dep.name, "region": account.region,
                     "account_id": account.account_id}
-    body = taskdef.render(taskdef.RenderInput(json.loads(template.read_text()), dep.ecs,
-                                              _initial_image(env, dep), account.region,
+    data = json.loads(template.read_text())
+    image = (runnable(dep.service.repository, _container_port(data, dep.ecs.container))
+             if runnable is not None else _initial_image(env, dep))
+    body = taskdef.render(taskdef.RenderInput(data, dep.ecs, image, account.region,
                                               placeholders))
     for arn in (body.get("executionRoleArn"), body.get("taskRoleArn")):
         if arn:

@@ -41,6 +41,7 @@ def seed_repository(repo_root: Path, state: LocalState,
     from release.adapters.aws.clients import AwsClients
     from release.config import load_config
     from release.config.load import environment_files
+    from release.local import placeholder
     from release.local.seed import Trust, seed
 
     if not (repo_root / "release.yaml").is_file():
@@ -57,7 +58,8 @@ def seed_repository(repo_root: Path, state: LocalState,
         raise ReleaseError(f"{env.path} has no aws block; seeded nothing")
     clients = AwsClients(env.aws)
     try:
-        lines = seed(config, env, clients, log, Trust.of(state))
+        lines = seed(config, env, clients, log, Trust.of(state),
+                     runnable=placeholder.maker(state))
     finally:
         clients.close()
     return Seeded(repo_root, tuple(lines))

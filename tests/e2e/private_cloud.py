@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from release.local import cloud, sandbox
+from release.local import cloud, placeholder, sandbox
 from release.local.seed import Trust
 from release.local.state import LocalState
 
@@ -36,7 +36,8 @@ def examples_repo(tmp_path: Path, state: LocalState) -> Path:
     """A fresh git copy of the examples, pointed at ``state``'s cloud, infrastructure seeded."""
     root = sandbox.make(REPO, tmp_path / "repo", aws_endpoint=state.aws_endpoint_url,
                         registry_host=state.registry_host)
-    sandbox.reset_and_seed(root, state.aws_endpoint_url, Trust.of(state))
+    sandbox.reset_and_seed(root, state.aws_endpoint_url, Trust.of(state),
+                           placeholder.maker(state))
     return root
 
 

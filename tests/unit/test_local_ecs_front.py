@@ -27,6 +27,9 @@ class FakePlane:
         self.calls: list[tuple[str, Json, Json | None]] = []
         self.errors: dict[str, EcsError] = {}
 
+    def reset(self) -> None:
+        self.calls.append(("reset", {}, None))
+
     def _record(self, name: str, request: Json, moto: Json | None = None) -> None:
         self.calls.append((name, request, moto))
         if name in self.errors:
@@ -303,3 +306,14 @@ def test_check_shape_nested_and_unknown_operation() -> None:
     assert len(check_shape("DescribeTasks", wrong)) == 2
     with pytest.raises(ValueError, match="no operation"):
         check_shape("DescribeNothing", {})
+
+
+def test_a_reset_of_moto_through_the_front_resets_the_plane(front: EcsFront,
+                                                            plane: FakePlane) -> None:
+    import urllib.request
+
+    request = urllib.request.Request(f"{front.url}/moto-api/reset", method="POST")  # noqa: S310
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the front
+        assert answer.status == 200
+    assert [name for name, _, _ in plane.calls] == ["reset"]
+

@@ -151,3 +151,15 @@ def test_a_service_with_a_port_gets_a_kept_loopback_binding(plane: Plane, tmp_pa
     assert binding["containerPort"] == 80
     assert (tmp_path / "ports.json").read_text().count(str(binding["hostPort"])) == 1
     plane.close()
+
+
+def test_a_reset_of_moto_stops_every_task_and_forgets_the_services(plane: Plane) -> None:
+    plane.create_service({}, {"service": moto_service()})
+    run(plane)
+    runtime = plane._runtime
+    assert {s.last_status for s in runtime.tasks.values()} == {"RUNNING"}
+    plane.reset()
+    assert {s.stopped_reason for s in runtime.tasks.values()} == {"The local cloud was reset"}
+    assert plane.list_tasks({"cluster": "local"}) == {"taskArns": []}
+    with pytest.raises(EcsError):
+        plane.list_service_deployments({"cluster": "local", "service": "web"})

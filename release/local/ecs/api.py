@@ -150,6 +150,7 @@ class EcsFront:
         self.timeout = timeout
         self.max_body = max_body
         self._operations = _operations(handler)
+        self._on_reset: Callable[[], None] | None = getattr(handler, "reset", None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -204,7 +205,11 @@ class EcsFront:
         target = next((value for name, value in headers if name.lower() == "x-amz-target"), "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
         if method != "POST" or operation not in self._operations:
-            return self._forward(method, path, headers, body)
+            reply = self._forward(method, path, headers, body)
+            if method == "POST" and path.split("?", 1)[0] == "/moto-api/reset" and (
+                    reply.status < 300) and self._on_reset is not None:
+                self._on_reset()  # moto forgot every service: so do the tasks
+            return reply
         try:
             return self._owned(operation, path, headers, body)
         except EcsError as error:

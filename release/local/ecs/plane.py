@@ -165,6 +165,22 @@ class Plane:
         while not stop.wait(self._timing.poll_seconds):
             self.tick()
 
+    def reset(self) -> None:
+        """moto was reset (``/moto-api/reset``): stop every task and forget every service
+        (the listeners' ports stay kept for the services' names)."""
+        with self._lock:
+            for record in self._services.values():
+                for arn in record.tasks:
+                    if arn in self._specs:
+                        self._runtime.stop(arn, "ServiceSchedulerInitiated",
+                                           "The local cloud was reset")
+            self._services.clear()
+            self._stopped.clear()
+            listeners = list(self._listeners.values())
+            self._listeners.clear()
+        for listener in listeners:
+            listener.close()
+
     def close(self) -> None:
         """Close the listeners and stop every task."""
         with self._lock:
