@@ -12,7 +12,7 @@ out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 release deploy --env local "$@" | tee "$out"
 # Each service with a port answers on 127.0.0.1 from its healthy tasks.
-grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$out" | sort -u | while read -r url; do
+{ grep -Eo 'http://127\.0\.0\.1:[0-9]+' "$out" || true; } | sort -u | while read -r url; do
   python3 - "$url" <<'PY'
 import sys, urllib.request
 url = sys.argv[1]
