@@ -152,11 +152,15 @@ def test_a_release_and_its_no_op_rerun_cost_few_calls(world: World) -> None:
         "publish_version", "update_alias", "tag_resource"]
     world.ecs.calls.clear()
     world.lam.calls.clear()
+    world.ec2.calls.clear()
 
     result = world.deploy()
     assert {o.status for o in result.outcomes} == {"unchanged"}
-    assert Counter(op for op, _ in world.ecs.calls) == {"describe_services": 1,
-                                                        "describe_task_definition": 5}
+    assert Counter(op for op, _ in world.ecs.calls) == {
+        "describe_services": 1, "describe_task_definition": 5,
+        "list_tasks": 1, "describe_tasks": 1}  # reads only: the URLs, reported every time
+    assert [op for op, _ in world.ec2.calls] == ["describe_network_interfaces"]
+    assert all(o.url for o in result.outcomes if o.target == "ecs")
     assert [op for op, _ in world.lam.calls] == ["get_function", "get_function"]
 
 

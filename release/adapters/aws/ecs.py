@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from release.adapters.aws.clients import explain
@@ -38,6 +38,8 @@ class ServiceState:
     rollback_on_failure: bool = False  # the deployment circuit breaker rolls back by itself
     load_balancers: tuple[dict[str, Any], ...] = ()
     latest: Definition | None = None  # the family's newest ACTIVE revision, when asked for
+    # its DescribeServices entry, for the URL lookup of a service left as it was
+    described: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ def describe(ecs: Any, cluster: str, service: str, *, family: str | None = None,
     return ServiceState(arn, running.body, running.tags, svc.get("desiredCount", 0),
                         svc.get("runningCount", 0),
                         bool(breaker.get("enable") and breaker.get("rollback")),
-                        tuple(svc.get("loadBalancers", [])), latest)
+                        tuple(svc.get("loadBalancers", [])), latest, svc)
 
 
 def register(ecs: Any, task_definition: dict[str, Any]) -> str:

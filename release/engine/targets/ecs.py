@@ -66,8 +66,11 @@ class Ecs:
               want: Wanted) -> Done:
         """Register (or reuse the matching newest revision), update the service and wait."""
         now: Seen = seen[self.name]
-        if decision.step.action == "none":
-            return Done(detail=self.describe(now), arn=now.service.task_definition_arn)
+        if decision.step.action == "none":  # its URL is looked up with the others'
+            assert dep.ecs is not None  # noqa: S101 - present() said so
+            return Done(detail=self.describe(now), arn=now.service.task_definition_arn,
+                        reach=(dep.ecs.cluster, dict(now.service.described))
+                        if now.service.described else None)
         if dep.ecs is None or want.image is None:
             raise ReleaseError(f"{dep.name}: no image to deploy to ECS")
         registered = False
