@@ -380,9 +380,13 @@ def main() -> None:
                 os.environ["DOCKER_HOST"] = docker_host
             try:
                 print("starting the local cloud ...", flush=True)
-                cloud.up(options, cloud.Deps())
+                state = cloud.up(options, cloud.Deps()).state
                 print(f"    up after {time.perf_counter() - began:.0f} s", flush=True)
-                measured = run(args, Path(tmp), ecs, aws)
+                # The bench's own proxy simulates rollouts of a set duration on top of moto
+                # itself, not through the local cloud's ECS control plane (which would run
+                # every service's tasks as containers: real, but not what is compared here).
+                measured = run(args, Path(tmp), ecs, aws,
+                               int(state.moto_url.rsplit(":", 1)[1]))
             finally:
                 cloud.down(options.state_dir, cloud.Deps())
     measured.seconds = time.perf_counter() - began
@@ -433,17 +437,18 @@ class Bench:
                                            self.image(function), app)
 
 
-def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str) -> deploy_report.Measured:
+def run(args: argparse.Namespace, tmp: Path, ecs: str, aws: str,
+        moto_port: int) -> deploy_report.Measured:
     """Everything between starting the local cloud and stopping it."""
     began = time.perf_counter()
     sets = Sets(args.sizes, args.lambdas)
     bench = Bench(args, sets, tmp, ecs, aws)
-    moto = f"http://127.0.0.1:{args.base_port}"
+    moto = f"http://127.0.0.1:{moto_port}"
     registry = bench.registry
     simulator = RolloutSimulator(args.rollout_seconds, REGION, ACCOUNT)
     measured = deploy_report.Measured(sets.sizes, sets.lambdas, args.rollout_seconds,
                                       long_rollout_seconds=args.long_rollout_seconds)
-    with CountingProxy(args.base_port, simulator, lifetime=3600,
+    with CountingProxy(moto_port, simulator, lifetime=3600,
                        port=args.base_port + 3) as proxy:
         bench.env = tool_env(proxy.url)
         ours = make_repo(tmp / "repo", [WARM_UP, *(s for n in sets.sizes
