@@ -87,17 +87,6 @@ def secret_values(secret_args: Sequence[str], environ: Mapping[str, str]) -> lis
     return [v for v in values if len(v.strip()) >= 6]
 
 
-def _redactor(values: Sequence[str]) -> Callable[[str], str]:
-    secret = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
-
-    def redact(text: str) -> str:
-        for value in secret:
-            text = text.replace(value, "***")
-        return text
-
-    return redact
-
-
 def redactor(values: Sequence[str]) -> Callable[[str], str]:
     """A function replacing each of ``values`` (3 characters or more) by ``***``."""
     secret = sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)

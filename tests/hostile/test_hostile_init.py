@@ -55,3 +55,20 @@ def test_hostile_init(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[
     check(case, outcome, root)
     assert not (root / "environments" / "prod.yaml").exists()  # nothing half-written
 
+
+
+SCHEMA_CASES = [
+    Case("schema-write-through-a-linked-dir", "schemas is a symbolic link",
+         links={"schemas": "{outside}"}, argv=("schema", "--write", "schemas")),
+    Case("schema-write-outside-the-repository", "is not a path inside the repository",
+         argv=("schema", "--write", "../escape")),
+    Case("schema-write-absolute", "is not a path inside the repository",
+         argv=("schema", "--write", "/tmp/escape")),
+]
+
+
+@pytest.mark.parametrize("case", SCHEMA_CASES, ids=str)
+def test_hostile_schema_write(case: Case, tmp_path: Path,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    outcome, root = run(case, tmp_path, capsys)
+    check(case, outcome, root)
