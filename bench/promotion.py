@@ -61,6 +61,8 @@ from release.local import cloud, docker_engine, sandbox  # noqa: E402
 from release.local.base_images import BUSYBOX_IMAGE  # noqa: E402
 from release.local.state import LocalState  # noqa: E402
 
+LOCAL_LABELS = "dev.release.local."
+
 ITEM = 3
 TARGET = 0.05  # promotion under 5 % of the rebuild's wall time
 LEGACY = "## First release vs no-op release of the examples"
@@ -149,7 +151,7 @@ def deploy(root: Path, environment: str, state: LocalState, engine: Any,
     if code != 0:
         tail = "\n".join(line for _, line in lines[-40:])
         raise SystemExit(f"release {verb} --env {environment} failed ({code}):\n{tail}")
-    events = Counter(f"{e.get('Type')}:{e.get('Action')}"
+    events = Counter(_event_key(e)
                      for e in engine.events(since=start_ns // 10**9 - 1,
                                             until=end_ns // 10**9 + 1, decode=True)
                      if start_ns <= int(e.get("timeNano", 0)) <= end_ns)
@@ -165,6 +167,16 @@ def deploy(root: Path, environment: str, state: LocalState, engine: Any,
     (STORE / f"promotion-{verb}-{environment}.log").write_text(
         "".join(f"{t:7.2f} {line}\n" for t, line in lines))
     return Deploy(environment, seconds, results, events, tuple(lines))
+
+
+def _event_key(event: dict[str, Any]) -> str:
+    """``type:action`` of an engine event; the containers the local cloud runs for what it
+    deploys (ECS tasks, labelled ``dev.release.local.*`` by its control plane) count as
+    ``task:action``, so ``container:create`` is only what a build made."""
+    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+    ran = any(name.startswith(LOCAL_LABELS) for name in attributes)
+    kind = "task" if ran else event.get("Type")
+    return f"{kind}:{event.get('Action')}"
 
 
 @dataclass(frozen=True)
@@ -230,6 +242,24 @@ def running_images(root: Path, environment: str) -> dict[str, str]:
     finally:
         clients.close()
     return images
+
+
+def stop_tasks(state: LocalState, engine: Any) -> None:
+    """Scale every service of the local cloud to 0 and wait (at most a minute) until its ECS
+    control plane has stopped their task containers, which hold the images a cold rebuild
+    must not find."""
+    import boto3
+
+    ecs = boto3.client("ecs", endpoint_url=state.aws_endpoint_url, region_name="eu-west-1",
+                       aws_access_key_id="bench", aws_secret_access_key="bench")
+    for cluster in ecs.list_clusters()["clusterArns"]:
+        for service in ecs.list_services(cluster=cluster, maxResults=100)["serviceArns"]:
+            ecs.update_service(cluster=cluster, service=service, desiredCount=0)
+    deadline = time.monotonic() + 60
+    while engine.containers.list(all=True, filters={"label": LOCAL_LABELS + "plane"}):
+        if time.monotonic() > deadline:
+            raise SystemExit("the local cloud's task containers did not stop within 60 s")
+        time.sleep(0.5)
 
 
 def clear_build_cache(engine: Any) -> int:
@@ -307,6 +337,7 @@ def one_round(work: Path, state: LocalState, engine: Any, profile: Path | None) 
     promote_job = deploy(root, PROMOTED, state, engine, verb="build")
     if promote_job.built or promote_job.engine_builds:
         raise SystemExit(f"the promotion's build job built: {promote_job}")
+    stop_tasks(state, engine)
     clear_build_cache(engine)
     new_build_keys(root)
     rebuild_plan = plans(root, REBUILT, state, runs=1)
