@@ -184,9 +184,9 @@ class EnvironmentLoader(CrossChecks):
         for key, value in secrets.items():
             why = key_vault.url_problem(value)
             if why is not None:  # never quoted: it may be the secret itself
-                self._at(source, (*at, "secrets", key), f"{key}: the value {why}", hint)
+                self._at(source, (*at, "secrets", key), f"the value {why}", hint)
         for key, why in key_vault.name_problems(list(secrets)).items():
-            self._at(source, (*at, "secrets", key), f"{key}: {why}",
+            self._at(source, (*at, "secrets", key), why,
                      "rename the variable (its secret name is the name lowercased, '_' as "
                      "'-')")
         environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),

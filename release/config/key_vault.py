@@ -10,6 +10,7 @@ secret, but a value that is not such a URL is most likely the secret itself.
 from __future__ import annotations
 
 import re
+import unicodedata
 import urllib.parse
 
 # Key Vault's DNS suffixes: public cloud, Azure China, Azure US Government, Azure Germany.
@@ -30,7 +31,6 @@ SYSTEM = "system"  # what the API takes for the app's system-assigned identity
 ROLE = "Key Vault Secrets User"
 ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6"  # Azure's built-in role definition id
 FORM = "https://<vault>.vault.azure.net/secrets/<name>[/<version>]"
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def url_problem(url: object) -> str | None:
@@ -38,8 +38,10 @@ def url_problem(url: object) -> str | None:
     None when it is one."""
     if not isinstance(url, str) or not url:
         return "is not a Key Vault secret URL"
-    if _CONTROL.search(url) or any(c.isspace() for c in url):
+    if any(unicodedata.category(c)[0] in "CZ" for c in url):  # controls, marks, spaces
         return "holds a control character or a space"
+    if not url.isascii():
+        return "holds a character that is not ASCII"
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "https":
         return "is not an https:// Key Vault secret URL"
