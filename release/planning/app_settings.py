@@ -95,12 +95,13 @@ def shown(want: Wanted, variables: Mapping[str, Mapping[str, str]],
     """What a plan shows of the configured names: a value only where the configuration
     holds it in plain text (and it does not look like a credential), never a secret's."""
     env: dict[str, str] = {}
+    refs: dict[str, str] = {}
     for name in want.variables:
         entry = variables.get(name)
         if entry is None:
             continue
         if "secretRef" in entry:
-            env[name] = f"secretref:{entry['secretRef']}"
+            refs[name] = f"secretref:{entry['secretRef']}"
         else:
             value = entry.get("value", "")
             plain = "value" in want.variables[name]  # configured in plain text
@@ -109,7 +110,7 @@ def shown(want: Wanted, variables: Mapping[str, Mapping[str, str]],
              for name, s in secrets.items() if name in want.secrets and "keyVaultUrl" in s}
     vault.update({name: "(a value held by the app)" for name, s in secrets.items()
                   if name in want.secrets and "keyVaultUrl" not in s})
-    return {"environment": env, "key_vault_secrets": vault}
+    return {"environment": env, "secrets": refs, "key_vault_secrets": vault}
 
 
 def with_variables(container: Mapping[str, Any], want: Wanted) -> dict[str, Any]:

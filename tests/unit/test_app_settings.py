@@ -114,9 +114,11 @@ def test_a_plan_shows_names_and_urls_never_values() -> None:
     secrets = {"api-key": {}, "unrelated": {"keyVaultUrl": OTHER, "identity": "system"}}
     shown = app_settings.shown(want, now, secrets)
     assert shown == {"environment": {"MODE": "slow", "API_KEY": app_settings.HIDDEN},
+                     "secrets": {},
                      "key_vault_secrets": {"api-key": "(a value held by the app)"}}
     desired = app_settings.shown(want, want.variables, want.secrets)
-    assert desired == {"environment": {"MODE": "fast", "API_KEY": "secretref:api-key"},
+    assert desired == {"environment": {"MODE": "fast"},
+                       "secrets": {"API_KEY": "secretref:api-key"},
                        "key_vault_secrets": {"api-key": f"{VAULT} (identity system)"}}
 
 
@@ -162,3 +164,36 @@ def test_a_revision_suffix_is_new_after_each_revision_and_holds_no_value() -> No
         "app--r1", [secrets[0], {"name": "held", "value": "changed"}])
     assert first.startswith("kv-")
     assert len(first) == len("kv-") + 10
+
+
+def test_the_plan_decides_and_shows_a_reference_change_never_a_value() -> None:
+    from types import MappingProxyType, SimpleNamespace
+
+    from release.adapters.azure.container_apps import Running
+    from release.config.model import Service, ServiceDeployment
+    from release.engine.targets import Wanted as Want
+    from release.engine.targets import azure_app
+
+    image = "reg.example/web@sha256:" + "1" * 64
+    configured = app(environment={"MODE": "fast"}, secrets={"API_KEY": VAULT})
+    dep = ServiceDeployment(service=Service(name="web", context=".", dockerfile="Dockerfile",
+                                            repository="web", platform="linux/amd64"),
+                            azure_container_app=configured)
+    running = Running(image, "web--1", {"MODE": {"value": "fast"},
+                                        "API_KEY": {"value": "hunter2-plain-secret"}}, {})
+    decision = azure_app.KIND.decide(SimpleNamespace(), dep,  # type: ignore[arg-type]
+                                     MappingProxyType({"azure_container_app": running}),
+                                     Want(image, "k1"))
+    assert decision.step.action == "deploy"
+    assert decision.step.reason == "the app's variables or Key Vault secrets differ"
+    shown = [d.describe() for d in azure_app.KIND.differences(decision, ())]
+    assert any("API_KEY" in line and "secretref:api-key" in line for line in shown), shown
+    assert any("api-key" in line and VAULT in line for line in shown), shown
+    assert "hunter2" not in "\n".join(shown)
+    same = Running(image, "web--2", {"MODE": {"value": "fast"},
+                                     "API_KEY": {"secretRef": "api-key"}},
+                   {"api-key": {"keyVaultUrl": VAULT, "identity": "System"}})
+    again = azure_app.KIND.decide(SimpleNamespace(), dep,  # type: ignore[arg-type]
+                                  MappingProxyType({"azure_container_app": same}),
+                                  Want(image, "k1"))
+    assert again.step.action == "none"

@@ -64,7 +64,7 @@ class AzureApp(ComparedByContent):
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
         """The image, the configured variables and Key Vault secrets (names and URLs)."""
         desired = decision.desired or {"image": "(the image to build)"}
-        return diff.lambda_configuration(decision.current, desired, hidden=hidden)
+        return diff.container_app(decision.current, desired, hidden=hidden)
 
 
 def _app(ctx: Context, dep: ServiceDeployment) -> Any:
