@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import pytest
 
+from release.adapters.azure import container_apps
+from release.adapters.azure.container_apps import Running
 from release.config import key_vault
-from release.config.model import AzureAppDeployment
+from release.config.model import AzureAccount, AzureAppDeployment, Service, ServiceDeployment
+from release.engine.targets import Wanted as Want
+from release.engine.targets import azure_app
 from release.errors import ReleaseError
 from release.planning import app_settings
 
@@ -167,13 +172,6 @@ def test_a_revision_suffix_is_new_after_each_revision_and_holds_no_value() -> No
 
 
 def test_the_plan_decides_and_shows_a_reference_change_never_a_value() -> None:
-    from types import MappingProxyType, SimpleNamespace
-
-    from release.adapters.azure.container_apps import Running
-    from release.config.model import Service, ServiceDeployment
-    from release.engine.targets import Wanted as Want
-    from release.engine.targets import azure_app
-
     image = "reg.example/web@sha256:" + "1" * 64
     configured = app(environment={"MODE": "fast"}, secrets={"API_KEY": VAULT})
     dep = ServiceDeployment(service=Service(name="web", context=".", dockerfile="Dockerfile",
@@ -197,3 +195,58 @@ def test_the_plan_decides_and_shows_a_reference_change_never_a_value() -> None:
                                   MappingProxyType({"azure_container_app": same}),
                                   Want(image, "k1"))
     assert again.step.action == "none"
+
+
+class ScriptedApi:
+    """The management API as a script: canned answers, every call recorded (no network)."""
+
+    def __init__(self, answers: dict[tuple[str, str], Any]) -> None:
+        self.account = AzureAccount("t", "c", "sub")
+        self.answers = answers
+        self.calls: list[tuple[str, str]] = []
+
+    def call(self, method: str, path: str, body: Any = None) -> Any:
+        self.calls.append((method, path))
+        return self.answers[(method, path.rsplit("/", 1)[-1])]
+
+
+def _resource(secrets: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"identity": {"type": "SystemAssigned"}, "properties": {
+        "latestRevisionName": "batch-detector--r1",
+        "configuration": {"secrets": secrets},
+        "template": {"containers": [{"name": "api", "image": "old"}]}}}
+
+
+def test_held_values_are_carried_through_list_secrets() -> None:
+    api = ScriptedApi({("POST", "listSecrets"): {"value": [
+        {"name": "registry-password", "value": "s3cret"}]}})
+    configured = app(secrets={"API_KEY": VAULT})
+    body = container_apps.patch_body(api, configured,  # type: ignore[arg-type]
+                                     _resource([{"name": "registry-password"}]), "new")
+    assert api.calls == [("POST", "/subscriptions/sub/resourceGroups/rg-batch/providers/"
+                                  "Microsoft.App/containerApps/batch-detector/listSecrets")]
+    assert body["properties"]["configuration"]["secrets"] == [
+        {"name": "registry-password", "value": "s3cret"},
+        {"name": "api-key", "keyVaultUrl": VAULT, "identity": "system"}]
+    assert "revisionSuffix" not in body["properties"]["template"]  # the image changes
+
+
+def test_unchanged_references_send_no_secrets_and_list_none() -> None:
+    api = ScriptedApi({})
+    configured = app(secrets={"API_KEY": VAULT})
+    body = container_apps.patch_body(api, configured,  # type: ignore[arg-type]
+                                     _resource([{"name": "registry-password"},
+                                                {"name": "api-key", "keyVaultUrl": VAULT,
+                                                 "identity": "System"}]), "new")
+    assert api.calls == []
+    assert "configuration" not in body["properties"]
+    assert body["properties"]["template"]["containers"][0]["env"] == [
+        {"name": "API_KEY", "secretRef": "api-key"}]
+
+
+def test_an_app_without_settings_gets_the_image_alone() -> None:
+    body = container_apps.patch_body(ScriptedApi({}), app(),  # type: ignore[arg-type]
+                                     {"properties": {"template": {"containers": [
+                                         {"name": "api", "image": "old"}]}}}, "new")
+    assert body == {"properties": {"template": {"containers": [
+        {"name": "api", "image": "new"}]}}}
