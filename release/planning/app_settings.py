@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,9 +180,10 @@ def identity_problem(resource: Mapping[str, Any], app: AzureAppDeployment,
 
 
 
-def revision_suffix(previous: str, secrets: Sequence[Mapping[str, Any]]) -> str:
-    """A revision suffix for a change of secrets alone (which Azure turns into no new
-    revision): new after each revision, the same for the same change (no value in it)."""
-    shape = [{k: v for k, v in s.items() if k != "value"} for s in secrets]
+def revision_suffix(previous: str, change: Mapping[str, Any]) -> str:
+    """A revision suffix for the revision after ``previous``: new after each revision (Azure
+    refuses a suffix used before), the same for the same change; no secret value in it."""
+    secrets = [{k: v for k, v in s.items() if k != "value"} for s in change.get("secrets", [])]
+    shape = {**change, "secrets": secrets}
     digest = hashlib.sha256(json.dumps([previous, shape], sort_keys=True).encode())
-    return "kv-" + digest.hexdigest()[:10]
+    return "r-" + digest.hexdigest()[:10]

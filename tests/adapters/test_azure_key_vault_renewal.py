@@ -101,7 +101,7 @@ def test_a_changed_reference_alone_makes_a_new_revision(fake: FakeAzure,
                                secrets={"API_KEY": VAULT + "/" + "f" * 32})
     assert container_apps.deploy(api, moved, IMAGE, quick()) == "batch-detector--r3"
     second = patches(fake)[1]["properties"]
-    assert second["template"]["revisionSuffix"].startswith("kv-")
+    assert second["template"]["revisionSuffix"].startswith("r-")
     assert second["configuration"]["secrets"][-1]["keyVaultUrl"] == VAULT + "/" + "f" * 32
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
@@ -162,13 +163,14 @@ def test_no_identity_is_needed_without_key_vault_secrets() -> None:
 def test_a_revision_suffix_is_new_after_each_revision_and_holds_no_value() -> None:
     secrets = [{"name": "api-key", "keyVaultUrl": VAULT, "identity": "system"},
                {"name": "held", "value": "s3cret"}]
-    first = app_settings.revision_suffix("app--r1", secrets)
-    assert first == app_settings.revision_suffix("app--r1", secrets)
-    assert first != app_settings.revision_suffix("app--r2", secrets)
-    assert first == app_settings.revision_suffix(
-        "app--r1", [secrets[0], {"name": "held", "value": "changed"}])
-    assert first.startswith("kv-")
-    assert len(first) == len("kv-") + 10
+    change = {"image": "img", "secrets": secrets}
+    first = app_settings.revision_suffix("app--r1", change)
+    assert first == app_settings.revision_suffix("app--r1", change)
+    assert first != app_settings.revision_suffix("app--r2", change)
+    assert first != app_settings.revision_suffix("app--r1", {**change, "image": "other"})
+    assert first == app_settings.revision_suffix("app--r1", {**change, "secrets": [
+        secrets[0], {"name": "held", "value": "changed"}]})
+    assert re.fullmatch(r"r-[0-9a-f]{10}", first)
 
 
 def test_the_plan_decides_and_shows_a_reference_change_never_a_value() -> None:
@@ -250,3 +252,14 @@ def test_an_app_without_settings_gets_the_image_alone() -> None:
                                          {"name": "api", "image": "old"}]}}}, "new")
     assert body == {"properties": {"template": {"containers": [
         {"name": "api", "image": "new"}]}}}
+
+
+def test_a_suffix_the_template_holds_is_replaced_not_reused() -> None:
+    resource = _resource([])
+    resource["identity"] = {}
+    resource["properties"]["template"]["revisionSuffix"] = "v1"
+    body = container_apps.patch_body(ScriptedApi({}), app(),  # type: ignore[arg-type]
+                                     resource, "new")
+    suffix = body["properties"]["template"]["revisionSuffix"]
+    assert suffix != "v1"
+    assert suffix.startswith("r-")

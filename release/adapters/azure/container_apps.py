@@ -136,11 +136,10 @@ def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
     if refused is not None:
         raise refused
     template = with_image(props.get("template", {}), app.container, image)
-    if want.empty:
-        return {"properties": {"template": template}}
-    containers = list(template["containers"])
-    index = _index(containers, app.container)
-    containers[index] = app_settings.with_variables(containers[index], want)
+    containers = list(template.get("containers", []))
+    if not want.empty:
+        index = _index(containers, app.container)
+        containers[index] = app_settings.with_variables(containers[index], want)
     body: dict[str, Any] = {"template": {**template, "containers": containers}}
     configuration = props.get("configuration") or {}
     if app_settings.secrets_differ(want, app_settings.secrets_of(configuration)):
@@ -150,9 +149,13 @@ def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
             values = {str(s.get("name")): s for s in listed.get("value", [])}
         body["configuration"] = {"secrets": app_settings.secrets_list(configuration, want,
                                                                       values)}
-        if body["template"] == props.get("template"):  # secrets alone make no revision
-            body["template"]["revisionSuffix"] = app_settings.revision_suffix(
-                str(props.get("latestRevisionName")), body["configuration"]["secrets"])
+    # A suffix the template already has would name the new revision as an old one (merge
+    # patch keeps it), and secrets alone make no new revision: both get a new suffix.
+    if "revisionSuffix" in template or ("configuration" in body
+                                        and body["template"] == props.get("template")):
+        body["template"]["revisionSuffix"] = app_settings.revision_suffix(
+            str(props.get("latestRevisionName")),
+            {"image": image, "secrets": body.get("configuration", {}).get("secrets", [])})
     return {"properties": body}
 
 
