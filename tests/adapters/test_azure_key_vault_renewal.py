@@ -2,7 +2,7 @@
 token, against the local HTTPS fakes of tests/fakes/azure (no Azure emulator exists).
 
 The GitHub token comes from the local OIDC issuer; the fake Entra ID endpoint hands out
-tokens living two seconds (``FakeAzure.token_lifetime``) and the management API refuses one
+tokens living three seconds (``FakeAzure.token_lifetime``) and the management API refuses one
 past its time (401 ExpiredAuthenticationToken), as Azure does. A revision that takes longer
 than that to run is still waited for to the end: the session renews its token with a fresh
 GitHub assertion at each half-life. Without the renewal the same wait fails (the control).
@@ -116,9 +116,10 @@ def test_an_app_without_the_identity_is_refused_before_any_change(
 
 
 def slow_revision(fake: FakeAzure) -> None:
-    """Tokens living 2 s; a revision that runs after about 5 s of polling every second."""
-    fake.token_lifetime = 2
-    fake.revision_states = [("Provisioning", "Processing")] * 5 + [("Provisioned", "Running")]
+    """Tokens living 3 s; a revision that runs after about 6 s of polling every second (a
+    token is used at most until half its life is gone: a second or more to spare)."""
+    fake.token_lifetime = 3
+    fake.revision_states = [("Provisioning", "Processing")] * 6 + [("Provisioned", "Running")]
 
 
 def test_a_revision_wait_outlives_its_token(fake: FakeAzure, issuer: RunningIssuer) -> None:
