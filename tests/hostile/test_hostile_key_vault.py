@@ -102,6 +102,10 @@ CASES = [
          field=f"{APP}.identity", set={ENV: {f"{APP}.identity": (
              "/subscriptions/*/resourceGroups/rg/providers/"
              "Microsoft.ManagedIdentity/userAssignedIdentities/id-batch")}}),
+    # `release azure role` reads the same checked config
+    Case("azure-role-refuses-a-bad-reference", NOT_HOST, file=ENV,
+         field=f"{APP}.secrets.API_KEY", argv=("azure", "role", "--env", "dev"),
+         set={ENV: {f"{APP}.secrets.API_KEY": "https://evil.example.com/secrets/x"}}),
 ]
 
 
@@ -126,6 +130,9 @@ VALID = [
                             "resourceGroups/rg-batch/providers/Microsoft.ManagedIdentity/"
                             "userAssignedIdentities/id-batch")}}),
     Case("plain-environment", "", exit=0, set={ENV: {f"{APP}.environment.MODEL": "v3"}}),
+    # the role assignments are printed from the config alone: no connection, no file outside
+    Case("azure-role", "", exit=0, argv=("azure", "role", "--env", "dev"),
+         set={ENV: {f"{APP}.secrets.API_KEY": VAULT}}),
 ]
 
 
