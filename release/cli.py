@@ -33,6 +33,7 @@ COMMANDS = (
     "release.commands.status",
     "release.commands.auth",
     "release.commands.iam",
+    "release.commands.azure",
     "release.commands.doctor",
     "release.commands.rollback",
     "release.commands.redeploy",

@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from release.config import destinations, plaintext
+from release.config import destinations, key_vault, plaintext
 from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
@@ -168,14 +168,44 @@ class EnvironmentLoader(CrossChecks):
                 definition=service.step_functions.definition,
             ) if service.step_functions is not None else None,
             s3=self._s3(source, service, raw.get("s3_files", {})),
-            azure_container_app=AzureAppDeployment(
-                name=raw["azure_container_app"]["name"],
-                resource_group=raw["azure_container_app"]["resource_group"],
-                container=(service.azure_container_app.container
-                           if service.azure_container_app is not None else None),
-            ) if "azure_container_app" in raw else self._missing_azure(source, service),
+            azure_container_app=self._azure_app(source, service, raw["azure_container_app"])
+            if "azure_container_app" in raw else self._missing_azure(source, service),
             registry=registry,
         )
+
+    def _azure_app(self, source: Source, service: Service,
+                   raw: dict[str, Any]) -> AzureAppDeployment:
+        """The app's values here: plaintext credentials in its environment, and secrets that
+        are not Key Vault secret URLs (likely the secret itself), are problems."""
+        at: PathKey = ("services", service.name, "azure_container_app")
+        secrets = {key: _text(value) for key, value in raw.get("secrets", {}).items()}
+        hint = (f"give the variable a Key Vault reference instead: secrets: {{NAME: "
+                f"{key_vault.FORM}}}")
+        for key, value in secrets.items():
+            why = key_vault.url_problem(value)
+            if why is not None:  # never quoted: it may be the secret itself
+                self._at(source, (*at, "secrets", key), f"the value {why}", hint)
+        for key, why in key_vault.name_problems(list(secrets)).items():
+            self._at(source, (*at, "secrets", key), why,
+                     "rename the variable (its secret name is the name lowercased, '_' as "
+                     "'-')")
+        environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),
+                                      service=service.name, aws=None, target="azure",
+                                      own_hint=hint)
+        for key in sorted(set(environment) & set(secrets)):
+            self._at(source, (*at, "environment", key), f"{key} is in both environment and "
+                     "secrets", "keep it in one of them")
+        identity = raw.get("identity")
+        if identity is not None and key_vault.identity_problem(identity) is not None:
+            self._at(source, (*at, "identity"),
+                     f"identity {key_vault.identity_problem(identity)}",
+                     "copy it from `az identity show --query id -o tsv`, or leave identity out "
+                     "to use the app's system-assigned identity")
+        return AzureAppDeployment(
+            name=raw["name"], resource_group=raw["resource_group"],
+            container=(service.azure_container_app.container
+                       if service.azure_container_app is not None else None),
+            environment=environment, secrets=secrets, identity=identity)
 
     def _missing_azure(self, source: Source, service: Service) -> AzureAppDeployment | None:
         """None; reports the problem when the service needs an app named here."""
@@ -228,7 +258,8 @@ class EnvironmentLoader(CrossChecks):
         )
 
     def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], *, service: str,
-                   aws: AwsAccount | None, target: str) -> dict[str, str]:
+                   aws: AwsAccount | None, target: str,
+                   own_hint: str | None = None) -> dict[str, str]:
         values = {key: _text(value) for key, value in raw.items()}
         for key, value in values.items():
             why = find_secret(key, value)
@@ -236,7 +267,9 @@ class EnvironmentLoader(CrossChecks):
                 region = aws.region if aws else "eu-west-1"
                 account = aws.account_id if aws else "123456789012"
                 hint = secrets_hint(service, key, region, account, source.data["name"])
-                if target != "ecs":
+                if own_hint is not None:
+                    hint = own_hint
+                elif target != "ecs":
                     hint = ("read it at run time from SSM Parameter Store or Secrets Manager "
                             "(the function's role needs ssm:GetParameter); never put it in "
                             "the function's environment")

@@ -204,6 +204,9 @@ class AzureAppDeployment:
     name: str
     resource_group: str
     container: str | None
+    environment: dict[str, str] = field(default_factory=dict)  # plain values
+    secrets: dict[str, str] = field(default_factory=dict)  # variable -> Key Vault secret URL
+    identity: str | None = None  # a user-assigned identity's resource id; None: the app's own
 
 
 @dataclass(frozen=True)

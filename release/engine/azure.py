@@ -30,6 +30,8 @@ class Deps:
     docker_login: Callable[[Login], None] | None = None  # None: the Docker engine's login
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     clock: Callable[[], float] = time.time
+    # how a Session gets a token (None: management_token, through Entra ID)
+    entra: Callable[[], identity.AccessToken] | None = None
 
 
 def management_token(env: Environment, environ: Mapping[str, str],
@@ -57,9 +59,17 @@ def management_token(env: Environment, environ: Mapping[str, str],
     return got
 
 
+def renew_at(token: identity.AccessToken, now: float, before: float) -> float:
+    """When to trade ``token`` for a new one: ``before`` seconds ahead of its expiry, or
+    halfway through its life when it lives less than twice that."""
+    return token.expires_on - min(before, max(0.0, token.expires_on - now) / 2)
+
+
 class Session:
-    """One Entra ID token shared by a whole deploy (logins, reads, updates), renewed when it
-    is within five minutes of expiry. Thread-safe: services are deployed in parallel."""
+    """One Entra ID token shared by a whole deploy (logins, reads, updates, waits), renewed
+    with a fresh GitHub OIDC assertion before it expires: five minutes ahead, or halfway
+    through a shorter life. A job may outlast both the token (about an hour) and GitHub's
+    assertion (minutes), which is never reused. Thread-safe: services deploy in parallel."""
 
     RENEW_BEFORE = 300
 
@@ -70,21 +80,26 @@ class Session:
         self.deps = deps or Deps()
         self._lock = threading.Lock()
         self._token: identity.AccessToken | None = None
+        self._renew_at = 0.0
 
     def token(self) -> str:
-        """A valid management token, fetched on first use."""
+        """A valid management token: fetched on first use, renewed when due."""
         with self._lock:
-            if self._token is None or \
-                    self._token.expires_on - self.deps.clock() < self.RENEW_BEFORE:
-                self._token = management_token(self.env, self.environ, self.deps)
+            now = self.deps.clock()
+            if self._token is None or now >= self._renew_at:
+                self._token = (self.deps.entra() if self.deps.entra is not None
+                               else management_token(self.env, self.environ, self.deps))
+                self._renew_at = renew_at(self._token, now, self.RENEW_BEFORE)
             return self._token.token
 
     def api(self) -> container_apps.Api:
-        """The management API with this session's token."""
+        """The management API, asking this session for a token at each call (a revision
+        wait may outlive one token)."""
         if self.env.azure is None:
             raise UsageError(f"{self.env.path} has no azure block",
                              "add azure: {tenant_id, client_id, subscription_id}")
-        return container_apps.Api(self.env.azure, self.token(),
+        self.token()  # the first token now: a refusal is reported before anything else
+        return container_apps.Api(self.env.azure, self.token,
                                   self.environ.get("REQUESTS_CA_BUNDLE"))
 
 

@@ -144,19 +144,27 @@ def spec_for(ctx: Context, dep: ServiceDeployment, image: plan.ImageStep,
     ``secrets`` are its ``--secret`` values (where the CLI reads each, never a value)."""
     service = dep.service
     root = ctx.config.root
-    extra = image_tags.render_tags(service.tags, image_tags.tag_values(
-        build_key=image.build_key, sha=ctx.commit, env=ctx.env.name,
-        run_number=ctx.environ.get("GITHUB_RUN_NUMBER")))
+    extra = tags_of(ctx, dep, image.build_key)
+    for template, why in extra.skipped:
+        ctx.log(f"{service.name}: tag {template} skipped: {why}")
     return BuildSpec(
         context=str(root / service.context), dockerfile=str(root / service.dockerfile),
         image=f"{ctx.env.registry_of(dep).host}/{service.repository}", tag=image.build_key,
-        extra_tags=tuple(extra), build_args=service.build_args,
+        extra_tags=tuple(extra.tags), build_args=service.build_args,
         labels={"org.opencontainers.image.revision": ctx.commit,
                 "dev.release.build-key": image.build_key},
         platforms=service.image_platforms, target=service.target, secrets=tuple(secrets),
         cache_registry=service.cache.registry, cache_gha=service.cache.gha,
         github_actions=gha_reachable(ctx.environ),
         for_lambda=service.lambda_ is not None, attestations=service.attestations)
+
+
+def tags_of(ctx: Context, dep: ServiceDeployment, build_key: str) -> image_tags.Rendered:
+    """The service's readable tags (``tags:``) for this run, beside its build key."""
+    return image_tags.render(dep.service.tags, image_tags.tag_values(
+        build_key=build_key, sha=ctx.commit, env=ctx.env.name,
+        run_number=ctx.environ.get("GITHUB_RUN_NUMBER"),
+        run_attempt=ctx.environ.get("GITHUB_RUN_ATTEMPT")))
 
 
 def gha_reachable(environ: Mapping[str, str]) -> bool:
@@ -199,6 +207,8 @@ def build_all(ctx: Context, jobs: Sequence[tuple[ServiceDeployment, plan.ImageSt
     order. The builder is found once (a failure there is every job's error)."""
     if not jobs:
         return []
+    for dep, image in jobs:  # a tag that cannot be made fails the run before any build
+        tags_of(ctx, dep, image.build_key)
     try:
         builds = open_session()
     except ReleaseError as exc:

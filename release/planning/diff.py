@@ -294,6 +294,24 @@ def lambda_configuration(current: Mapping[str, Any], desired: Mapping[str, Any],
     return differ.result()
 
 
+def container_app(current: Mapping[str, Any], desired: Mapping[str, Any], *,
+                  hidden: Collection[str] = ()) -> list[Difference]:
+    """Differences between two container app views (``image``, ``environment`` by name,
+    ``secrets``: variable -> ``secretref:<name>``, ``key_vault_secrets``: name -> vault URL):
+    references are shown whatever their name, as ECS secrets' ARNs are."""
+    differ = _Differ(hidden)
+    differ.walk(_keyed_app(current), _keyed_app(desired))
+    return differ.result()
+
+
+def _keyed_app(config: Mapping[str, Any]) -> dict[str, Any]:
+    out = _keyed_lambda(config)
+    for key in ("secrets", "key_vault_secrets"):
+        if isinstance(config.get(key), Mapping):
+            out[key] = _References(config[key])
+    return out
+
+
 def state_machine(current: Any, desired: Any, *, hidden: Collection[str] = ()
                   ) -> list[Difference]:
     """Differences between two JSON documents (state machine definitions) by JSON path:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from release.errors import UsageError
 
-PLACEHOLDERS = ("build_key", "sha", "short_sha", "run_number", "env")
+PLACEHOLDERS = ("build_key", "sha", "short_sha", "run_number", "run_attempt", "env")
+# Set only in a GitHub Actions run: a template needing one is skipped elsewhere (`render`).
+RUN_SCOPED = ("run_number", "run_attempt")
+_RUN_VALUE = re.compile(r"[0-9]{1,20}")
 SHORT_SHA_CHARS = 7
 TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 BUILD_KEY_LIKE = re.compile(r"[0-9a-f]{20}")
@@ -21,6 +25,7 @@ RESERVED = ("buildcache",)  # the layer-cache ref of the repository
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 _WHERE = {
     "run_number": "GITHUB_RUN_NUMBER, set only under GitHub Actions",
+    "run_attempt": "GITHUB_RUN_ATTEMPT, set only under GitHub Actions",
     "sha": "the commit being released",
     "short_sha": "the commit being released",
     "env": "the environment being released",
@@ -50,11 +55,35 @@ def template_problem(template: str) -> tuple[str, str] | None:
     return None
 
 
-def tag_values(*, build_key: str, sha: str, env: str,
-               run_number: str | None = None) -> dict[str, str | None]:
+def tag_values(*, build_key: str, sha: str, env: str, run_number: str | None = None,
+               run_attempt: str | None = None) -> dict[str, str | None]:
     """The values ``render_tags`` fills in, ``short_sha`` taken from ``sha``."""
     return {"build_key": build_key, "sha": sha, "short_sha": sha[:SHORT_SHA_CHARS],
-            "run_number": run_number, "env": env}
+            "run_number": run_number, "run_attempt": run_attempt, "env": env}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """The tags to push, and the templates left out (with why) for want of a run value."""
+
+    tags: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def render(templates: Sequence[str], values: Mapping[str, str | None]) -> Rendered:
+    """Like ``render_tags``, but a template needing ``${run_number}`` or ``${run_attempt}``
+    where there is no run (outside GitHub Actions) is skipped, not an error: the image is
+    still pushed under its build key and deployed by digest; the readable tag names a run."""
+    kept: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for template in templates:
+        missing = [name for name in RUN_SCOPED
+                   if f"${{{name}}}" in template and not values.get(name)]
+        if missing:
+            skipped.append((template, f"${{{missing[0]}}} is {_WHERE[missing[0]]}"))
+        else:
+            kept.append(template)
+    return Rendered(render_tags(kept, values), skipped)
 
 
 def render_tags(templates: Sequence[str], values: Mapping[str, str | None]) -> list[str]:
@@ -93,6 +122,10 @@ def _filler(template: str, values: Mapping[str, str | None]) -> Callable[[re.Mat
 
 def _value(template: str, name: str, values: Mapping[str, str | None]) -> str:
     value = values.get(name)
+    if value and name in RUN_SCOPED and not _RUN_VALUE.fullmatch(value):
+        raise UsageError(f"the tag template {template!a} needs ${{{name}}}, and "
+                         f"{_WHERE[name].split(',')[0]} is not a number",
+                         "it comes from the runner: do not set it by hand")
     if not value:
         raise UsageError(
             f"the tag template {template!a} needs ${{{name}}}, which has no value here",

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from release.errors import UsageError
-from release.planning.image_tags import known, render_tags, tag_values, template_problem
+from release.planning.image_tags import (
+    known,
+    render,
+    render_tags,
+    tag_values,
+    template_problem,
+)
 
 KEY = "0123456789abcdef0123"
 SHA = "4f2a9c1e7b3d5a6f8e0c2b4d6f8a0c2e4b6d8f0a"
@@ -14,7 +20,7 @@ VALUES = tag_values(build_key=KEY, sha=SHA, env="prod", run_number="1234")
 
 def test_values_take_short_sha_from_sha() -> None:
     assert VALUES == {"build_key": KEY, "sha": SHA, "short_sha": "4f2a9c1", "run_number": "1234",
-                      "env": "prod"}
+                      "run_attempt": None, "env": "prod"}
 
 
 @pytest.mark.parametrize(("templates", "expected"), [
@@ -92,4 +98,32 @@ def test_template_problem(template: str, problem: str | None) -> None:
 
 
 def test_known_lists_every_placeholder() -> None:
-    assert known() == "${build_key}, ${sha}, ${short_sha}, ${run_number}, ${env}"
+    assert known() == ("${build_key}, ${sha}, ${short_sha}, ${run_number}, ${run_attempt}, "
+                       "${env}")
+
+
+def test_outside_a_run_the_run_tags_are_skipped_with_the_reason() -> None:
+    values = tag_values(build_key=KEY, sha=SHA, env="prod")
+    got = render(["v3-${run_number}", "${env}-${short_sha}", "a${run_attempt}"], values)
+    assert got.tags == ["prod-4f2a9c1"]
+    assert got.skipped == [
+        ("v3-${run_number}", "${run_number} is GITHUB_RUN_NUMBER, set only under GitHub Actions"),
+        ("a${run_attempt}", "${run_attempt} is GITHUB_RUN_ATTEMPT, set only under GitHub Actions")]
+
+
+def test_in_a_run_the_run_tags_are_rendered() -> None:
+    values = tag_values(build_key=KEY, sha=SHA, env="prod", run_number="41", run_attempt="2")
+    assert render(["v3-${run_number}", "v3-${run_number}.${run_attempt}"], values).tags == [
+        "v3-41", "v3-41.2"]
+
+
+@pytest.mark.parametrize("value", ["4x", "-1", "1 2", "1\n::error::x", "\u0661"])
+def test_a_run_value_that_is_not_a_number_is_refused(value: str) -> None:
+    values = tag_values(build_key=KEY, sha=SHA, env="prod", run_number=value)
+    with pytest.raises(UsageError, match="GITHUB_RUN_NUMBER is not a number"):
+        render(["v3-${run_number}"], values)
+
+
+def test_an_unknown_placeholder_is_still_an_error_outside_a_run() -> None:
+    with pytest.raises(UsageError, match="unknown placeholder"):
+        render(["v3-${build_number}"], tag_values(build_key=KEY, sha=SHA, env="prod"))

@@ -17,6 +17,7 @@ from typing import Any
 from release.adapters.azure.acr import tls_context
 from release.config.model import AzureAccount, AzureAppDeployment
 from release.errors import ReleaseError
+from release.planning import app_settings
 
 API_VERSION = "2024-03-01"
 TIMEOUT = 30
@@ -24,10 +25,12 @@ TIMEOUT = 30
 
 @dataclass(frozen=True)
 class Api:
-    """The management endpoint, a bearer token and (for local fakes) a CA file."""
+    """The management endpoint, a bearer token and (for local fakes) a CA file. The token
+    may be a function, asked at each call: a renewing session's, for waits that outlive
+    one token."""
 
     account: AzureAccount
-    token: str
+    token: str | Callable[[], str]
     ca_file: str | None = None
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
@@ -35,7 +38,8 @@ class Api:
         url = f"{self.account.management_url.rstrip('/')}{path}?api-version={API_VERSION}"
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - https
-        request.add_header("Authorization", f"Bearer {self.token}")
+        token = self.token() if callable(self.token) else self.token
+        request.add_header("Authorization", f"Bearer {token}")
         request.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT,  # noqa: S310
@@ -100,29 +104,67 @@ def with_image(template: dict[str, Any], container: str | None, image: str) -> d
 
 @dataclass(frozen=True)
 class Running:
-    """What the app runs now: its container's image and its newest revision."""
+    """What the app runs now: its container's image and its newest revision, with that
+    container's variables and the app's secrets (by name; never a secret's value)."""
 
     image: str | None
     revision: str | None
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def current(api: Api, app: AzureAppDeployment) -> Running:
     """The app's current image (of ``app.container``, or its only container) and revision."""
     props = api.call("GET", app_path(api.account, app)).get("properties", {})
     containers = list(props.get("template", {}).get("containers", []))
-    image = containers[_index(containers, app.container)].get("image") if containers else None
+    container = containers[_index(containers, app.container)] if containers else {}
+    image = container.get("image")
     revision = props.get("latestRevisionName")
-    return Running(str(image) if image else None, str(revision) if revision else None)
+    return Running(str(image) if image else None, str(revision) if revision else None,
+                   app_settings.variables_of(container),
+                   app_settings.secrets_of(props.get("configuration") or {}))
+
+
+def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
+               image: str) -> dict[str, Any]:
+    """The PATCH that runs ``image`` with the configured variables and Key Vault secrets.
+    A secrets list replaces the app's whole list (JSON merge patch): its Key Vault
+    references are carried as they are, its held values through listSecrets."""
+    props = resource.get("properties", {})
+    want = app_settings.wanted(app)
+    refused = app_settings.identity_problem(resource, app, want)
+    if refused is not None:
+        raise refused
+    template = with_image(props.get("template", {}), app.container, image)
+    containers = list(template.get("containers", []))
+    if not want.empty:
+        index = _index(containers, app.container)
+        containers[index] = app_settings.with_variables(containers[index], want)
+    body: dict[str, Any] = {"template": {**template, "containers": containers}}
+    configuration = props.get("configuration") or {}
+    if app_settings.secrets_differ(want, app_settings.secrets_of(configuration)):
+        values: dict[str, Any] = {}
+        if app_settings.held_values(configuration, want):
+            listed = api.call("POST", f"{app_path(api.account, app)}/listSecrets")
+            values = {str(s.get("name")): s for s in listed.get("value", [])}
+        body["configuration"] = {"secrets": app_settings.secrets_list(configuration, want,
+                                                                      values)}
+    # A suffix the template already has would name the new revision as an old one (merge
+    # patch keeps it), and secrets alone make no new revision: both get a new suffix.
+    if "revisionSuffix" in template or ("configuration" in body
+                                        and body["template"] == props.get("template")):
+        body["template"]["revisionSuffix"] = app_settings.revision_suffix(
+            str(props.get("latestRevisionName")),
+            {"image": image, "secrets": body.get("configuration", {}).get("secrets", [])})
+    return {"properties": body}
 
 
 def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
     """Point the app at ``image`` (``registry/repo@sha256:...``); return the running revision."""
     path = app_path(api.account, app)
     current = api.call("GET", path)
-    props = current.get("properties", {})
-    before = props.get("latestRevisionName")
-    template = with_image(props.get("template", {}), app.container, image)
-    api.call("PATCH", path, {"properties": {"template": template}})
+    before = current.get("properties", {}).get("latestRevisionName")
+    api.call("PATCH", path, patch_body(api, app, current, image))
     wait.log(f"{app.name}: image set to {image}, waiting for the new revision")
     started = wait.clock()
     while True:

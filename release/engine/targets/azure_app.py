@@ -11,7 +11,7 @@ from release.config.model import ServiceDeployment
 from release.engine.context import Context
 from release.engine.targets.base import ComparedByContent, Decision, Done, Observed, Wanted
 from release.errors import ReleaseError
-from release.planning import diff, plan
+from release.planning import app_settings, diff, plan
 
 
 class AzureApp(ComparedByContent):
@@ -29,10 +29,22 @@ class AzureApp(ComparedByContent):
 
     def decide(self, ctx: Context, dep: ServiceDeployment, seen: Observed,
                want: Wanted) -> Decision:
-        """Deploy when the app runs another image."""
+        """Deploy when the app runs another image, or its configured variables or Key Vault
+        references differ (shown by name and URL, never by value)."""
         now: container_apps.Running = seen[self.name]
-        return Decision(plan.container_app_step(dep.name, want.image, now.image),
-                        {"image": now.image}, {"image": want.image} if want.image else None)
+        app = dep.azure_container_app
+        settings = app_settings.wanted(app) if app is not None else app_settings.Wanted()
+        step = plan.container_app_step(dep.name, want.image, now.image)
+        if step.action == "none" and app_settings.differs(settings, now.variables,
+                                                           now.secrets):
+            step = plan.TargetStep(dep.name, self.name, "deploy",
+                                   "the app's variables or Key Vault secrets differ")
+        current: dict[str, Any] = {"image": now.image}
+        desired: dict[str, Any] = {"image": want.image or "(the image to build)"}
+        if not settings.empty:
+            current.update(app_settings.shown(settings, now.variables, now.secrets))
+            desired.update(app_settings.shown(settings, settings.variables, settings.secrets))
+        return Decision(step, current, desired if want.image or not settings.empty else None)
 
     def apply(self, ctx: Context, dep: ServiceDeployment, decision: Decision, seen: Observed,
               want: Wanted) -> Done:
@@ -50,9 +62,9 @@ class AzureApp(ComparedByContent):
         return f"revision {state.revision or '?'}"
 
     def differences(self, decision: Decision, hidden: Collection[str]) -> list[diff.Difference]:
-        """The image."""
+        """The image, the configured variables and Key Vault secrets (names and URLs)."""
         desired = decision.desired or {"image": "(the image to build)"}
-        return diff.lambda_configuration(decision.current, desired, hidden=hidden)
+        return diff.container_app(decision.current, desired, hidden=hidden)
 
 
 def _app(ctx: Context, dep: ServiceDeployment) -> Any:

@@ -12,6 +12,7 @@ import json
 import re
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -61,6 +62,10 @@ class FakeAzure:
     revision_states: list[tuple[str, str]] = field(
         default_factory=lambda: [("Provisioning", "Processing"), ("Provisioned", "Running")])
     revision_error: str = ""
+    # Entra ID tokens living this many seconds, each one new (None: access_token, 3599 s);
+    # the APIs refuse one past its time as Azure does (401 ExpiredAuthenticationToken)
+    token_lifetime: int | None = None
+    issued: dict[str, float] = field(default_factory=dict)  # token -> when it expires
     requests: list[tuple[str, str, str]] = field(default_factory=list)
     _revisions: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
 
@@ -82,19 +87,36 @@ class FakeAzure:
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"] or \
                     not form.get("client_assertion"):
                 return 400, {"error": "invalid_client"}
-            return 200, {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
-                         "access_token": self.access_token}
+            return 200, self._token()
         if parts.path == "/oauth2/exchange" and method == "POST":
             form = parse_qs(body.decode())
-            if form.get("access_token") != [self.access_token]:
+            if self._refused((form.get("access_token") or [""])[0]):
                 return 401, {"errors": [{"code": "UNAUTHORIZED"}]}
             return 200, {"refresh_token": self.refresh_token}
         match = APP.match(parts.path)
         if match:
-            if headers.get("authorization") != f"Bearer {self.access_token}":
-                return 401, {"error": {"code": "InvalidAuthenticationToken"}}
+            refused = self._refused(headers.get("authorization", "").removeprefix("Bearer "))
+            if refused:
+                return 401, {"error": {"code": refused}}
             return self._app(method, match, body)
         return 404, {"error": {"code": "NotFound", "message": path}}
+
+    def _token(self) -> dict[str, Any]:
+        if self.token_lifetime is None:
+            return {"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                    "access_token": self.access_token}
+        token = f"{self.access_token}-{len(self.issued) + 1}"
+        self.issued[token] = time.time() + self.token_lifetime
+        return {"token_type": "Bearer", "expires_in": self.token_lifetime,
+                "ext_expires_in": self.token_lifetime, "access_token": token}
+
+    def _refused(self, token: str) -> str | None:
+        """None for a valid token, else the error code Azure answers with."""
+        if self.token_lifetime is None:
+            return None if token == self.access_token else "InvalidAuthenticationToken"
+        if token not in self.issued:
+            return "InvalidAuthenticationToken"
+        return None if time.time() < self.issued[token] else "ExpiredAuthenticationToken"
 
     def _app(self, method: str, match: re.Match[str], body: bytes) -> tuple[int, Any]:
         app = self.apps.get(match["app"])
@@ -115,15 +137,19 @@ class FakeAzure:
             return 200, {"name": name, "properties": props}
         if method == "PATCH":
             template = json.loads(body)["properties"]["template"]
+            if "configuration" in json.loads(body)["properties"]:
+                app["configuration"] = json.loads(body)["properties"]["configuration"]
             number = len(self._revisions) + 2
             revision = f"{match['app']}--r{number}"
             self._revisions[revision] = list(self.revision_states)
             app["template"] = template
             app["latestRevisionName"] = revision
             return 202, {}
-        return 200, {"name": match["app"], "properties": {
-            "provisioningState": "Succeeded", "latestRevisionName": app["latestRevisionName"],
-            "template": app["template"]}}
+        return 200, {"name": match["app"], "identity": app.get("identity", {"type": "None"}),
+                     "properties": {"provisioningState": "Succeeded",
+                                    "latestRevisionName": app["latestRevisionName"],
+                                    "configuration": app.get("configuration", {}),
+                                    "template": app["template"]}}
 
 
 def serve(fake: FakeAzure, directory: Path) -> tuple[ThreadingHTTPServer, threading.Thread]:
