@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from release.config import destinations, plaintext
+from release.config import destinations, docker_host, plaintext
 from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
@@ -174,6 +174,8 @@ class EnvironmentLoader(CrossChecks):
                 container=(service.azure_container_app.container
                            if service.azure_container_app is not None else None),
             ) if "azure_container_app" in raw else self._missing_azure(source, service),
+            docker_host=docker_host.deployment(source, self.root, service,
+                                               raw.get("docker_host", {}), self.problems.append),
             registry=registry,
         )
 
