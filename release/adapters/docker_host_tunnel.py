@@ -114,15 +114,19 @@ def _client(socket_path: str, shown: str) -> Iterator[Any]:
     if refused:
         raise ReleaseError(f"Docker engine not reachable at {shown}: {refused}",
                            "start Docker on the host, or fix docker_host.host")
-    client = docker.DockerClient(base_url=f"unix://{socket_path}", timeout=API_TIMEOUT)
+    client = None
     try:
         try:
+            client = docker.DockerClient(base_url=f"unix://{socket_path}", timeout=API_TIMEOUT)
             client.ping()
         except (TimeoutError, DockerException, OSError) as exc:
-            raise ReleaseError(f"Docker engine at {shown} does not answer: {exc}",
-                               "check that the user may use the Docker socket "
-                               "(the docker group, or root)") from None
+            raise ReleaseError(
+                f"Docker engine at {shown} does not answer: {names.printable(str(exc))[:400]}",
+                "check that the user may use the Docker socket (the docker group, or root) "
+                "and, over SSH, that sshd allows forwarding to it (AllowTcpForwarding and "
+                "AllowStreamLocalForwarding: both yes by default)") from None
         yield client
     finally:
-        with suppress(Exception):
-            client.close()
+        if client is not None:
+            with suppress(Exception):
+                client.close()
