@@ -12,6 +12,7 @@ from typing import Literal
 
 from release.config.model import DockerHostDeployment
 from release.planning.plan import TargetStep
+from release.planning.recorded import CONFIG_KEY_TAG
 
 TARGET = "docker_host"
 IMAGE_LABEL = "dev.release.image"
@@ -69,9 +70,11 @@ def spec_key(dep: DockerHostDeployment) -> str:
 
 
 def step(service: str, image: str | None, dep: DockerHostDeployment,
-         current: Container | None) -> TargetStep:
-    """Start the container when the host runs none, another image or other settings, or
-    when ours is not running; nothing when it runs exactly this."""
+         current: Container | None, config_key: str | None = None) -> TargetStep:
+    """Start the container when the host runs none, another image or other settings (or
+    was released from another config key: a container's labels cannot be changed, so what
+    `release plan` compares is only current when the container is), or when ours is not
+    running; nothing when it runs exactly this."""
     if current is None:
         return TargetStep(service, TARGET, "deploy", "no container yet")
     if image is None:
@@ -80,6 +83,8 @@ def step(service: str, image: str | None, dep: DockerHostDeployment,
         return TargetStep(service, TARGET, "deploy", "host runs another image")
     if current.labels.get(SPEC_LABEL) != spec_key(dep):
         return TargetStep(service, TARGET, "deploy", "container settings differ")
+    if config_key and current.labels.get(CONFIG_KEY_TAG, config_key) != config_key:
+        return TargetStep(service, TARGET, "deploy", "release config differs")
     if not current.running:
         return TargetStep(service, TARGET, "deploy", f"container is {current.status or 'down'}")
     return TargetStep(service, TARGET, "none", "up to date")

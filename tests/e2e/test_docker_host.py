@@ -233,6 +233,20 @@ def test_first_release_then_nothing_to_do(repo: Path, sshd: Sshd, name: str,
     assert again["status"] == "unchanged"  # our digest already runs: nothing touched
     code, shown, _ = release(repo, sshd, capsys, "diff", "--exit-code", SERVICE)
     assert code == 0, shown  # nothing differs
+    code, planned, _ = release(repo, sshd, capsys, "plan")
+    assert code == 0, planned
+    assert SERVICE in planned["unchanged"]  # read from the container's labels over SSH
+    code, status, err = release(repo, sshd, capsys, "status")
+    cell = status["environments"]["local"]["services"][SERVICE]
+    assert cell["current"], (cell, err)
+    assert cell["commit"] == sandbox.git(repo, "rev-parse", "HEAD").strip()
+
+    new_page(repo, "v2")  # plan and diff see the change before any release
+    code, planned, _ = release(repo, sshd, capsys, "plan")
+    assert [e["reason"] for e in planned["services"] if e["service"] == SERVICE] == [
+        "deployed differs"]
+    code, shown, _ = release(repo, sshd, capsys, "diff", "--exit-code", SERVICE)
+    assert code == 1, shown
 
 
 def test_new_version_under_load_then_rollback(repo: Path, sshd: Sshd, name: str,

@@ -49,7 +49,8 @@ class DockerHostKind:
                want: Wanted) -> Decision:
         """Release when the host runs no container, another image or other settings."""
         conf, now = _conf(dep), seen[self.name].current
-        return Decision(docker_swap.step(dep.name, want.image, conf, now),
+        return Decision(docker_swap.step(dep.name, want.image, conf, now,
+                                         ctx.config_keys.get(dep.name)),
                         _current_spec(now),
                         docker_swap.run_spec(conf, want.image) if want.image else None)
 
@@ -69,8 +70,8 @@ class DockerHostKind:
             host.pull(want.image, login)
             with host.locked(want.image, _owner(ctx), ctx.log):
                 state = host.state()  # again, under the lock: another release may have run
-                if docker_swap.step(dep.name, want.image, _conf(dep),
-                                    state.current).action == "none":
+                if docker_swap.step(dep.name, want.image, _conf(dep), state.current,
+                                    ctx.config_keys.get(dep.name)).action == "none":
                     return Done(detail=self.describe(state))
                 gap = _release(ctx, host, state, Swap(want.image, labels))
         ctx.log(f"{dep.name}: swapped on {_shown(dep)}: {gap:.2f} s without service")

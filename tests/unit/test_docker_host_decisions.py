@@ -183,3 +183,13 @@ def test_describe() -> None:
     state = docker_swap.HostState(container())
     assert docker_swap.describe(state) == "detector aaaaaaaaaaaa"
     assert docker_swap.describe(docker_swap.HostState(None)) == "no container"
+
+
+def test_a_container_released_from_another_config_key_is_released_again() -> None:
+    now = Container("detector", "c1", IMAGE, True, {
+        docker_swap.IMAGE_LABEL: IMAGE, docker_swap.SPEC_LABEL: docker_swap.spec_key(HOST),
+        "release:config-key": "old"})
+    assert docker_swap.step("detector", IMAGE, HOST, now, "new").reason == \
+        "release config differs"
+    assert docker_swap.step("detector", IMAGE, HOST, now, "old").action == "none"
+    assert docker_swap.step("detector", IMAGE, HOST, now, None).action == "none"
