@@ -147,8 +147,8 @@ def _release(ctx: Context, host: Host, state: HostState, swap: Swap) -> float:
         _undo(ctx, host, new, old if not beside else None)
         raise failure
     gap = 0.0 if beside else ctx.clock() - began
-    if old is not None and old.running:
-        host.stop(old.id)
+    if beside and old is not None and old.running:
+        host.stop(old.id)  # the new one serves: the old one may go
     _keep(host, state, old, new)
     return gap
 
