@@ -128,6 +128,11 @@ CASES = [
     Case("environment-without-the-block", "must name the host", file=ENV,
          field="services.vm", write={"release.yaml": RELEASE, ENV: env_text(None).replace(
              "services:\n", "services:\n  vm: {}\n", 1)}),
+    Case("host-in-release-yaml", "unknown field", file="release.yaml",
+         field="services.vm.docker_host.host",
+         write={"release.yaml": RELEASE.replace("docker_host: {}",
+                                                "docker_host: {host: 'tcp://10.0.0.5:2375'}"),
+                ENV: env_text(GOOD)}),
     # allowed: a private address, a loopback one with a port and socket path, a local socket
     dh("private-address-is-allowed", {"host": "ssh://deploy@10.0.0.5"}, "", exit=0),
     dh("loopback-with-port-and-socket", {
