@@ -141,10 +141,23 @@ def repo(tmp_path: Path, cloud_state: LocalState, sshd: Sshd, name: str) -> Path
     config["services"][SERVICE] = {"docker_host": {
         "host": f"ssh://{sshd.user}@127.0.0.1:{SSH_PORT}", "name": name, "network": "host",
         "env": {"PORT": str(APP_PORT)},
+        "secrets": {"DETECTOR_TOKEN": str(secret_file(tmp_path))},
         "health": {"path": "/health", "port": APP_PORT, "timeout_seconds": 15}}}
     local.write_text(yaml.safe_dump(config, sort_keys=False))
     commit(root, "the detector on a Docker host")
     return root
+
+
+TOKEN = "e2e-token-value-9f8e7d6c"  # a test value, in a file on the "host"
+
+
+def secret_file(tmp_path: Path) -> Path:
+    """The secret's file on the host (the local engine's machine), readable by root only."""
+    path = tmp_path / "host-secrets" / "detector_token"
+    path.parent.mkdir()
+    path.write_text(TOKEN)
+    path.chmod(0o600)
+    return path
 
 
 def environ(sshd: Sshd) -> dict[str, str]:
@@ -226,6 +239,12 @@ def test_first_release_then_nothing_to_do(repo: Path, sshd: Sshd, name: str,
         running = client.containers.get(name)
         assert running.attrs["Config"]["Image"].startswith("127.0.0.1:16001/batch-detector@sha256:")
         assert running.attrs["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+        # the secret: a read-only file in the container, its path in _FILE, its value
+        # nowhere in the container's configuration
+        code, said = running.exec_run(["sh", "-c", 'cat "$DETECTOR_TOKEN_FILE"'])
+        assert (code, said.decode()) == (0, TOKEN)
+        assert TOKEN not in json.dumps(running.attrs)
+        assert running.exec_run(["sh", "-c", 'echo x > "$DETECTOR_TOKEN_FILE"'])[0] != 0
     finally:
         client.close()
     code, again = deploy(repo, sshd, capsys)
