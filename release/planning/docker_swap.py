@@ -125,6 +125,21 @@ def probe_command(port: int, path: str) -> list[str]:
     return ["sh", "-c", script, "health", f"http://127.0.0.1:{port}{path}"]
 
 
+def url(host: str, dep: DockerHostDeployment) -> str | None:
+    """Where the service answers: the first published TCP port on the host (or, with the
+    host's network, the health check's port); None when neither says."""
+    name = f"[{host}]" if ":" in host else host or "127.0.0.1"
+    for entry in dep.ports:
+        spec, _, proto = entry.partition("/")
+        parts = spec.split(":")
+        if proto in {"", "tcp"}:
+            address = parts[0] if len(parts) == 3 and parts[0] != "0.0.0.0" else name  # noqa: S104
+            return f"http://{address}:{parts[-2]}"
+    if dep.network == "host" and dep.health is not None:
+        return f"http://{name}:{dep.health.port}"
+    return None
+
+
 def describe(state: HostState) -> str:
     """The current container in a few words: its name, image digest (short) and state."""
     now = state.current

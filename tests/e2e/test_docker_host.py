@@ -233,6 +233,7 @@ def test_first_release_then_nothing_to_do(repo: Path, sshd: Sshd, name: str,
     code, result = deploy(repo, sshd, capsys)
     assert code == 0, result
     assert result["status"] == "deployed"
+    assert result["url"] == f"http://127.0.0.1:{APP_PORT}"  # network: host, the health port
     assert "<h1>batch-detector</h1>" in get()
     client = docker.from_env()
     try:

@@ -193,3 +193,18 @@ def test_a_container_released_from_another_config_key_is_released_again() -> Non
         "release config differs"
     assert docker_swap.step("detector", IMAGE, HOST, now, "old").action == "none"
     assert docker_swap.step("detector", IMAGE, HOST, now, None).action == "none"
+
+
+@pytest.mark.parametrize(("host", "ports", "network", "expected"), [
+    ("vm.example.com", ("6000:80",), None, "http://vm.example.com:6000"),
+    ("vm", ("127.0.0.1:6000:80",), None, "http://127.0.0.1:6000"),
+    ("vm", ("53:53/udp", "6000:80/tcp"), None, "http://vm:6000"),
+    ("2001:db8::5", ("6000:80",), None, "http://[2001:db8::5]:6000"),
+    ("", (), "host", "http://127.0.0.1:80"),
+    ("vm", (), None, None),
+])
+def test_url(host: str, ports: tuple[str, ...], network: str | None,
+             expected: str | None) -> None:
+    dep = DockerHostDeployment(host="ssh://vm", name="d", ports=ports, network=network,
+                               health=ContainerHealth())
+    assert docker_swap.url(host, dep) == expected

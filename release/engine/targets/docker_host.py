@@ -76,7 +76,9 @@ class DockerHostKind:
                 gap = _release(ctx, host, state, Swap(want.image, labels))
         ctx.log(f"{dep.name}: swapped on {_shown(dep)}: {gap:.2f} s without service")
         return Done(updated=True, detail=f"{_conf(dep).name} on {_shown(dep)}; "
-                                         f"{gap:.2f} s without service during the swap")
+                                         f"{gap:.2f} s without service during the swap",
+                    url=docker_swap.url(host_config.parse_host(_conf(dep).host).host,
+                                        _conf(dep)))
 
     def describe(self, state: HostState) -> str:
         """The container, its image digest (short) and state."""
