@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 need=()
 for pair in docker:docker.io docker-registry:docker-registry busybox:busybox-static \
-            htpasswd:apache2-utils git:git; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+            htpasswd:apache2-utils git:git ssh:openssh-client sshd:openssh-server; do
+  # sshd lives in /usr/sbin, outside a normal user's PATH
+  command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] ||
+    need+=("${pair#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2

@@ -289,7 +289,7 @@ def run(options: Options, aws_factory: Any = None,
         return clients[0]
 
     try:
-        result, config, env = _plan(options, aws)
+        result, config, env = _plan(options, aws, environ)
         if options.find_images and not options.selection.redeploy and result.entries:
             began = time.perf_counter()  # what --find-images adds, its imports included
             from release.engine.image_lookup import find
@@ -308,7 +308,8 @@ def run(options: Options, aws_factory: Any = None,
             made.close()
 
 
-def _plan(options: Options, aws: Any) -> tuple[Result, Config, Environment]:
+def _plan(options: Options, aws: Any,
+          environ: Mapping[str, str]) -> tuple[Result, Config, Environment]:
     # git walks the work tree in its own process (O(files)) while Python validates the
     # config and keys every service on HEAD's tree, which is the answer whenever the work
     # tree is clean (always, in CI). Only a dirty tree is keyed again.
@@ -349,10 +350,9 @@ def _plan(options: Options, aws: Any) -> tuple[Result, Config, Environment]:
         running = read_recorded(options.deployed_file, options.environment)
         gone = sorted(n for n in running if n not in env.deployments)
     else:
-        from release.adapters.aws import deployed as deployed_state
+        from release.adapters import docker_host_deployed
 
-        running = deployed_state.read(env, aws(env), names)
-        gone = deployed_state.removed(env, aws(env))
+        running, gone = docker_host_deployed.with_aws(env, names, aws, environ)
     entries = reconcile.reconcile(want, running)
     result = _result(env, snap.commit, entries, names, mode="reconcile", note=note, extra=extra)
     return dataclasses.replace(result, removed=tuple(gone)), config, env

@@ -5,15 +5,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from release.adapters import docker_host_deployed as docker_hosts
 from release.adapters import git
 from release.adapters.aws import deployed as deployed_state
 from release.adapters.aws.clients import AwsClients
-from release.config import load_config
+from release.config import Environment, load_config
 from release.engine.keys import desired
 from release.errors import EXIT_FAILED, EXIT_OK, ReleaseError
 from release.names import printable
@@ -107,9 +108,10 @@ def _age(seconds: float) -> str:
 
 
 def run(options: Options, aws_factory: Callable[[Any], AwsClients] = AwsClients,
-        clock: Callable[[], float] = time.time) -> Result:
-    """Read every chosen environment. One that cannot be read is reported beside the others
-    (exit 1); when none can be, that is the error."""
+        clock: Callable[[], float] = time.time,
+        environ: Mapping[str, str] | None = None) -> Result:
+    """Read every chosen environment (AWS, and Docker hosts through SSH). One that cannot
+    be read is reported beside the others (exit 1); when none can be, that is the error."""
     config = load_config(options.root, options.environments)
     snap = git.snapshot(config.root)
     cells: dict[str, dict[str, Cell]] = {}
@@ -119,7 +121,7 @@ def run(options: Options, aws_factory: Callable[[Any], AwsClients] = AwsClients,
     notes: list[str] = []
     for env in config.environments.values():
         names = sorted(env.deployments)
-        if env.aws is None:
+        if env.aws is None and not docker_hosts.on_hosts(env, names):
             why = f"{env.path} has no aws block: status reads what runs in AWS"
             if options.environments:  # asked for by name: an answer we cannot give
                 errors[env.name] = why
@@ -127,16 +129,15 @@ def run(options: Options, aws_factory: Callable[[Any], AwsClients] = AwsClients,
                 skipped[env.name] = why
             continue
         want: dict[str, Desired] = desired(config, env, names, snap.tree)
-        aws = aws_factory(env.aws)
         try:
-            running = deployed_state.read(env, aws, names, notes.append)
+            running = docker_hosts.merged(
+                env, _aws_state(env, names, aws_factory, notes),
+                docker_hosts.read(env, names, environ or {}))
         except ReleaseError as exc:
             errors[env.name] = exc.message
             if exc.hint and exc.hint not in hints:
                 hints.append(exc.hint)
             continue
-        finally:
-            aws.close()
         cells[env.name] = {
             n: Cell(running.get(n), _current(want[n], running.get(n))) for n in names}
     hint = "\n".join(hints) or "check the credentials and the aws block of each environment"
@@ -144,6 +145,18 @@ def run(options: Options, aws_factory: Callable[[Any], AwsClients] = AwsClients,
         raise ReleaseError("status read nothing: " + "; ".join(
             f"{env}: {printable(error)}" for env, error in sorted(errors.items())), hint)
     return Result(snap.commit, clock(), cells, errors, skipped, tuple(notes), hint)
+
+
+def _aws_state(env: Environment, names: list[str], aws_factory: Callable[[Any], AwsClients],
+               notes: list[str]) -> dict[str, Deployed | None]:
+    """What the environment's AWS targets record ({} without an aws block)."""
+    if env.aws is None:
+        return {}
+    aws = aws_factory(env.aws)
+    try:
+        return deployed_state.read(env, aws, names, notes.append)
+    finally:
+        aws.close()
 
 
 def _current(want: Desired, run: Deployed | None) -> bool:
@@ -161,4 +174,4 @@ def register(sub: Any) -> None:
                         help="only this environment (repeatable; default: all)")
     parser.set_defaults(handler=lambda args: run(
         Options(args.root, tuple(args.env)),
-        lambda account: AwsClients(account, environ=args.environ)))
+        lambda account: AwsClients(account, environ=args.environ), environ=args.environ))

@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from release.config import destinations, key_vault, plaintext
+from release.config import destinations, docker_host, key_vault, plaintext
 from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
@@ -170,6 +170,8 @@ class EnvironmentLoader(CrossChecks):
             s3=self._s3(source, service, raw.get("s3_files", {})),
             azure_container_app=self._azure_app(source, service, raw["azure_container_app"])
             if "azure_container_app" in raw else self._missing_azure(source, service),
+            docker_host=docker_host.deployment(source, self.root, service,
+                                               raw.get("docker_host", {}), self.problems.append),
             registry=registry,
         )
 

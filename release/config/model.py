@@ -8,9 +8,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-TargetKind = Literal["ecs", "lambda", "step_functions", "s3_files", "azure_container_app"]
+TargetKind = Literal["ecs", "lambda", "step_functions", "s3_files", "azure_container_app",
+                     "docker_host"]
 TARGET_KINDS: tuple[TargetKind, ...] = (
-    "ecs", "lambda", "step_functions", "s3_files", "azure_container_app",
+    "ecs", "lambda", "step_functions", "s3_files", "azure_container_app", "docker_host",
 )
 AWS_KINDS: frozenset[TargetKind] = frozenset({"ecs", "lambda", "step_functions", "s3_files"})
 DEFAULT_PLATFORM = "linux/amd64"
@@ -43,6 +44,11 @@ class AzureAppTarget:
     """The service's image runs in an Azure container app (the app is per environment)."""
 
     container: str | None = None  # the container to update; None: the app's only one
+
+
+@dataclass(frozen=True)
+class DockerHostTarget:
+    """The service's image runs as a container on a Docker host (a VM) named per environment."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Service:
     step_functions: StepFunctionsTarget | None = None
     s3_files: tuple[S3File, ...] = ()  # empty: no S3 target
     azure_container_app: AzureAppTarget | None = None
+    docker_host: DockerHostTarget | None = None
     target: str | None = None  # the Dockerfile stage to build (None: the last one)
     build_secrets: tuple[BuildSecret, ...] = ()
     tags: tuple[str, ...] = ()  # tag templates pushed beside the build key (image_tags)
@@ -107,6 +114,7 @@ class Service:
             "step_functions": self.step_functions is not None,
             "s3_files": bool(self.s3_files),
             "azure_container_app": self.azure_container_app is not None,
+            "docker_host": self.docker_host is not None,
         }
         return tuple(kind for kind in TARGET_KINDS if present[kind])
 
@@ -119,7 +127,7 @@ class Service:
     def needs_image(self) -> bool:
         """True when a target runs the image (S3 files and state machines alone do not)."""
         return (self.ecs is not None or self.lambda_ is not None
-                or self.azure_container_app is not None)
+                or self.azure_container_app is not None or self.docker_host is not None)
 
 
 @dataclass(frozen=True)
@@ -210,6 +218,28 @@ class AzureAppDeployment:
 
 
 @dataclass(frozen=True)
+class ContainerHealth:
+    """An HTTP check run inside the container (``wget``, else ``curl``, from its image)."""
+
+    path: str = "/health"
+    port: int = 80
+    timeout_seconds: int = 60
+
+
+@dataclass(frozen=True)
+class DockerHostDeployment:
+    """The container a Docker host runs for the service: where, named what, reached how."""
+
+    host: str  # ssh://user@host[:port][/socket] or unix:///path (checked by the loader)
+    name: str
+    ports: tuple[str, ...] = ()  # "HOST:CONTAINER" or "IP:HOST:CONTAINER", optional /udp
+    network: str | None = None  # host, none, or a network on the host (None: the default)
+    environment: Mapping[str, str] = field(default_factory=dict)
+    secrets: Mapping[str, str] = field(default_factory=dict)  # NAME -> a file on the host
+    health: ContainerHealth | None = None  # None: running a few seconds after start is healthy
+
+
+@dataclass(frozen=True)
 class ServiceDeployment:
     """A service as deployed to one environment: every target with its values resolved."""
 
@@ -219,6 +249,7 @@ class ServiceDeployment:
     step_functions: StepFunctionsDeployment | None = None
     s3: S3Deployment | None = None
     azure_container_app: AzureAppDeployment | None = None
+    docker_host: DockerHostDeployment | None = None
     registry: Registry | None = None  # None: the environment's registry
 
     @property

@@ -15,6 +15,7 @@ from release.config.loader import RELEASE_FILE
 from release.config.model import (
     AzureAppTarget,
     BuildCache,
+    DockerHostTarget,
     EcsTarget,
     LambdaTarget,
     S3File,
@@ -125,6 +126,7 @@ class ReleaseLoader(BuildSettings):
             s3_files=s3_files,
             azure_container_app=None if azure is None else AzureAppTarget(
                 azure.get("container") or None),
+            docker_host=DockerHostTarget() if "docker_host" in raw else None,
             target=raw.get("target"),
             build_secrets=self._build_secrets(source, at, raw, context, dockerfile),
             tags=self._tags(source, at, raw),
@@ -149,7 +151,8 @@ class ReleaseLoader(BuildSettings):
                            context: str, dockerfile: str) -> None:
         """The build context is a directory; the Dockerfile of a service that builds, a file."""
         context_ok = self._exists(source, (*at, "context"), context, want_dir=True)
-        builds = raw.get("ecs") or raw.get("lambda") is not None or "azure_container_app" in raw
+        builds = (raw.get("ecs") or raw.get("lambda") is not None
+                  or "azure_container_app" in raw or "docker_host" in raw)
         # The default Dockerfile lives in the context: a missing context is reported once.
         if builds and ("dockerfile" in raw or context_ok):
             self._exists(source, (*at, "dockerfile") if "dockerfile" in raw else (*at, "context"),

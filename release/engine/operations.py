@@ -39,15 +39,33 @@ def aws_context(root: Path, environment: str, deps: Deps) -> Iterator[Context]:
 def rollback(root: Path, environment: str, service: str, to: str | None,
              deps: Deps) -> tuple[Change, ...]:
     """Put the previous version (or ``to``) of every target of ``service`` that keeps
-    versions back (ECS: a rollout waited on; Lambda: the alias moved)."""
-    with aws_context(root, environment, deps) as ctx:
+    versions back (ECS: a rollout waited on; Lambda: the alias moved; a Docker host: the
+    kept previous container started again)."""
+    with _rollback_context(root, environment, service, deps) as ctx:
         [dep] = select(ctx.env, (service,))
-        if dep.ecs is None and dep.lambda_ is None:
-            raise UsageError(f"{dep.name} has no ECS service or Lambda function in "
-                             f"{ctx.env.name}",
-                             "rollback applies to ECS services and Lambda aliases")
+        if dep.ecs is None and dep.lambda_ is None and dep.docker_host is None:
+            raise UsageError(f"{dep.name} has no ECS service, Lambda function or Docker host "
+                             f"in {ctx.env.name}",
+                             "rollback applies to ECS services, Lambda aliases and Docker "
+                             "hosts")
         changes = (kind.rollback(ctx, dep, to) for kind in targets.of(dep.service.targets))
         return tuple(c for c in changes if c is not None)
+
+
+@contextmanager
+def _rollback_context(root: Path, environment: str, service: str,
+                      deps: Deps) -> Iterator[Context]:
+    """The AWS context when the service has an AWS target; else one without AWS (a service
+    only on a Docker host needs no account)."""
+    config = load_config(root, (environment,))
+    env = config.environments[environment]
+    [dep] = select(env, (service,))
+    if dep.needs_aws:
+        with aws_context(root, environment, deps) as ctx:
+            yield ctx
+        return
+    yield Context(config, env, None, "", deps.clock, deps.sleep, deps.log, deps.random,
+                  environ=deps.environ)
 
 
 def redeploy(root: Path, environment: str, services: tuple[str, ...], parallel: int,

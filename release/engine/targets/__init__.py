@@ -3,11 +3,18 @@ targets are deployed: a state machine after the function it calls, files last)."
 
 from __future__ import annotations
 
-from release.engine.targets import azure_app, ecs, lambda_, s3_files, step_functions
+from release.engine.targets import (
+    azure_app,
+    docker_host,
+    ecs,
+    lambda_,
+    s3_files,
+    step_functions,
+)
 from release.engine.targets.base import Change, Decision, Done, Observed, TargetKind, Wanted
 
 KINDS: tuple[TargetKind, ...] = (ecs.KIND, lambda_.KIND, step_functions.KIND, s3_files.KIND,
-                                 azure_app.KIND)
+                                 azure_app.KIND, docker_host.KIND)
 
 __all__ = ["KINDS", "Change", "Decision", "Done", "Observed", "TargetKind", "Wanted", "of"]
 
