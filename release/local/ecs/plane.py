@@ -144,10 +144,12 @@ class Plane:
         return {"task": tasks_api.task(state, self._region, self._account)}
 
     def list_service_deployments(self, request: Json) -> Json:
-        """The service's deployments, newest first."""
+        """The service's deployments, newest first (of the asked statuses)."""
         with self._lock:
             record = self._record(request.get("cluster"), request.get("service"))
-            return {"serviceDeployments": service_deployments.service_deployments(record)}
+            found = service_deployments.service_deployments(record)
+        wanted = request.get("status") or []
+        return {"serviceDeployments": [d for d in found if not wanted or d["status"] in wanted]}
 
     def describe_service_deployments(self, request: Json) -> Json:
         """Service deployments by ARN; unknown ARNs are reported as failures."""
