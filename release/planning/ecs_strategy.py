@@ -13,6 +13,9 @@ from typing import Any, Literal
 from release.config.model import EcsStrategy, ServiceDeployment
 from release.planning.reconcile import Entry
 
+STAGES = ("RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP",
+          "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT",
+          "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP")  # ECS's order
 SMOKE_STAGE = "POST_TEST_TRAFFIC_SHIFT"  # where the release's own PAUSE hook waits for smoke
 DEFAULT_STEP_MINUTES = {"canary": 10, "linear": 6}  # ECS's defaults
 FAILED = {"STOPPED": "stopped", "ROLLBACK_SUCCESSFUL": "rolled back",
@@ -141,6 +144,16 @@ def judge(found: Mapping[str, Any], *, smoke_pending: bool) -> Verdict:
                        "`release continue` or `release stop`",
                        hook_id=str(awaiting[0].get("hookId")))
     return Verdict("waiting", stage, reason)
+
+
+def reached(last: str | None, now: str) -> list[str]:
+    """The stages from after ``last`` up to ``now``: ECS goes through them in order, so a
+    poll that missed a short one still reports it (RECONCILE_SERVICE only when seen)."""
+    if now not in STAGES:
+        return [now] if now and now != last else []
+    start = STAGES.index(last) + 1 if last in STAGES else 1
+    end = STAGES.index(now)
+    return list(STAGES[start:end + 1]) if end >= start else []
 
 
 def traffic(found: Mapping[str, Any]) -> float | None:

@@ -12,6 +12,7 @@ from release.adapters.aws.clients import explain
 from release.errors import ReleaseError
 from release.planning import ecs_strategy
 
+SHIFT = "PRODUCTION_TRAFFIC_SHIFT"
 SLACK_SECONDS = 60.0  # clock skew allowed when matching a deployment's createdAt
 
 
@@ -31,6 +32,7 @@ class Followed:
     verdict: ecs_strategy.Verdict
     stages: list[str] = field(default_factory=list)
     gates: list[str] = field(default_factory=list)
+    weight: float = 0.0  # the last share of production traffic logged
 
 
 @dataclass(frozen=True)
@@ -91,14 +93,27 @@ def describe(ecs: Any, deployment_arn: str) -> dict[str, Any]:
 
 def _note(found: dict[str, Any], followed: Followed, log: Callable[[str], None],
           name: str) -> None:
-    """Log the stage (and the traffic on the new revision) when it changed."""
+    """Log each stage reached since the last poll and, at PRODUCTION_TRAFFIC_SHIFT, each new
+    share of production traffic on the new revision."""
     stage = str(found.get("lifecycleStage") or "")
-    weight = ecs_strategy.traffic(found)
-    shown = f"{stage} ({weight:g}% of production traffic on the new revision)" if (
-        stage == "PRODUCTION_TRAFFIC_SHIFT" and weight is not None) else stage
-    if stage and (not followed.stages or followed.stages[-1] != shown):
-        followed.stages.append(shown)
-        log(f"{name}: {shown}")
+    weight = ecs_strategy.traffic(found) or 0.0
+
+    def shift() -> None:
+        if weight and weight != followed.weight:
+            followed.weight = weight
+            followed.stages.append(f"{SHIFT} ({weight:g}% of production traffic on the new "
+                                   "revision)")
+            log(f"{name}: {followed.stages[-1]}")
+
+    last = followed.stages[-1].split(" ", 1)[0] if followed.stages else None
+    passed = ecs_strategy.reached(last, stage)
+    if SHIFT not in passed and stage in ecs_strategy.STAGES[ecs_strategy.STAGES.index(SHIFT):]:
+        shift()  # still shifting, or the last share before the stage moved on
+    for reached in passed:
+        followed.stages.append(reached)
+        log(f"{name}: {reached}")
+        if reached == SHIFT:
+            shift()
 
 
 def follow(ecs: Any, started: Started, *, name: str, pace: Pace,
