@@ -37,6 +37,9 @@ def _hook(raw: Mapping[str, Any], at: PathKey, account: str | None,
     if role and account and f":iam::{account}:" not in str(role):
         report((*at, "role_arn"), f"role {role} is not in this environment's account "
                f"{account}", "use a role of the environment's own account")
+    if not raw.get("stages"):
+        report((*at, "stages"), "a lifecycle hook needs at least one stage",
+               "list the stages it runs at, e.g. stages: [POST_TEST_TRAFFIC_SHIFT]")
     timeout = raw.get("timeout_minutes")
     return LifecycleHook(stages=tuple(raw.get("stages") or ()), function_arn=function,
                          role_arn=role, timeout_minutes=timeout,
