@@ -151,7 +151,7 @@ def reached(last: str | None, now: str) -> list[str]:
     poll that missed a short one still reports it (RECONCILE_SERVICE only when seen)."""
     if now not in STAGES:
         return [now] if now and now != last else []
-    start = STAGES.index(last) + 1 if last in STAGES else 1
+    start = STAGES.index(last) + 1 if last in STAGES else int(now != STAGES[0])
     end = STAGES.index(now)
     return list(STAGES[start:end + 1]) if end >= start else []
 
