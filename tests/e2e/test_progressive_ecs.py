@@ -255,3 +255,24 @@ def test_a_failing_migration_moves_no_traffic_and_a_passing_one_lets_the_canary_
     assert any(p.startswith("run_task passed") for p in found["progress"])
     assert "migrated 42" in err
     assert "<h1>autovision v2</h1>" in get(url)
+
+
+@pytest.mark.parametrize("strategy", ["rolling", "canary"])
+def test_a_failing_smoke_check_puts_the_old_revision_back(
+        strategy: str, repo: Path, cloud_state: LocalState,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    url = first_release(repo, capsys)
+    before = running_revision(cloud_state)
+    configure(repo, {"strategy": strategy, "smoke": {
+        "path": "/", "body_contains": "autovision v9", "timeout_seconds": 2}})
+    new_version(repo, "autovision v2")
+    code, found, _ = deploy(repo, capsys)
+    assert code == 1
+    assert found["progress"][-1] == "failed gate: smoke"
+    assert any(p.startswith("smoke FAILED") for p in found["progress"])
+    assert "<h1>autovision v1</h1>" in get(url)
+    assert running_revision(cloud_state) == before
+    if strategy == "rolling":  # rolled out, checked, then put back
+        assert found["rolled_back_to"] is not None
+    else:  # the canary never took production traffic
+        assert "stage reached: POST_TEST_TRAFFIC_SHIFT" in found["message"]

@@ -131,7 +131,10 @@ def _rolling(ctx: Context, dep: ServiceDeployment, arn: str, before: ecs_rollout
     target = ecs_rollout.Target(ecs_dep.cluster, ecs_dep.service, ecs_dep.deadline_seconds,
                                 ecs_dep.desired_count,
                                 ecs_strategy.deployment_configuration(strategy))
-    described = ctx.rollouts().roll_out(target, arn, before)
+    # the circuit breaker goes with this update: it, not the service's old setting, says
+    # whether ECS rolls a failed rollout back by itself
+    described = ctx.rollouts().roll_out(
+        target, arn, ecs_rollout.Before(before.arn, strategy.circuit_breaker))
     url = ecs_address.service_url(ctx.client, ecs_dep.cluster, described)
     if strategy.smoke is None:
         return Done(updated=True, arn=arn, detail="revision " + arn.rsplit(":", 1)[-1],
