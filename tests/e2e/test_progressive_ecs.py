@@ -8,10 +8,12 @@ lasts two seconds here (RELEASE_LOCAL_ECS_MINUTE_SECONDS), so a bake of 1 minute
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import threading
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -276,3 +278,64 @@ def test_a_failing_smoke_check_puts_the_old_revision_back(
         assert found["rolled_back_to"] is not None
     else:  # the canary never took production traffic
         assert "stage reached: POST_TEST_TRAFFIC_SHIFT" in found["message"]
+
+
+def _hook_function(state: LocalState) -> tuple[str, str]:
+    """A Lambda function in moto (a zip one: moto answers its invokes) and a role for ECS."""
+    iam, lambda_ = client(state, "iam"), client(state, "lambda")
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "ecs.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    try:
+        role = iam.create_role(RoleName="ecs-hooks", AssumeRolePolicyDocument=json.dumps(
+            trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName="ecs-hooks")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n"
+                                     "    return {'hookStatus': 'SUCCEEDED'}\n")
+    try:
+        function = lambda_.create_function(
+            FunctionName="autovision-checks", Runtime="python3.12", Role=role,
+            Handler="index.handler", Code={"ZipFile": code.getvalue()})["FunctionArn"]
+    except lambda_.exceptions.ResourceConflictException:
+        function = lambda_.get_function(
+            FunctionName="autovision-checks")["Configuration"]["FunctionArn"]
+    return str(function), str(role)
+
+
+def _answer_next_invokes(state: LocalState, *answers: dict[str, Any]) -> None:
+    """Queue moto's answers to the next Lambda invokes (its lambda-simple results)."""
+    body = json.dumps({"results": [json.dumps(a) for a in answers], "region": state.region,
+                       "account_id": state.account_id}).encode()
+    request = urllib.request.Request(  # noqa: S310 - the local cloud on 127.0.0.1
+        f"{state.aws_endpoint_url}/moto-api/static/lambda-simple/response", data=body,
+        method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        assert answer.status == 201
+
+
+def test_a_lambda_hook_decides_whether_the_deployment_goes_on(
+        repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
+    url = first_release(repo, capsys)
+    function, role = _hook_function(cloud_state)
+    configure(repo, {"strategy": "blue_green", "lifecycle_hooks": [
+        {"lambda": function, "role_arn": role, "stages": ["POST_SCALE_UP"]}]})
+    _answer_next_invokes(cloud_state, {"hookStatus": "IN_PROGRESS", "callBackDelay": 1},
+                         {"hookStatus": "SUCCEEDED"})
+    new_version(repo, "autovision v2")
+    code, found, _ = deploy(repo, capsys)
+    assert code == 0, found
+    assert "<h1>autovision v2</h1>" in get(url)
+    v2 = running_revision(cloud_state)
+
+    # Nothing queued: moto's Lambda echoes the payload, which has no hookStatus; ECS rolls
+    # a deployment back when its hook answers without one, and so does the local cloud.
+    new_version(repo, "autovision v3")
+    code, found, _ = deploy(repo, capsys)
+    assert code == 1
+    assert "no valid hookStatus" in found["message"]
+    assert found["progress"][-1] == "failed gate: lifecycle hook"
+    assert "<h1>autovision v2</h1>" in get(url)
+    assert running_revision(cloud_state) == v2
