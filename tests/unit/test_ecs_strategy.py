@@ -227,3 +227,20 @@ def test_the_job_summary_shows_stages_gates_and_the_gate_that_failed() -> None:
                         "SCALE_UP -> TEST_TRAFFIC_SHIFT<br>failed gate: smoke |")
     assert len(lines) == 4  # the target without gates has no row
     assert delivery([quiet]) == []
+
+
+def test_plan_entries_show_the_strategy_of_services_that_set_one() -> None:
+    from release.config.model import EcsDeployment, Service, ServiceDeployment
+    from release.planning.reconcile import Entry
+
+    def dep(name: str, strategy: EcsStrategy | None) -> ServiceDeployment:
+        service = Service(name=name, context=f"services/{name}", dockerfile="Dockerfile",
+                          repository=name, platform="linux/amd64")
+        return ServiceDeployment(service, ecs=EcsDeployment(cluster="c", service=name,
+                                                             family=name, container=None,
+                                                             deployment=strategy))
+
+    deployments = {"web": dep("web", EcsStrategy(strategy="blue_green")), "api": dep("api", None)}
+    entries = [Entry("web", "changed", "k1", "app/"), Entry("api", "changed", "k2")]
+    shown = ecs_strategy.annotate(entries, deployments)
+    assert [e.detail for e in shown] == ["app/; ecs: blue/green, bake 0 min", ""]
