@@ -33,10 +33,15 @@ class FakeRuntime:
 
     def __init__(self) -> None:
         self.tasks: dict[str, TaskState] = {}
+        self.pending: set[str] = set()  # task definitions whose tasks stay PENDING
 
     def start(self, spec: TaskSpec) -> None:
         code = spec.task_definition.get("exit")
         done = code is not None
+        if spec.task_definition["taskDefinitionArn"] in self.pending:
+            self.tasks[spec.task_arn] = TaskState(spec, "PENDING", "RUNNING", "UNKNOWN", (
+                ContainerState("web", "img", "PENDING"),), created_at=1.0)
+            return
         command = spec.task_definition["containerDefinitions"][0].get("command")
         self.tasks[spec.task_arn] = TaskState(
             spec, "STOPPED" if done else "RUNNING", "STOPPED" if done else "RUNNING",
@@ -295,3 +300,21 @@ def test_run_task_runs_once_and_reports_its_exit_code(world: World, definition: 
     with pytest.raises(EcsError, match="containerOverrides"):
         world.plane.run_task({"taskDefinition": definition,
                               "overrides": {"containerOverrides": [{"name": "nope"}]}})
+
+
+def test_a_rolling_update_fails_and_rolls_back_when_its_alarm_fires(world: World) -> None:
+    world.runtime.pending.add(TD2)  # the rollout is under way when the alarm fires
+    arn = world.deploy({"strategy": "ROLLING", "deploymentCircuitBreaker": {
+        "enable": True, "rollback": True}, "alarms": {"alarmNames": ["errors"],
+                                                      "enable": True, "rollback": True}})
+    world.run()
+    assert world.deployment(arn)["alarms"]["status"] == "MONITORING"
+    world.firing.add("errors")
+    world.run(6)
+    found = world.deployment(arn)
+    assert found["status"] == "ROLLBACK_SUCCESSFUL"
+    assert found["statusReason"] == ("Service deployment rolled back because the CloudWatch "
+                                     "alarm errors went into ALARM.")
+    assert found["alarms"]["triggeredAlarmNames"] == ["errors"]
+    assert world.running() == ["1", "1"]
+

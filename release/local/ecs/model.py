@@ -228,6 +228,7 @@ class DeploymentRecord:
     rolled_back_to: str | None = None  # set on a failed deployment: the target's revision
     rollback_started_at: float | None = None
     progress: Progress | None = None  # of a BLUE_GREEN, CANARY or LINEAR deployment
+    alarms: tuple[str, ...] = ()  # a rolling deployment's alarms found in ALARM
 
 
 @dataclass

@@ -236,8 +236,10 @@ class Plane:
                                        new_task_arn=self._new_task_arn(record),
                                        firing=self._alarms(watched) if watched else set())
         else:
+            watched = rollout.watched_alarms(record)
             actions = rollout.step(record, observed, self._clock(), self._timing,
-                                   self._new_task_arn(record))
+                                   self._new_task_arn(record),
+                                   firing=self._alarms(watched) if watched else ())
         for action in actions:
             self._act(record, action)
         self._listeners.aim(key, record)

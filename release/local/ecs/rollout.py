@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from release.local.ecs import deployment_config
@@ -189,15 +189,20 @@ def _last_completed(record: ServiceRecord, failed: DeploymentRecord) -> Deployme
                  if d is not failed and d.rollout_state == "COMPLETED"), None)
 
 
-def _fail(record: ServiceRecord, now: float, actions: list[Action]) -> None:
-    """The circuit breaker trips: FAILED, and with rollback a new PRIMARY deploying the last
-    COMPLETED deployment's task definition while the failed one's tasks are stopped."""
+def _fail(record: ServiceRecord, now: float, actions: list[Action],
+          alarms: tuple[str, ...] = ()) -> None:
+    """The circuit breaker trips (or ``alarms`` went into ALARM): FAILED, and with rollback a
+    new PRIMARY deploying the last COMPLETED deployment's task definition while the failed
+    one's tasks are stopped."""
     failed = record.primary
-    failed.rollout_state, failed.rollout_state_reason = "FAILED", FAILED_REASON
+    failed.alarms = alarms
+    failed.rollout_state, failed.rollout_state_reason = "FAILED", (
+        alarm_reason(alarms) if alarms else FAILED_REASON)
     failed.finished_at = failed.updated_at = now
     _event(record, now, f"(service {record.name}) deployment {failed.id} deployment failed: "
-           "tasks failed to start.")
-    target = _last_completed(record, failed) if record.config.rollback else None
+           + (f"alarm {', '.join(alarms)} in ALARM." if alarms else "tasks failed to start."))
+    rollback = record.config.alarms_rollback if alarms else record.config.rollback
+    target = _last_completed(record, failed) if rollback else None
     if target is None:
         return
     _new_deployment(record, target.task_definition, now, rollback=failed, target=target)
@@ -205,6 +210,20 @@ def _fail(record: ServiceRecord, now: float, actions: list[Action]) -> None:
     _event(record, now, f"(service {record.name}) rolling back to deployment {target.id}.")
     _stop(record, _live(record, failed.id), "ServiceSchedulerInitiated",
           "ECS deployment circuit breaker: rolling back", actions)
+
+
+def alarm_reason(alarms: tuple[str, ...]) -> str:
+    """Why a rolling deployment failed on its alarms."""
+    return f"ECS deployment alarms: {', '.join(alarms)} went into ALARM."
+
+
+def watched_alarms(record: ServiceRecord) -> tuple[str, ...]:
+    """The alarms to read while the PRIMARY rolls out (deploymentConfiguration.alarms)."""
+    primary = record.primary
+    if not record.config.alarms_enabled or primary.rollout_state != "IN_PROGRESS" or (
+            primary.rollback_of is not None):
+        return ()
+    return record.config.alarm_names
 
 
 def _stop_old(record: ServiceRecord, actions: list[Action]) -> list[str]:
@@ -274,16 +293,21 @@ def _settle(record: ServiceRecord, now: float) -> None:
 
 
 def step(record: ServiceRecord, observed: Mapping[str, TaskState], now: float,
-         timing: Timing, new_task_arn: Callable[[], str]) -> list[Action]:
+         timing: Timing, new_task_arn: Callable[[], str], *,
+         firing: Collection[str] = ()) -> list[Action]:
     """One pass of the service scheduler: take in the observed task states, trip the circuit
-    breaker, stop and start tasks, refresh the counts and the rollout state."""
+    breaker (or fail on ``firing``, the watched alarms now in ALARM), stop and start tasks,
+    refresh the counts and the rollout state."""
     actions: list[Action] = []
     record.threshold = timing.failed_task_threshold
     _observe(record, observed, now, timing, actions)
     primary = record.primary
+    fired = tuple(n for n in watched_alarms(record) if n in firing)
     if (record.config.circuit_breaker and primary.rollout_state == "IN_PROGRESS"
             and primary.failed_tasks >= timing.failed_task_threshold):
         _fail(record, now, actions)
+    elif fired:
+        _fail(record, now, actions, fired)
     if record.primary.rollout_state != "FAILED":
         stopped = _stop_old(record, actions)
         started = _start(record, now, new_task_arn, actions)

@@ -8,7 +8,7 @@ from typing import Any
 
 from release.local.ecs import deployment_config
 from release.local.ecs.model import DeploymentRecord, Progress, ServiceRecord
-from release.local.ecs.rollout import FAILED_REASON, arn
+from release.local.ecs.rollout import FAILED_REASON, alarm_reason, arn
 
 _ROLLBACK_STATUS = {"IN_PROGRESS": "ROLLBACK_IN_PROGRESS", "COMPLETED": "ROLLBACK_SUCCESSFUL",
                     "FAILED": "ROLLBACK_FAILED"}
@@ -20,15 +20,16 @@ def _status(record: ServiceRecord, d: DeploymentRecord) -> tuple[str, str, float
     if d.progress is not None:
         p = d.progress
         return p.status, p.reason, p.finished_at
+    why = (f"the CloudWatch alarm {', '.join(d.alarms)} went into ALARM" if d.alarms else
+           "the circuit breaker threshold was exceeded")
     rollback = next((r for r in record.history if r.rollback_of == d.id), None)
     if rollback is not None:
         return (_ROLLBACK_STATUS[rollback.rollout_state], "Service deployment rolled back "
-                "because the circuit breaker threshold was exceeded.", rollback.finished_at)
+                f"because {why}.", rollback.finished_at)
     if d.rollout_state == "COMPLETED":
         return "SUCCESSFUL", "", d.finished_at
     if d.rollout_state == "FAILED":
-        return ("STOPPED", "Service deployment failed because the circuit breaker threshold "
-                "was exceeded.", d.finished_at)
+        return "STOPPED", f"Service deployment failed because {why}.", d.finished_at
     if d.status == "PRIMARY":
         return "IN_PROGRESS", "", None
     return ("STOPPED", "Service deployment stopped: a newer service deployment replaced it.",
@@ -117,7 +118,20 @@ def service_deployment(record: ServiceRecord, wanted: str) -> dict[str, Any]:
         "deploymentCircuitBreaker": _breaker(record, d, answer["status"])})
     if d.progress is not None:
         _progressive(record, d, d.progress, answer)
-    elif d.rolled_back_to is not None and d.rollback_started_at is not None:
-        answer["rollback"] = {"reason": FAILED_REASON, "startedAt": d.rollback_started_at,
-                              "serviceRevisionArn": d.rolled_back_to}
+    else:
+        _rolling_alarms(record, d, answer)
     return answer
+
+
+def _rolling_alarms(record: ServiceRecord, d: DeploymentRecord, answer: dict[str, Any]) -> None:
+    """A rolling deployment's alarms and rollback."""
+    config = record.config
+    if config.alarms_enabled:
+        answer["alarms"] = {
+            "status": "TRIGGERED" if d.alarms else "MONITORING"
+            if answer["status"] == "IN_PROGRESS" else "MONITORING_COMPLETE",
+            "alarmNames": list(config.alarm_names), "triggeredAlarmNames": list(d.alarms)}
+    if d.rolled_back_to is not None and d.rollback_started_at is not None:
+        answer["rollback"] = {"reason": alarm_reason(d.alarms) if d.alarms else FAILED_REASON,
+                              "startedAt": d.rollback_started_at,
+                              "serviceRevisionArn": d.rolled_back_to}
