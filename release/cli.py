@@ -37,6 +37,8 @@ COMMANDS = (
     "release.commands.doctor",
     "release.commands.rollback",
     "release.commands.redeploy",
+    "release.commands.continue_",
+    "release.commands.stop",
     "release.commands.build",
     "release.commands.init",
     "release.commands.schema",
@@ -72,7 +74,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_parser_with(common))
     for name in COMMANDS:
-        if only is None or name.rsplit(".", 1)[1] == only:
+        if only is None or name.rsplit(".", 1)[1].rstrip("_") == only:  # continue_
             importlib.import_module(name).register(sub)
     for name in OPTIONAL_COMMANDS:
         if only is not None and name.rsplit(".", 1)[1] != only:

@@ -33,7 +33,8 @@ class Result(Protocol):
     def outcomes(self) -> tuple[Outcome, ...]:
         """Every target's outcome."""
 
-ICONS = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝", "skipped": "⏭️"}
+ICONS = {"failed": "❌", "deployed": "✅", "unchanged": "⬜", "planned": "📝", "skipped": "⏭️",
+         "paused": "⏸️"}
 HEADERS = ("", "service", "target", "why", "image", "digest", "revision / version", "rollout",
            "url", "time")
 
@@ -88,6 +89,20 @@ def builds(outcomes: Iterable[Outcome]) -> list[str]:
     return lines
 
 
+def delivery(outcomes: Iterable[Outcome]) -> list[str]:
+    """Per target with a strategy or gates: the gate results, the stages reached and, when it
+    failed or rolled back, which gate failed (no lines when no target has any)."""
+    rows = [o for o in outcomes if getattr(o, "progress", ())]
+    if not rows:
+        return []
+    lines = ["", "| progressive delivery | status | gates and stages |", "|---|---|---|"]
+    for o in rows:
+        said = "<br>".join(cell(p) for p in o.progress)
+        lines.append(f"| {cell(o.service)} {cell(o.target)} | {ICONS.get(o.status, '')} "
+                     f"{cell(o.status)} | {said} |")
+    return lines
+
+
 def _many(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -134,6 +149,7 @@ def deploy_markdown(result: Result) -> str:
              "| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
     lines += [row(o) for o in ordered]
     lines += builds(ordered)
+    lines += delivery(ordered)
     for o in failed:
         lines += ["", f"**{o.service} {o.target}**: {cell(o.message)}"]
         if o.hint:

@@ -21,6 +21,7 @@ from release.engine.plan import ServicePlan, decide, make_plan, opened, with_log
 from release.engine.targets import Wanted
 from release.errors import EXIT_FAILED, EXIT_OK
 from release.output import envelope
+from release.planning import ecs_strategy
 from release.planning.diff import Difference
 
 
@@ -47,6 +48,7 @@ class TargetDiff:
     differences: tuple[Difference, ...] = ()
     message: str = ""
     hint: str | None = None
+    strategy: str = ""  # ECS: how traffic would move, and the gates (ecs.deployment)
 
     @property
     def differs(self) -> bool:
@@ -85,6 +87,8 @@ class Result:
                 lines.append(f"{t.service} {t.target}: up to date")
                 continue
             lines.append(f"{t.service} {t.target}: {t.action} ({names.printable(t.reason)})")
+            if t.strategy:
+                lines.append(f"  strategy: {names.printable(t.strategy)}")
             lines += [f"  {d.describe()}" for d in t.differences]
         changed = sum(t.differs for t in self.targets)
         lines.append(f"\n{changed} of {len(self.targets)} targets would change in "
@@ -125,9 +129,11 @@ def _differences(ctx: Context, svc: ServicePlan) -> list[TargetDiff]:
         host = ctx.env.registry_of(svc.dep).host
         svc = decide(ctx, svc, Wanted(f"{host}/{svc.image.repository}:{svc.image.build_key}",
                                       svc.image.build_key))
+    strategy = ecs_strategy.describe(svc.dep.ecs.deployment) if svc.dep.ecs else ""
     return [TargetDiff(svc.dep.name, t.step.target, t.step.action, t.step.reason,
                        tuple(t.kind.differences(t.decision, ()))
-                       if t.step.action != "none" else ())
+                       if t.step.action != "none" else (),
+                       strategy=strategy if t.step.target == "ecs" else "")
             for t in svc.targets]
 
 

@@ -8,7 +8,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from release.config import destinations, docker_host, key_vault, plaintext
+from release.config import destinations, docker_host, ecs_deployment, key_vault, plaintext
 from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
@@ -243,6 +243,10 @@ class EnvironmentLoader(CrossChecks):
         environment = self._plain_env(source, (*at, "environment"), raw.get("environment", {}),
                                       service=service.name, aws=aws, target="ecs")
         self._ecs_roles(source, service, raw, aws)
+        strategy = ecs_deployment.parse(
+            raw["deployment"], (*at, "deployment"), account=aws.account_id if aws else None,
+            report=lambda path, message, hint: self._at(source, path, message, hint)
+        ) if "deployment" in raw else None
         return EcsDeployment(
             cluster=cluster,
             service=raw.get("service", service.name),
@@ -257,6 +261,7 @@ class EnvironmentLoader(CrossChecks):
             log_group=raw.get("log_group"),
             desired_count=raw.get("desired_count"),
             deadline_seconds=raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
+            deployment=strategy,
         )
 
     def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], *, service: str,

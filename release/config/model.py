@@ -162,6 +162,57 @@ class Registry:
 
 
 @dataclass(frozen=True)
+class LifecycleHook:
+    """An ECS lifecycle hook: a Lambda function (``function_arn``) or a pause (None)."""
+
+    stages: tuple[str, ...]
+    function_arn: str | None = None
+    role_arn: str | None = None
+    timeout_minutes: int | None = None
+    timeout_action: str | None = None  # rollback | continue
+
+
+@dataclass(frozen=True)
+class RunTaskGate:
+    """A one-off task from the new task definition that must exit 0 before traffic moves."""
+
+    command: tuple[str, ...]
+    container: str | None = None  # None: the service's container
+    timeout_seconds: int = 600
+
+
+@dataclass(frozen=True)
+class SmokeCheck:
+    """An HTTP GET the new revision must pass before it takes production traffic."""
+
+    path: str = "/"
+    status: int = 200
+    body_contains: str | None = None
+    timeout_seconds: int = 10
+
+
+@dataclass(frozen=True)
+class EcsStrategy:
+    """``ecs.deployment``: how traffic moves to the new revision, and the gates around it."""
+
+    strategy: Literal["rolling", "blue_green", "canary", "linear"] = "rolling"
+    canary_percent: float = 5.0
+    step_percent: float = 10.0
+    step_minutes: int | None = None  # None: ECS's default for the strategy
+    bake_minutes: int = 0
+    alarms: tuple[str, ...] = ()
+    circuit_breaker: bool = True
+    lifecycle_hooks: tuple[LifecycleHook, ...] = ()
+    run_task: RunTaskGate | None = None
+    smoke: SmokeCheck | None = None
+
+    @property
+    def progressive(self) -> bool:
+        """True for blue_green, canary and linear (ECS runs the traffic move)."""
+        return self.strategy != "rolling"
+
+
+@dataclass(frozen=True)
 class EcsDeployment:
     """One service's ECS values in one environment."""
 
@@ -178,6 +229,7 @@ class EcsDeployment:
     log_group: str | None = None
     desired_count: int | None = None
     deadline_seconds: int = DEFAULT_DEADLINE_SECONDS
+    deployment: EcsStrategy | None = None  # None: a rolling update as ECS is set up
 
 
 @dataclass(frozen=True)

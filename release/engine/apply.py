@@ -40,6 +40,7 @@ class Outcome:
     rolled_back_to: str | None = None  # family:N put back after our rollout failed
     arn: str | None = None  # the ECS task definition ARN the service runs afterwards
     build: BuildReport | None = None  # how its image was built in this run
+    progress: tuple[str, ...] = ()  # gate results and stages reached (progressive delivery)
 
 
 @dataclass(frozen=True)
@@ -181,12 +182,15 @@ def _applied(base: Outcome, svc: ServicePlan,
             out.append(dataclasses.replace(
                 base, target=step.target, reason=step.reason, status="failed",
                 message=result.message, hint=result.hint, seconds=a.seconds,
-                rolled_back_to=getattr(result, "rolled_back_to", None)))
+                rolled_back_to=getattr(result, "rolled_back_to", None),
+                progress=tuple(getattr(result, "progress", ()))))
         else:
             out.append(dataclasses.replace(
                 base, target=step.target, reason=step.reason, registered=result.registered,
-                updated=result.updated, status="deployed" if result.updated else "unchanged",
-                detail=result.detail, seconds=a.seconds, url=result.url, arn=result.arn))
+                updated=result.updated, status=result.status or (
+                    "deployed" if result.updated else "unchanged"),
+                detail=result.detail, seconds=a.seconds, url=result.url, arn=result.arn,
+                progress=result.progress))
     for step in svc.steps[len(applied):]:
         out.append(dataclasses.replace(
             base, target=step.target, reason=step.reason, status="skipped",

@@ -10,7 +10,7 @@ from typing import Any
 import botocore.session
 import pytest
 
-from release.local.ecs import rollout
+from release.local.ecs import rollout, service_deployments
 from release.local.ecs.model import (
     ContainerState,
     DeploymentConfig,
@@ -196,9 +196,9 @@ def test_a_task_crashing_at_start_fails_the_deployment_and_rolls_back() -> None:
         in messages
     assert f"(service web) rolling back to deployment {old.id}." in messages
     assert messages[0] == "(service web) has reached a steady state."
-    briefs = rollout.service_deployments(record)
+    briefs = service_deployments.service_deployments(record)
     assert [b["status"] for b in briefs] == ["ROLLBACK_SUCCESSFUL", "SUCCESSFUL"]
-    detail = rollout.service_deployment(record, new.arn)
+    detail = service_deployments.service_deployment(record, new.arn)
     assert detail["rollback"]["serviceRevisionArn"] == old.revision_arn
     assert detail["deploymentCircuitBreaker"] == {"status": "TRIGGERED", "failureCount": 3,
                                                   "threshold": 3}
@@ -215,7 +215,7 @@ def test_without_rollback_the_failed_deployment_stays_primary() -> None:
         assert world.tick() == []
     assert len(world.actions) == before
     assert not any("rolling back" in m for m in _messages(record))
-    assert rollout.service_deployments(record)[0]["status"] == "STOPPED"
+    assert service_deployments.service_deployments(record)[0]["status"] == "STOPPED"
 
 
 def test_without_circuit_breaker_a_crashing_deployment_keeps_retrying() -> None:
@@ -357,10 +357,10 @@ def test_the_shape_checker_catches_mistakes() -> None:
 
 def _all_answers(record: ServiceRecord) -> None:
     _check("Service", rollout.describe(record))
-    for brief in rollout.service_deployments(record):
+    for brief in service_deployments.service_deployments(record):
         _check("ServiceDeploymentBrief", brief)
         arn = brief["serviceDeploymentArn"]
-        _check("ServiceDeployment", rollout.service_deployment(record, arn))
+        _check("ServiceDeployment", service_deployments.service_deployment(record, arn))
 
 
 def test_every_answer_has_ecs_shapes() -> None:
@@ -375,8 +375,8 @@ def test_every_answer_has_ecs_shapes() -> None:
     for _ in range(30):
         world.tick()
         _all_answers(world.record)
-    statuses = {b["status"] for b in rollout.service_deployments(world.record)}
+    statuses = {b["status"] for b in service_deployments.service_deployments(world.record)}
     assert statuses == {"SUCCESSFUL", "STOPPED", "ROLLBACK_SUCCESSFUL"}
     with pytest.raises(KeyError):
-        rollout.service_deployment(world.record, f"{ARN}:service-deployment/dev/web/1")
+        service_deployments.service_deployment(world.record, f"{ARN}:service-deployment/dev/web/1")
 

@@ -153,10 +153,14 @@ def register(ecs: Any, task_definition: dict[str, Any]) -> str:
 
 
 def start_rollout(ecs: Any, cluster: str, service: str, arn: str,
-                  desired_count: int | None = None) -> Rollout:
-    """UpdateService to ``arn`` with a new deployment; remember that deployment's id."""
+                  desired_count: int | None = None, *,
+                  configuration: dict[str, Any] | None = None) -> Rollout:
+    """UpdateService to ``arn`` with a new deployment (and ``configuration`` as its
+    deploymentConfiguration when given); remember that deployment's id."""
     params: dict[str, Any] = {"cluster": cluster, "service": service, "taskDefinition": arn,
                               "forceNewDeployment": True}
+    if configuration is not None:
+        params["deploymentConfiguration"] = configuration
     if desired_count is not None:
         params["desiredCount"] = desired_count
     try:

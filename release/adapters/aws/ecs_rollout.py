@@ -23,6 +23,7 @@ class Target:
     service: str
     deadline_seconds: float
     desired_count: int | None = None
+    configuration: dict[str, Any] | None = None  # UpdateService's deploymentConfiguration
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Rollouts:
         after putting ``before.arn`` back unless the circuit breaker does that itself.
         """
         started = ecs.start_rollout(self.client, target.cluster, target.service, arn,
-                                    target.desired_count)
+                                    target.desired_count, configuration=target.configuration)
         self.log(f"{target.service}: deployment {started.deployment_id} of "
                  f"{rollout.revision(arn)} started, waiting for it")
         try:

@@ -47,6 +47,8 @@ class Done:
     detail: str = ""
     url: str | None = None
     arn: str | None = None  # the task definition an ECS service runs afterwards
+    status: str | None = None  # None: deployed when updated; "paused": waits at a hook
+    progress: tuple[str, ...] = ()  # gate results and stages reached (progressive delivery)
     # an ECS service after its rollout: (cluster, its description), for the URL lookup
     reach: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 

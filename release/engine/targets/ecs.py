@@ -4,6 +4,7 @@ it differs, rolled out with UpdateService and waited on until OUR deployment com
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -13,6 +14,7 @@ from release.adapters.aws.clients import explain
 from release.config.model import ServiceDeployment
 from release.engine import rendering
 from release.engine.context import Context
+from release.engine.targets import ecs_delivery
 from release.engine.targets.base import Change, Decision, Done, Observed, Wanted, stale
 from release.errors import ReleaseError, UsageError
 from release.planning import diff, plan, recorded, rollout, taskdef
@@ -81,10 +83,15 @@ class Ecs:
                                desired_task_definition(ctx, dep, want))
             registered = True
             ctx.log(f"{dep.name}: registered {arn.rsplit('/', 1)[-1]}")
+        before = ecs_rollout.Before(now.service.task_definition_arn,
+                                    now.service.rollback_on_failure)
+        if dep.ecs.deployment is not None:  # a strategy and gates: ecs_delivery runs them
+            done = ecs_delivery.deliver(ctx, dep, arn, before,
+                                        now.service.described.get("networkConfiguration"))
+            return dataclasses.replace(done, registered=registered)
         described = ctx.rollouts().roll_out(
             ecs_rollout.Target(dep.ecs.cluster, dep.ecs.service, dep.ecs.deadline_seconds,
-                               dep.ecs.desired_count), arn,
-            ecs_rollout.Before(now.service.task_definition_arn, now.service.rollback_on_failure))
+                               dep.ecs.desired_count), arn, before)
         return Done(registered=registered, updated=True, arn=arn,
                     detail="revision " + arn.rsplit(":", 1)[-1],
                     reach=(dep.ecs.cluster, described))

@@ -11,10 +11,11 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from release.local.ecs.model import Timing
 from release.local.ecs.plane import Plane
 from release.local.ecs.runtime import DockerRuntime
 
+MINUTE_ENV = "RELEASE_LOCAL_ECS_MINUTE_SECONDS"  # the default of --minute-seconds
 PORTS_FILE = "ecs-ports.json"  # service -> its listener's port, kept across restarts
 
 
@@ -59,6 +61,26 @@ def _put_logs(logs: Any, group: str, stream: str, lines: Sequence[str]) -> None:
                         logEvents=[{"timestamp": now, "message": line} for line in lines])
 
 
+def _in_alarm(cloudwatch: Any, names: Sequence[str]) -> set[str]:
+    """Which of the named CloudWatch alarms are in ALARM now (moto's DescribeAlarms)."""
+    found = cloudwatch.describe_alarms(AlarmNames=list(names)[:100])
+    return {a["AlarmName"] for a in found.get("MetricAlarms", []) + found.get(
+        "CompositeAlarms", []) if a.get("StateValue") == "ALARM"}
+
+
+def _invoke(lambda_: Any, arn: str, payload: Mapping[str, Any]) -> Any:
+    """Invoke a lifecycle hook's function through the front (so whatever runs Lambda locally
+    answers it; moto otherwise): its decoded JSON answer, or a string saying what it was."""
+    answer = lambda_.invoke(FunctionName=arn, Payload=json.dumps(payload).encode())
+    raw = answer["Payload"].read(64 * 1024).decode("utf-8", "replace")
+    if answer.get("FunctionError"):
+        return f"the function failed ({answer['FunctionError']}): {raw[:160]}"
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return f"the function answered something that is not JSON: {raw[:160]}"
+
+
 def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
     """The plane and its front, wired to moto and the engine (not started)."""
     state = json.loads((Path(options.state_dir) / "state.json").read_text(encoding="utf-8"))
@@ -66,7 +88,9 @@ def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
     ssm, secrets = (_client(n, options.moto_url, options.region)
                     for n in ("ssm", "secretsmanager"))
     logs, ecs = (_client(n, options.moto_url, options.region) for n in ("logs", "ecs"))
-    timing = Timing(poll_seconds=options.poll_seconds)
+    timing = Timing(poll_seconds=options.poll_seconds, minute_seconds=options.minute_seconds)
+    cloudwatch = _client("cloudwatch", options.moto_url, options.region)
+    lambda_ = _client("lambda", f"http://127.0.0.1:{options.port}", options.region)
     runtime = DockerRuntime(
         options.docker_host, secret=lambda value_from: _secret(ssm, secrets, value_from),
         registry_auth=lambda host: login if host == options.registry_host else None,
@@ -75,7 +99,9 @@ def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
     plane = Plane(runtime, lambda arn: ecs.describe_task_definition(
         taskDefinition=arn)["taskDefinition"], region=options.region,
         account_id=options.account_id, timing=timing,
-        ports_file=Path(options.state_dir) / PORTS_FILE)
+        ports_file=Path(options.state_dir) / PORTS_FILE,
+        alarms=lambda names: _in_alarm(cloudwatch, names),
+        invoke=lambda arn, payload: _invoke(lambda_, arn, payload))
     existing = []
     for cluster in ecs.list_clusters().get("clusterArns", []):
         names = ecs.list_services(cluster=cluster).get("serviceArns", [])
@@ -95,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--label", default="local-cloud")
     parser.add_argument("--poll-seconds", type=float, default=0.5)
+    # how long one ECS minute (bake times, canary and linear steps) lasts on the local cloud
+    parser.add_argument("--minute-seconds", type=float,
+                        default=float(os.environ.get(MINUTE_ENV, "1.0")))
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     plane, front = build(options)

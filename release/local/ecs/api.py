@@ -7,8 +7,9 @@ plane owns, which it answers through a ``Handler``:
   the service's definition, ARN and tags); a moto error is relayed unchanged, otherwise the
   handler gets the request and moto's answer and returns the answer to send (DescribeServices:
   moto's answer with counts, deployments, events and taskDefinition from what really runs).
-- ListTasks, DescribeTasks, StopTask, ListServiceDeployments, DescribeServiceDeployments are
-  answered by the handler alone.
+- ListTasks, DescribeTasks, StopTask, ListServiceDeployments, DescribeServiceDeployments,
+  RunTask, StopServiceDeployment and ContinueServiceDeployment are answered by the handler
+  alone.
 
 A handler raises ``EcsError`` for an ECS error; the front sends it as awsJson1_1 does
 (``{"__type": code, "message": ...}``, which botocore's JSON parser reads into
@@ -41,7 +42,8 @@ Json = dict[str, Any]
 # the owned operations whose request goes to moto first, and those the handler answers alone
 AFTER_MOTO = ("CreateService", "UpdateService", "DeleteService", "DescribeServices")
 HANDLER_ONLY = ("ListTasks", "DescribeTasks", "StopTask", "ListServiceDeployments",
-                "DescribeServiceDeployments")
+                "DescribeServiceDeployments", "RunTask", "StopServiceDeployment",
+                "ContinueServiceDeployment")
 
 
 class EcsError(Exception):
@@ -85,6 +87,15 @@ class Handler(Protocol):
     def describe_service_deployments(self, request: Json) -> Json:
         """DescribeServiceDeployments."""
 
+    def run_task(self, request: Json) -> Json:
+        """RunTask: one-off tasks (migrations) run as containers."""
+
+    def stop_service_deployment(self, request: Json) -> Json:
+        """StopServiceDeployment (stopType ROLLBACK or ABORT)."""
+
+    def continue_service_deployment(self, request: Json) -> Json:
+        """ContinueServiceDeployment: a hook awaiting action goes on or rolls back."""
+
 
 def _operations(handler: Handler) -> dict[str, Callable[[Json, Json], Json]]:
     """Operation name -> the handler's answer given (request, moto's answer or {})."""
@@ -99,6 +110,10 @@ def _operations(handler: Handler) -> dict[str, Callable[[Json, Json], Json]]:
         "ListServiceDeployments": lambda request, _: handler.list_service_deployments(request),
         "DescribeServiceDeployments":
             lambda request, _: handler.describe_service_deployments(request),
+        "RunTask": lambda request, _: handler.run_task(request),
+        "StopServiceDeployment": lambda request, _: handler.stop_service_deployment(request),
+        "ContinueServiceDeployment":
+            lambda request, _: handler.continue_service_deployment(request),
     }
 
 

@@ -328,8 +328,9 @@ class ServiceListener:
     def set_targets(self, netns_pids: Sequence[int]) -> None:
         """Send new connections to these PIDs' network namespaces from now on (round robin)."""
         with self._lock:
-            self._targets = tuple(netns_pids)
-            self._next = 0
+            if tuple(netns_pids) != self._targets:  # the same ones keep their turn
+                self._targets = tuple(netns_pids)
+                self._next = 0
 
     def close(self) -> None:
         """Stop accepting, close every open connection and join the threads (about 2 s at most)."""

@@ -86,6 +86,12 @@ class Timing:
     min_health_interval: float = 1.0  # seconds, after scaling
     failed_task_threshold: int = 3  # the circuit breaker's failed tasks (ECS: 10..200)
     task_start_timeout: float = 120.0  # a task not RUNNING by then is stopped
+    # how long one ECS minute lasts here (bake times, canary and linear steps, hook timeouts)
+    minute_seconds: float = 1.0
+
+    def minutes(self, value: float) -> float:
+        """``value`` ECS minutes, in local seconds."""
+        return value * self.minute_seconds
 
 
 # The rollout logic's records (release/local/ecs/rollout.py). These are mutable: rollout.create
@@ -112,7 +118,31 @@ class StopTask:
     reason: str
 
 
-Action = StartTask | StopTask
+@dataclass(frozen=True)
+class InvokeHook:
+    """Invoke a lifecycle hook's Lambda function with ECS's payload (the plane answers with
+    ``progressive.hook_answered``)."""
+
+    deployment_id: str
+    hook_id: str
+    function_arn: str
+    payload: Mapping[str, Any]
+
+
+Action = StartTask | StopTask | InvokeHook
+
+
+@dataclass(frozen=True)
+class HookSpec:
+    """One entry of deploymentConfiguration.lifecycleHooks."""
+
+    target_type: Literal["AWS_LAMBDA", "PAUSE"]
+    stages: tuple[str, ...]
+    target_arn: str | None = None
+    role_arn: str | None = None
+    timeout_minutes: int = 1440
+    timeout_action: Literal["ROLLBACK", "CONTINUE"] = "ROLLBACK"
+    details: Any = None  # hookDetails, passed to the function as given
 
 
 @dataclass
@@ -123,6 +153,56 @@ class DeploymentConfig:
     maximum_percent: int = 200
     circuit_breaker: bool = False
     rollback: bool = False
+    strategy: Literal["ROLLING", "BLUE_GREEN", "LINEAR", "CANARY"] = "ROLLING"
+    bake_minutes: int = 0  # bakeTimeInMinutes
+    canary_percent: float = 5.0
+    canary_bake_minutes: int = 10
+    step_percent: float = 10.0
+    step_bake_minutes: int = 6
+    alarm_names: tuple[str, ...] = ()
+    alarms_enabled: bool = False
+    alarms_rollback: bool = False
+    hooks: tuple[HookSpec, ...] = ()
+
+
+@dataclass
+class HookRun:
+    """A lifecycle hook at the stage where it runs (DeploymentLifecycleHookDetail)."""
+
+    hook_id: str
+    spec: HookSpec
+    stage: str
+    expires_at: float
+    status: Literal["AWAITING_ACTION", "IN_PROGRESS", "SUCCEEDED", "FAILED",
+                    "TIMED_OUT"] = "IN_PROGRESS"
+    next_invoke_at: float = 0.0  # a Lambda hook is invoked again after its callBackDelay
+    invoking: bool = False
+    details: Any = None  # hookDetails, as the function last returned them
+    answer: str = ""  # why it failed, for the deployment's statusReason
+
+
+@dataclass
+class Progress:
+    """Where a BLUE_GREEN, CANARY or LINEAR service deployment stands (release/local/ecs/
+    progressive.py moves it): its lifecycle stage, the traffic the new revision takes, its
+    hooks, and its ServiceDeployment status."""
+
+    strategy: str
+    blue: str | None  # the deployment that served production when it began
+    stage: str
+    stage_at: float
+    status: str = "IN_PROGRESS"  # ServiceDeploymentStatus
+    reason: str = ""
+    production: float = 0.0  # percent of production traffic on the new revision
+    test: float = 0.0  # percent of test traffic on the new revision
+    shift_at: float | None = None  # when the next production traffic shift is due
+    hooks: list[HookRun] = field(default_factory=list)
+    hooks_for: str | None = None  # the hook stage whose hooks ``hooks`` are
+    stages_seen: list[str] = field(default_factory=list)
+    triggered: tuple[str, ...] = ()  # alarms found in ALARM
+    failed_by: str | None = None  # alarm | hook | circuit breaker | user
+    rollback_started_at: float | None = None
+    finished_at: float | None = None
 
 
 @dataclass
@@ -147,6 +227,8 @@ class DeploymentRecord:
     rollback_of: str | None = None  # the failed deployment this one rolls back
     rolled_back_to: str | None = None  # set on a failed deployment: the target's revision
     rollback_started_at: float | None = None
+    progress: Progress | None = None  # of a BLUE_GREEN, CANARY or LINEAR deployment
+    alarms: tuple[str, ...] = ()  # a rolling deployment's alarms found in ALARM
 
 
 @dataclass

@@ -9,50 +9,74 @@ starts (a restart) are adopted and run again.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from release.local.ecs import rollout, tasks_api
+from release.local.ecs import (
+    deployment_config,
+    one_off,
+    progressive,
+    progressive_control,
+    rollout,
+    service_deployments,
+    tasks_api,
+)
 from release.local.ecs.api import EcsError, Json
-from release.local.ecs.listener import ServiceListener
 from release.local.ecs.model import (
+    Action,
     DeploymentConfig,
+    InvokeHook,
     ServiceRecord,
-    StartTask,
     StopTask,
     TaskSpec,
     TaskState,
     Timing,
 )
+from release.local.ecs.traffic import Listeners
 
 Key = tuple[str, str]  # (cluster name, service name)
 KEPT_STOPPED = 200  # stopped tasks kept for DescribeTasks, newest last
 _log = logging.getLogger(__name__)
 
 
+def _no_alarms(_names: Sequence[str]) -> set[str]:
+    return set()
+
+
+def _no_lambda(arn: str, _payload: Mapping[str, Any]) -> Any:
+    return f"no Lambda endpoint to invoke {arn} with"
+
+
 class Plane:
-    """Services as ECS runs them, on a runtime; answers the ECS operations it owns."""
+    """Services as ECS runs them, on a runtime; answers the ECS operations it owns.
+
+    ``alarms(names)`` gives the names of those CloudWatch alarms now in ALARM; ``invoke(arn,
+    payload)`` invokes a lifecycle hook's Lambda function and gives its decoded answer (or a
+    string saying why it could not)."""
 
     def __init__(self, runtime: Any, task_definition: Callable[[str], Mapping[str, Any]], *,
                  region: str, account_id: str, timing: Timing, ports_file: Path,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 alarms: Callable[[Sequence[str]], set[str]] = _no_alarms,
+                 invoke: Callable[[str, Mapping[str, Any]], Any] = _no_lambda) -> None:
         self._runtime = runtime
         self._task_definition = task_definition  # ARN -> DescribeTaskDefinition's body
         self._region, self._account = region, account_id
         self._timing, self._clock = timing, clock
-        self._ports_file = ports_file
+        self._alarms, self._invoke = alarms, invoke
         self._lock = threading.RLock()
         self._services: dict[Key, ServiceRecord] = {}
         self._specs: dict[str, TaskSpec] = {}
         self._stopped: dict[str, TaskState] = {}
-        self._listeners: dict[Key, ServiceListener] = {}
-        self._ports: dict[str, int] = self._read_ports()
+        self._one_off: dict[str, TaskState | None] = {}  # RunTask's tasks until they stop
+        self._listeners = Listeners(ports_file)
+        self._hooks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ecs-hook")
 
     # -- the Handler ----------------------------------------------------------------------
 
@@ -69,12 +93,15 @@ class Plane:
         with self._lock:
             record = self._services.get(self._key(service)) or self._adopt(service, None)
             config = _config(request.get("deploymentConfiguration"), record.config)
+            before = record.primary
             rollout.update(record, now=self._clock(),
                            task_definition=service.get("taskDefinition")
                            if "taskDefinition" in request else None,
                            desired_count=request.get("desiredCount"),
                            force_new_deployment=bool(request.get("forceNewDeployment")),
                            config=config)
+            if record.primary is not before and config.strategy != "ROLLING":
+                progressive.begin(record, self._clock())
             return {**moto_answer, "service": self._overlay(service)}
 
     def delete_service(self, request: Json, moto_answer: Json) -> Json:  # noqa: ARG002
@@ -84,9 +111,7 @@ class Plane:
             record = self._services.pop(self._key(service), None)
             for arn in list(record.tasks) if record else []:
                 self._runtime.stop(arn, "ServiceSchedulerInitiated", "Service was deleted")
-            listener = self._listeners.pop(self._key(service), None)
-        if listener is not None:
-            listener.close()
+            self._listeners.close(self._key(service))
         return moto_answer
 
     def describe_services(self, request: Json, moto_answer: Json) -> Json:  # noqa: ARG002
@@ -104,7 +129,7 @@ class Plane:
         """Tasks in DescribeTasks' shape (the stopped ones kept for a while)."""
         with self._lock:
             return tasks_api.describe_tasks(request, self._all_tasks(), self._region,
-                                            self._account)
+                                            self._account, bound=self._test_bound())
 
     def stop_task(self, request: Json) -> Json:
         """Stop one task (the scheduler then replaces it)."""
@@ -119,10 +144,12 @@ class Plane:
         return {"task": tasks_api.task(state, self._region, self._account)}
 
     def list_service_deployments(self, request: Json) -> Json:
-        """The service's deployments, newest first."""
+        """The service's deployments, newest first (of the asked statuses)."""
         with self._lock:
             record = self._record(request.get("cluster"), request.get("service"))
-            return {"serviceDeployments": rollout.service_deployments(record)}
+            found = service_deployments.service_deployments(record)
+        wanted = request.get("status") or []
+        return {"serviceDeployments": [d for d in found if not wanted or d["status"] in wanted]}
 
     def describe_service_deployments(self, request: Json) -> Json:
         """Service deployments by ARN; unknown ARNs are reported as failures."""
@@ -134,8 +161,56 @@ class Plane:
                 if record is None:
                     failures.append({"arn": arn, "reason": "MISSING"})
                 else:
-                    found.append(rollout.service_deployment(record, arn))
+                    found.append(service_deployments.service_deployment(record, arn))
         return {"serviceDeployments": found, "failures": failures}
+
+    def run_task(self, request: Json) -> Json:
+        """RunTask: one-off tasks from a task definition with container overrides."""
+        cluster = self._cluster_of(request)
+        try:
+            body = self._task_definition(str(request.get("taskDefinition", "")))
+        except Exception:  # noqa: BLE001 - moto's ClientException: no such revision
+            raise EcsError("ClientException", "Unable to describe task definition "
+                           f"{request.get('taskDefinition')}.") from None
+        prefix = f"arn:aws:ecs:{self._region}:{self._account}:task/{cluster}/"
+        started = []
+        with self._lock:
+            try:
+                specs = [one_off.spec(request, body, task_arn=prefix + uuid.uuid4().hex,
+                                      cluster=cluster) for _ in range(one_off.count(request))]
+            except one_off.RunTaskError as error:
+                raise EcsError("InvalidParameterException", str(error)) from None
+            for spec in specs:
+                self._specs[spec.task_arn] = spec
+                self._runtime.start(spec)
+                state = self._runtime.poll(spec.task_arn)
+                self._one_off[spec.task_arn] = state
+                started.append(tasks_api.task(state, self._region, self._account))
+        return {"tasks": started, "failures": []}
+
+    def stop_service_deployment(self, request: Json) -> Json:
+        """StopServiceDeployment (ROLLBACK, or ABORT) of a progressive deployment."""
+        arn = str(request.get("serviceDeploymentArn", ""))
+        with self._lock:
+            record = self._owner(arn)
+            try:
+                progressive_control.stop(record, arn, str(request.get("stopType") or
+                                                          "ROLLBACK"))
+            except progressive_control.ControlError as error:
+                raise EcsError(error.code, str(error)) from None
+        return {"serviceDeploymentArn": arn}
+
+    def continue_service_deployment(self, request: Json) -> Json:
+        """ContinueServiceDeployment: resolve a lifecycle hook awaiting action."""
+        arn = str(request.get("serviceDeploymentArn", ""))
+        with self._lock:
+            record = self._owner(arn)
+            try:
+                progressive_control.continue_(record, arn, str(request.get("hookId", "")),
+                                              str(request.get("action") or "CONTINUE"))
+            except progressive_control.ControlError as error:
+                raise EcsError(error.code, str(error)) from None
+        return {"serviceDeploymentArn": arn}
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -143,6 +218,7 @@ class Plane:
         """One pass: observe every task, decide, act, aim the listeners. A service whose
         pass fails is logged and tried again next time; the others go on."""
         with self._lock:
+            self._tick_one_off()
             for key, record in list(self._services.items()):
                 try:
                     self._tick_service(key, record)
@@ -154,11 +230,19 @@ class Plane:
         for arn, state in observed.items():
             if state.last_status == "STOPPED":
                 self._keep_stopped(arn, state)
-        actions = rollout.step(record, observed, self._clock(), self._timing,
-                               self._new_task_arn(record))
+        if progressive.active(record):
+            watched = progressive.watched_alarms(record)
+            actions = progressive.step(record, observed, self._clock(), self._timing,
+                                       new_task_arn=self._new_task_arn(record),
+                                       firing=self._alarms(watched) if watched else set())
+        else:
+            watched = rollout.watched_alarms(record)
+            actions = rollout.step(record, observed, self._clock(), self._timing,
+                                   self._new_task_arn(record),
+                                   firing=self._alarms(watched) if watched else ())
         for action in actions:
             self._act(record, action)
-        self._aim(key, record)
+        self._listeners.aim(key, record)
 
     def run(self, stop: threading.Event) -> None:
         """Tick until ``stop`` is set."""
@@ -176,18 +260,13 @@ class Plane:
                                            "The local cloud was reset")
             self._services.clear()
             self._stopped.clear()
-            listeners = list(self._listeners.values())
-            self._listeners.clear()
-        for listener in listeners:
-            listener.close()
+            self._listeners.close()
 
     def close(self) -> None:
         """Close the listeners and stop every task."""
         with self._lock:
-            listeners = list(self._listeners.values())
-            self._listeners.clear()
-        for listener in listeners:
-            listener.close()
+            self._listeners.close()
+        self._hooks.shutdown(wait=False, cancel_futures=True)
         self._runtime.close()
 
     def adopt_existing(self, services: list[Json]) -> None:
@@ -233,55 +312,61 @@ class Plane:
         prefix = f"arn:aws:ecs:{self._region}:{self._account}:task/{record.cluster}/"
         return lambda: prefix + uuid.uuid4().hex
 
-    def _act(self, record: ServiceRecord, action: StartTask | StopTask) -> None:
+    def _act(self, record: ServiceRecord, action: Action) -> None:
         if isinstance(action, StopTask):
             if action.task_arn in self._specs:
                 self._runtime.stop(action.task_arn, action.code, action.reason)
             return
+        if isinstance(action, InvokeHook):
+            self._hooks.submit(self._run_hook, (record.cluster, record.name), action)
+            return
         body = self._task_definition(action.task_definition)
         spec = TaskSpec(action.task_arn, record.cluster, record.name, action.deployment_id,
-                        body, self._host_ports(record, body))
+                        body, self._listeners.host_ports((record.cluster, record.name), body))
         self._specs[action.task_arn] = spec
         self._runtime.start(spec)
 
-    def _host_ports(self, record: ServiceRecord, body: Mapping[str, Any]) -> dict[str, int]:
-        """Container -> its service listener's port, for the first port mapping."""
-        for container in body.get("containerDefinitions", []):
-            for mapping in container.get("portMappings") or []:
-                if isinstance(mapping.get("containerPort"), int):
-                    listener = self._listener((record.cluster, record.name),
-                                              mapping["containerPort"])
-                    return {str(container.get("name")): listener.port}
-        return {}
+    def _run_hook(self, key: Key, action: InvokeHook) -> None:
+        """Invoke a hook's function (off the lock: it may take a while), then record it."""
+        try:
+            answer = self._invoke(action.function_arn, action.payload)
+        except Exception as error:  # noqa: BLE001 - a failed invoke fails the hook
+            answer = f"the invoke failed: {error}"
+        with self._lock:
+            record = self._services.get(key)
+            if record is not None:
+                progressive_control.hook_answered(
+                    record, (action.deployment_id, action.hook_id), answer,
+                    now=self._clock(), timing=self._timing)
 
-    def _listener(self, key: Key, container_port: int) -> ServiceListener:
-        listener = self._listeners.get(key)
-        if listener is not None and listener.container_port == container_port:
-            return listener
-        if listener is not None:
-            listener.close()
-        name = "/".join(key)
-        listener = ServiceListener(self._ports.get(name, 0), container_port)
-        self._listeners[key] = listener
-        if self._ports.get(name) != listener.port:
-            self._ports[name] = listener.port
-            self._write_ports()
-        return listener
+    def _test_bound(self) -> dict[str, int]:
+        """Task -> the test listener port, for the new revision's tasks of a progressive
+        deployment under way (DescribeTasks reports them bound there: the release's smoke
+        check finds the test URL this way)."""
+        out: dict[str, int] = {}
+        for key, record in self._services.items():
+            port = self._listeners.test_port(key)
+            if port and progressive.active(record):
+                out.update({arn: port for arn, (dep, _) in record.tasks.items()
+                            if dep == record.primary.id})
+        return out
 
-    def _aim(self, key: Key, record: ServiceRecord) -> None:
-        """The listener's targets: the healthy tasks of the newest deployment having any."""
-        listener = self._listeners.get(key)
-        if listener is None:
-            return
-        by_deployment: dict[str, list[int]] = {}
-        for deployment_id, state in record.tasks.values():
-            if state is not None and state.netns_pid and rollout.is_healthy(state):
-                by_deployment.setdefault(deployment_id, []).append(state.netns_pid)
-        for live in record.deployments:  # PRIMARY first
-            if by_deployment.get(live.id):
-                listener.set_targets(by_deployment[live.id])
-                return
-        listener.set_targets([])
+    def _owner(self, deployment_arn: str) -> ServiceRecord:
+        found = next((r for r in self._services.values()
+                      if any(d.arn == deployment_arn for d in r.history)), None)
+        if found is None:
+            raise EcsError("ServiceDeploymentNotFoundException",
+                           f"Service deployment {deployment_arn} was not found.")
+        return found
+
+    def _tick_one_off(self) -> None:
+        """Poll RunTask's tasks; a stopped one is kept for DescribeTasks."""
+        for arn in list(self._one_off):
+            state = self._runtime.poll(arn)
+            self._one_off[arn] = state
+            if state.last_status == "STOPPED":
+                self._keep_stopped(arn, state)
+                del self._one_off[arn]
 
     def _keep_stopped(self, arn: str, state: TaskState) -> None:
         self._stopped[arn] = state
@@ -291,28 +376,13 @@ class Plane:
     def _all_tasks(self) -> dict[str, TaskState]:
         live = {arn: state for record in self._services.values()
                 for arn, (_, state) in record.tasks.items() if state is not None}
+        live.update({arn: state for arn, state in self._one_off.items() if state is not None})
         return {**self._stopped, **live}
-
-    def _read_ports(self) -> dict[str, int]:
-        try:
-            data = json.loads(self._ports_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return {str(k): int(v) for k, v in data.items() if isinstance(v, int)} if isinstance(
-            data, dict) else {}
-
-    def _write_ports(self) -> None:
-        self._ports_file.write_text(json.dumps(self._ports, indent=1), encoding="utf-8")
 
 
 def _config(raw: Json | None, base: DeploymentConfig) -> DeploymentConfig:
     """DeploymentConfiguration from a request, over ``base``."""
-    if not raw:
-        return base
-    breaker = raw.get("deploymentCircuitBreaker") or {}
-    return DeploymentConfig(
-        minimum_healthy_percent=int(raw.get("minimumHealthyPercent",
-                                            base.minimum_healthy_percent)),
-        maximum_percent=int(raw.get("maximumPercent", base.maximum_percent)),
-        circuit_breaker=bool(breaker.get("enable", base.circuit_breaker)),
-        rollback=bool(breaker.get("rollback", base.rollback)))
+    try:
+        return deployment_config.from_request(raw, base)
+    except (ValueError, TypeError) as error:
+        raise EcsError("InvalidParameterException", str(error)) from None

@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from release.local.ecs import deployment_config
 from release.local.ecs.model import (
     Action,
     DeploymentConfig,
@@ -27,8 +28,8 @@ from release.local.ecs.model import (
 )
 
 __all__ = ["Action", "DeploymentConfig", "DeploymentRecord", "ServiceRecord", "StartTask",
-           "StopTask", "create", "describe", "has_health_check", "is_healthy",
-           "service_deployment", "service_deployments", "step", "update"]
+           "StopTask", "arn", "create", "describe", "has_health_check", "is_healthy", "step",
+           "update"]
 MAX_EVENTS = 100
 MAX_HISTORY = 50
 HEALTH_REASON = "Task failed container health checks"
@@ -51,7 +52,9 @@ def is_healthy(state: TaskState) -> bool:
     return state.health_status == "UNKNOWN" and not has_health_check(state.spec.task_definition)
 
 
-def _arn(record: ServiceRecord, kind: str, digits: str = "") -> str:
+def arn(record: ServiceRecord, kind: str, digits: str = "") -> str:
+    """The ARN of the service's cluster, or of one of its ``service-deployment`` or
+    ``service-revision`` resources."""
     head = record.arn.split(":service/")[0]
     if kind == "cluster":
         return f"{head}:cluster/{record.cluster}"
@@ -71,8 +74,8 @@ def _new_deployment(record: ServiceRecord, task_definition: str, now: float,
         old.status = "ACTIVE"
     deployment = DeploymentRecord(
         id=f"ecs-svc/{digits}", task_definition=task_definition, created_at=now, updated_at=now,
-        arn=rollback.arn if rollback else _arn(record, "service-deployment", digits),
-        revision_arn=target.revision_arn if target else _arn(record, "service-revision", digits),
+        arn=rollback.arn if rollback else arn(record, "service-deployment", digits),
+        revision_arn=target.revision_arn if target else arn(record, "service-revision", digits),
         desired_count=record.desired_count, sources=tuple(d.id for d in record.deployments),
         rollback_of=rollback.id if rollback else None)
     deployment.rollout_state_reason = (
@@ -186,15 +189,20 @@ def _last_completed(record: ServiceRecord, failed: DeploymentRecord) -> Deployme
                  if d is not failed and d.rollout_state == "COMPLETED"), None)
 
 
-def _fail(record: ServiceRecord, now: float, actions: list[Action]) -> None:
-    """The circuit breaker trips: FAILED, and with rollback a new PRIMARY deploying the last
-    COMPLETED deployment's task definition while the failed one's tasks are stopped."""
+def _fail(record: ServiceRecord, now: float, actions: list[Action],
+          alarms: tuple[str, ...] = ()) -> None:
+    """The circuit breaker trips (or ``alarms`` went into ALARM): FAILED, and with rollback a
+    new PRIMARY deploying the last COMPLETED deployment's task definition while the failed
+    one's tasks are stopped."""
     failed = record.primary
-    failed.rollout_state, failed.rollout_state_reason = "FAILED", FAILED_REASON
+    failed.alarms = alarms
+    failed.rollout_state, failed.rollout_state_reason = "FAILED", (
+        alarm_reason(alarms) if alarms else FAILED_REASON)
     failed.finished_at = failed.updated_at = now
     _event(record, now, f"(service {record.name}) deployment {failed.id} deployment failed: "
-           "tasks failed to start.")
-    target = _last_completed(record, failed) if record.config.rollback else None
+           + (f"alarm {', '.join(alarms)} in ALARM." if alarms else "tasks failed to start."))
+    rollback = record.config.alarms_rollback if alarms else record.config.rollback
+    target = _last_completed(record, failed) if rollback else None
     if target is None:
         return
     _new_deployment(record, target.task_definition, now, rollback=failed, target=target)
@@ -202,6 +210,20 @@ def _fail(record: ServiceRecord, now: float, actions: list[Action]) -> None:
     _event(record, now, f"(service {record.name}) rolling back to deployment {target.id}.")
     _stop(record, _live(record, failed.id), "ServiceSchedulerInitiated",
           "ECS deployment circuit breaker: rolling back", actions)
+
+
+def alarm_reason(alarms: tuple[str, ...]) -> str:
+    """Why a rolling deployment failed on its alarms."""
+    return f"ECS deployment alarms: {', '.join(alarms)} went into ALARM."
+
+
+def watched_alarms(record: ServiceRecord) -> tuple[str, ...]:
+    """The alarms to read while the PRIMARY rolls out (deploymentConfiguration.alarms)."""
+    primary = record.primary
+    if not record.config.alarms_enabled or primary.rollout_state != "IN_PROGRESS" or (
+            primary.rollback_of is not None):
+        return ()
+    return record.config.alarm_names
 
 
 def _stop_old(record: ServiceRecord, actions: list[Action]) -> list[str]:
@@ -271,16 +293,21 @@ def _settle(record: ServiceRecord, now: float) -> None:
 
 
 def step(record: ServiceRecord, observed: Mapping[str, TaskState], now: float,
-         timing: Timing, new_task_arn: Callable[[], str]) -> list[Action]:
+         timing: Timing, new_task_arn: Callable[[], str], *,
+         firing: Collection[str] = ()) -> list[Action]:
     """One pass of the service scheduler: take in the observed task states, trip the circuit
-    breaker, stop and start tasks, refresh the counts and the rollout state."""
+    breaker (or fail on ``firing``, the watched alarms now in ALARM), stop and start tasks,
+    refresh the counts and the rollout state."""
     actions: list[Action] = []
     record.threshold = timing.failed_task_threshold
     _observe(record, observed, now, timing, actions)
     primary = record.primary
+    fired = tuple(n for n in watched_alarms(record) if n in firing)
     if (record.config.circuit_breaker and primary.rollout_state == "IN_PROGRESS"
             and primary.failed_tasks >= timing.failed_task_threshold):
         _fail(record, now, actions)
+    elif fired:
+        _fail(record, now, actions, fired)
     if record.primary.rollout_state != "FAILED":
         stopped = _stop_old(record, actions)
         started = _start(record, now, new_task_arn, actions)
@@ -293,14 +320,6 @@ def step(record: ServiceRecord, observed: Mapping[str, TaskState], now: float,
     _count(record, now)
     _settle(record, now)
     return actions
-
-
-def _configuration(record: ServiceRecord) -> dict[str, Any]:
-    config = record.config
-    return {"deploymentCircuitBreaker": {"enable": config.circuit_breaker,
-                                         "rollback": config.rollback},
-            "maximumPercent": config.maximum_percent,
-            "minimumHealthyPercent": config.minimum_healthy_percent}
 
 
 def describe(record: ServiceRecord) -> dict[str, Any]:
@@ -320,75 +339,6 @@ def describe(record: ServiceRecord) -> dict[str, Any]:
         "taskDefinition": record.primary.task_definition,
         "events": [{"id": e.id, "createdAt": e.created_at, "message": e.message}
                    for e in record.events],
-        "deploymentConfiguration": _configuration(record),
+        "deploymentConfiguration": deployment_config.to_answer(record.config),
         "currentServiceDeployment": record.primary.arn,
     }
-
-
-_ROLLBACK_STATUS = {"IN_PROGRESS": "ROLLBACK_IN_PROGRESS", "COMPLETED": "ROLLBACK_SUCCESSFUL",
-                    "FAILED": "ROLLBACK_FAILED"}
-
-
-def _status(record: ServiceRecord, d: DeploymentRecord) -> tuple[str, str, float | None]:
-    """A service deployment's status, its reason and when it finished (or stopped)."""
-    rollback = next((r for r in record.history if r.rollback_of == d.id), None)
-    if rollback is not None:
-        return (_ROLLBACK_STATUS[rollback.rollout_state], "Service deployment rolled back "
-                "because the circuit breaker threshold was exceeded.", rollback.finished_at)
-    if d.rollout_state == "COMPLETED":
-        return "SUCCESSFUL", "", d.finished_at
-    if d.rollout_state == "FAILED":
-        return ("STOPPED", "Service deployment failed because the circuit breaker threshold "
-                "was exceeded.", d.finished_at)
-    if d.status == "PRIMARY":
-        return "IN_PROGRESS", "", None
-    return ("STOPPED", "Service deployment stopped: a newer service deployment replaced it.",
-            d.updated_at)
-
-
-def _brief(record: ServiceRecord, d: DeploymentRecord) -> dict[str, Any]:
-    status, reason, finished = _status(record, d)
-    answer: dict[str, Any] = {
-        "serviceDeploymentArn": d.arn, "serviceArn": record.arn,
-        "clusterArn": _arn(record, "cluster"), "createdAt": d.created_at,
-        "startedAt": d.created_at, "targetServiceRevisionArn": d.revision_arn,
-        "status": status}
-    if reason:
-        answer["statusReason"] = reason
-    if finished is not None:
-        answer["finishedAt" if status != "STOPPED" else "stoppedAt"] = finished
-    return answer
-
-
-def service_deployments(record: ServiceRecord) -> list[dict[str, Any]]:
-    """ListServiceDeployments' `ServiceDeploymentBrief`s, newest first (a rollback is part of
-    the service deployment that failed, as in ECS)."""
-    return [{k: v for k, v in _brief(record, d).items() if k != "stoppedAt"}
-            for d in record.history if d.rollback_of is None]
-
-
-def _revision(d: DeploymentRecord) -> dict[str, Any]:
-    return {"arn": d.revision_arn, "requestedTaskCount": d.desired_count,
-            "runningTaskCount": d.running_count, "pendingTaskCount": d.pending_count}
-
-
-def service_deployment(record: ServiceRecord, arn: str) -> dict[str, Any]:
-    """DescribeServiceDeployments' `ServiceDeployment` for `arn` (KeyError when unknown)."""
-    d = next((d for d in record.history if d.arn == arn and d.rollback_of is None), None)
-    if d is None:
-        raise KeyError(arn)
-    answer = _brief(record, d)
-    del answer["targetServiceRevisionArn"]
-    breaker = ("DISABLED" if not record.config.circuit_breaker else "TRIGGERED"
-               if d.rollout_state == "FAILED" else "MONITORING"
-               if answer["status"] == "IN_PROGRESS" else "MONITORING_COMPLETE")
-    answer.update({
-        "updatedAt": d.updated_at, "targetServiceRevision": _revision(d),
-        "sourceServiceRevisions": [_revision(s) for s in record.history if s.id in d.sources],
-        "deploymentConfiguration": _configuration(record),
-        "deploymentCircuitBreaker": {"status": breaker, "failureCount": d.failed_tasks,
-                                     "threshold": record.threshold}})
-    if d.rolled_back_to is not None and d.rollback_started_at is not None:
-        answer["rollback"] = {"reason": FAILED_REASON, "startedAt": d.rollback_started_at,
-                              "serviceRevisionArn": d.rolled_back_to}
-    return answer

@@ -10,21 +10,25 @@ from release.local.ecs.model import TaskState
 PAGE = 100
 
 
-def task(state: TaskState, region: str, account: str) -> dict[str, Any]:
+def task(state: TaskState, region: str, account: str, port: int | None = None) -> dict[str, Any]:
     """One ``Task``: statuses, health, stop code and reason, containers with exit codes and
-    their loopback bindings (the service listener's port)."""
+    their loopback bindings (the service listener's port, or ``port`` when given: the test
+    listener's, for a new revision's task during a progressive deployment)."""
     spec = state.spec
     body = spec.task_definition
     cluster_arn = f"arn:aws:ecs:{region}:{account}:cluster/{spec.cluster}"
     out: dict[str, Any] = {
         "taskArn": spec.task_arn, "clusterArn": cluster_arn,
         "taskDefinitionArn": str(body.get("taskDefinitionArn", "")),
-        "group": f"service:{spec.service}", "startedBy": spec.deployment_id,
+        "group": f"service:{spec.service}" if spec.service else f"family:{body.get('family')}",
         "lastStatus": state.last_status, "desiredStatus": state.desired_status,
         "healthStatus": state.health_status, "launchType": "FARGATE",
         "createdAt": state.created_at, "version": 1,
-        "containers": [_container(state, c.name, region, account) for c in state.containers],
+        "containers": [_container(state, c.name, region, account, port)
+                       for c in state.containers],
     }
+    if spec.deployment_id:
+        out["startedBy"] = spec.deployment_id
     for key in ("cpu", "memory"):
         if body.get(key):
             out[key] = str(body[key])
@@ -35,7 +39,8 @@ def task(state: TaskState, region: str, account: str) -> dict[str, Any]:
     return out
 
 
-def _container(state: TaskState, name: str, region: str, account: str) -> dict[str, Any]:
+def _container(state: TaskState, name: str, region: str, account: str,
+               bound: int | None) -> dict[str, Any]:
     found = next(c for c in state.containers if c.name == name)
     task_id = state.spec.task_arn.rsplit("/", 1)[-1]
     out: dict[str, Any] = {
@@ -49,6 +54,7 @@ def _container(state: TaskState, name: str, region: str, account: str) -> dict[s
     if found.reason:
         out["reason"] = found.reason
     port = state.spec.host_ports.get(name)
+    port = bound if port and bound else port
     if port and state.last_status == "RUNNING":
         mapping = _mapping(state.spec.task_definition, name)
         out["networkBindings"] = [{"bindIP": "127.0.0.1", "hostPort": port,
@@ -88,7 +94,7 @@ def list_tasks(request: Mapping[str, Any], tasks: Mapping[str, TaskState],
 
 
 def describe_tasks(request: Mapping[str, Any], tasks: Mapping[str, TaskState], region: str,
-                   account: str) -> dict[str, Any]:
+                   account: str, bound: Mapping[str, int] | None = None) -> dict[str, Any]:
     """DescribeTasks: the known tasks, and a MISSING failure for each other ARN."""
     found, failures = [], []
     for arn in request.get("tasks", []):
@@ -96,5 +102,5 @@ def describe_tasks(request: Mapping[str, Any], tasks: Mapping[str, TaskState], r
         if state is None:
             failures.append({"arn": str(arn), "reason": "MISSING"})
         else:
-            found.append(task(state, region, account))
+            found.append(task(state, region, account, (bound or {}).get(str(arn))))
     return {"tasks": found, "failures": failures}
