@@ -104,15 +104,37 @@ class Running:
 
     image: str | None
     revision: str | None
+    url: str | None = None  # the ingress: https://<fqdn>, http:// for a loopback one
+
+
+def ingress_url(props: dict[str, Any]) -> str | None:
+    """The app's URL from ``configuration.ingress.fqdn`` (None without ingress). The local
+    cloud's fqdn is ``127.0.0.1:<port>``, served over plain HTTP."""
+    fqdn = ((props.get("configuration") or {}).get("ingress") or {}).get("fqdn")
+    if not fqdn:
+        return None
+    local = str(fqdn).rpartition(":")[0] in {"127.0.0.1", "localhost"}
+    return f"{'http' if local else 'https'}://{fqdn}"
 
 
 def current(api: Api, app: AzureAppDeployment) -> Running:
-    """The app's current image (of ``app.container``, or its only container) and revision."""
-    props = api.call("GET", app_path(api.account, app)).get("properties", {})
-    containers = list(props.get("template", {}).get("containers", []))
+    """The app's current image (of ``app.container``, or its only container) and revision.
+
+    When the newest revision never became ready (it failed), what serves is the latest
+    ready one: its image is the current one, so a release after a failure deploys again."""
+    path = app_path(api.account, app)
+    props = api.call("GET", path).get("properties", {})
+    template = props.get("template", {})
+    ready = props.get("latestReadyRevisionName")
+    if ready and ready != props.get("latestRevisionName"):
+        template = api.call("GET", f"{path}/revisions/{ready}").get("properties", {}).get(
+            "template", {})
+        props = {**props, "latestRevisionName": ready}
+    containers = list(template.get("containers", []))
     image = containers[_index(containers, app.container)].get("image") if containers else None
     revision = props.get("latestRevisionName")
-    return Running(str(image) if image else None, str(revision) if revision else None)
+    return Running(str(image) if image else None, str(revision) if revision else None,
+                   ingress_url(props))
 
 
 def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
@@ -122,6 +144,8 @@ def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
     props = current.get("properties", {})
     before = props.get("latestRevisionName")
     template = with_image(props.get("template", {}), app.container, image)
+    if template == props.get("template"):  # a failed revision holds it: make a new one
+        template["revisionSuffix"] = f"r{int(time.time())}"
     api.call("PATCH", path, {"properties": {"template": template}})
     wait.log(f"{app.name}: image set to {image}, waiting for the new revision")
     started = wait.clock()
