@@ -188,3 +188,63 @@ def test_the_token_endpoint_refuses_a_wrong_audience_subject_or_signature(
     forged = f"{header}.{payload}.{signature[:-4]}AAAA"
     status, body = _token_request(cloud, forged)
     assert (status, body["error_codes"]) == (401, [700027])
+
+
+def _page_app(state: LocalState, name: str, text: str) -> dict[str, Any]:
+    """A container app template: busybox httpd serving ``text`` on port 80."""
+    return {"containers": [{"name": "web", "image": "release-base/busybox:1", "command": [
+        "sh", "-c", f"mkdir -p /w && echo {text} > /w/index.html && httpd -f -p 80 -h /w"]}],
+        "scale": {"minReplicas": 1, "maxReplicas": 1}}
+
+
+def test_multiple_revisions_share_the_traffic_by_weight(cloud: LocalState) -> None:
+    api, path = management(cloud), app_path("split")
+    api.call("PUT", f"/subscriptions/{components.LOCAL_SUBSCRIPTION}/resourcegroups/{GROUP}",
+             "2021-04-01", {"location": "local"})
+    api.call("PUT", path, API_VERSION, {"location": "local", "properties": {
+        "configuration": {"activeRevisionsMode": "Multiple", "ingress": {"targetPort": 80}},
+        "template": _page_app(cloud, "split", "blue")}})
+    assert _settled_app(cloud, path) == "Succeeded"
+    blue = get(cloud, path)["properties"]["latestRevisionName"]
+    api.call("PATCH", path, API_VERSION, {"properties": {
+        "template": _page_app(cloud, "split", "green")}})
+    assert _settled_app(cloud, path) == "Succeeded"
+    props = get(cloud, path)["properties"]
+    green = props["latestRevisionName"]
+    url = f"http://{props['configuration']['ingress']['fqdn']}"
+    assert revision(cloud, "split", blue)["active"] is True  # Multiple: both stay active
+
+    api.call("PATCH", path, API_VERSION, {"properties": {"configuration": {"ingress": {
+        "traffic": [{"revisionName": blue, "weight": 50},
+                    {"revisionName": green, "weight": 50}]}}}})
+    assert get(cloud, path)["properties"]["latestRevisionName"] == green  # no new revision
+    _until(url, "blue")
+    seen = [page(url)[1].strip() for _ in range(20)]
+    assert (seen.count("blue"), seen.count("green")) == (10, 10)
+
+    api.call("PATCH", path, API_VERSION, {"properties": {"configuration": {"ingress": {
+        "traffic": [{"revisionName": blue, "weight": 0},
+                    {"latestRevision": True, "weight": 100}]}}}})
+    _until(url, "green", alone=True)
+    assert {page(url)[1].strip() for _ in range(6)} == {"green"}
+    assert revision(cloud, "split", blue)["trafficWeight"] == 0
+
+
+def _settled_app(cloud: LocalState, path: str) -> str:
+    from release.local.azure.seed import _settled
+
+    return _settled(management(cloud), path)
+
+
+def _until(url: str, body: str, *, alone: bool = False) -> None:
+    """Wait (10 s at most) until the listener took the new weights at the control plane's
+    next pass: ``body`` answers (``alone``: two answers in a row are ``body``)."""
+    import time
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        answers = {page(url)[1].strip() for _ in range(2)}
+        if (answers == {body}) if alone else (body in answers):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"{url} never answered {body}")

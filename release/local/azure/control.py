@@ -50,6 +50,7 @@ class ContainerApps:
         self._apps: dict[Key, App] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._ingress: dict[Key, Any] = {}
+        self._targets: dict[Key, list[int]] = {}
         self.operations: dict[str, Operation] = {}
 
     # -- resource groups ----------------------------------------------------------------
@@ -167,6 +168,7 @@ class ContainerApps:
         if listener is not None and (port is None or listener.container_port != port):
             listener.close()
             self._ingress.pop(key)
+            self._targets.pop(key, None)
             listener = None
         if port is not None and listener is None:
             listener = self._listener(port)
@@ -230,8 +232,10 @@ class ContainerApps:
             app.provisioning = "Failed"
             self._deactivate(latest, "the revision failed", failed=True)
         listener = self._ingress.get(key)
-        if listener is not None:
-            listener.set_targets(model.spread(model.weights(app), ready))
+        targets = model.spread(model.weights(app), ready)
+        if listener is not None and self._targets.get(key) != targets:
+            listener.set_targets(targets)  # only on a change: it restarts the round robin
+            self._targets[key] = targets
 
     def _deactivate(self, revision: Revision, why: str, failed: bool = False) -> None:
         self._runner.stop(revision, why)
