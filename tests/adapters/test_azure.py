@@ -92,6 +92,7 @@ class Listener:
     """An ingress listener that records its targets (no namespaces to reach here)."""
 
     container_port: int
+    app_id: str = ""
     port: int = 18080
     targets: list[int] = field(default_factory=list)
 

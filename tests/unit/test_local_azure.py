@@ -291,7 +291,7 @@ def test_hostile_app_names_are_refused(name: str) -> None:
     from release.local.azure.replicas import Runner
 
     control = ContainerApps("sub", Runner(_NoRuntime(), None, lambda: 0.0),  # type: ignore[arg-type]
-                            lambda port: None, lambda: 0.0)
+                            lambda *_: None, lambda: 0.0)
     control.put_group("sub", "rg", {})
     with pytest.raises(ApiError) as caught:
         control.put("sub", "rg", name, {"properties": {"template": {
@@ -304,7 +304,7 @@ def test_another_subscription_or_group_is_not_found() -> None:
     from release.local.azure.replicas import Runner
 
     control = ContainerApps("sub", Runner(_NoRuntime(), None, lambda: 0.0),  # type: ignore[arg-type]
-                            lambda port: None, lambda: 0.0)
+                            lambda *_: None, lambda: 0.0)
     with pytest.raises(ApiError, match="SubscriptionNotFound"):
         control.app("other", "rg", "web")
     with pytest.raises(ApiError, match="ResourceGroupNotFound"):

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from release.errors import ReleaseError
 from release.local.azure import entra, tls
 from release.local.azure.control import ContainerApps
 from release.local.azure.replicas import SECRET_SCHEME, ListenerProber, Runner
@@ -27,6 +28,7 @@ from release.local.ecs.model import Timing
 from release.local.ecs.runtime import DockerRuntime
 
 RECONCILE_SECONDS = 0.25
+PORTS_FILE = "app-ports.json"
 AZURE_DIR = "azure"
 
 
@@ -45,6 +47,29 @@ def issuer_keys(trusted: str) -> Any:
             keys: Mapping[str, Any] = json.loads(answer.read())
         return keys
     return jwks
+
+
+class KeptPorts:
+    """Each app's ingress port, kept in a file so the app's URL stays the same when the local
+    cloud restarts (as the ECS control plane keeps its services'); a port taken meanwhile
+    gives way to a free one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def listener(self, container_port: int, app_id: str) -> ServiceListener:
+        """The app's listener, on its kept port when that is free."""
+        try:
+            kept: dict[str, int] = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            kept = {}
+        try:
+            made = ServiceListener(int(kept.get(app_id.lower(), 0)), container_port)
+        except ReleaseError:
+            made = ServiceListener(0, container_port)
+        kept[app_id.lower()] = made.port
+        self.path.write_text(json.dumps(kept, indent=1) + "\n", encoding="utf-8")
+        return made
 
 
 def build(options: argparse.Namespace
@@ -72,7 +97,7 @@ def build(options: argparse.Namespace
                             plane=options.label)
     prober = ListenerProber(lambda port: ServiceListener(0, port))
     apps = ContainerApps(options.subscription, Runner(runtime, prober, time.time),
-                         lambda port: ServiceListener(0, port), time.time)
+                         KeptPorts(state_dir / AZURE_DIR / PORTS_FILE).listener, time.time)
     holder["apps"] = apps
     directory_file = state_dir / AZURE_DIR / entra.ENTRA_FILE
     azure = LocalAzure(url=f"https://{options.host}:{options.port}", apps=apps,

@@ -41,7 +41,7 @@ def _key(subscription: str, group: str, name: str) -> Key:
 class ContainerApps:
     """What the management API serves, for one subscription."""
 
-    def __init__(self, subscription: str, runner: Runner, listener: Callable[[int], Any],
+    def __init__(self, subscription: str, runner: Runner, listener: Callable[..., Any],
                  clock: Callable[[], float], location: str = "local") -> None:
         self.subscription = subscription
         self.location = location
@@ -171,7 +171,7 @@ class ContainerApps:
             self._targets.pop(key, None)
             listener = None
         if port is not None and listener is None:
-            listener = self._listener(port)
+            listener = self._listener(port, app.id)
             self._ingress[key] = listener
         app.port = listener.port if listener is not None else 0
 
