@@ -21,9 +21,14 @@ import release
 from release.errors import ReleaseError
 from release.local import base_images, docker_engine, moto_server, oidc_issuer, prerequisites
 from release.local import registry as registry_config
-from release.local.processes import Launch, Stopped, http_status, is_running, launch, port_open
+from release.local.azure import components as azure
+from release.local.observing import ComponentStatus, observe
+from release.local.observing import alive as _alive
+from release.local.processes import Launch, Stopped, http_status, launch, port_open
 from release.local.processes import stop as stop_process
 from release.local.state import (
+    ACR,
+    AZURE,
     COMPONENTS,
     DOCKER,
     ECS,
@@ -56,6 +61,8 @@ class Options:
     moto_port: int = 5000
     registry_port: int = 5001
     oidc_port: int = 5002
+    azure_port: int | None = None  # Entra ID, ACR's exchange, Container Apps; None: oidc + 1
+    acr_port: int | None = None  # the ACR registry (TLS); None: oidc_port + 2
     region: str = "eu-west-1"
     account_id: str = moto_server.DEFAULT_ACCOUNT
     docker_host: str = docker_engine.DEFAULT_HOST  # where to start dockerd when none answers
@@ -119,7 +126,7 @@ def up(options: Options, deps: Deps) -> UpResult:
         started: list[str] = []
         for name, ensure in ((DOCKER, _ensure_docker), (MOTO, _ensure_moto),
                              (REGISTRY, _ensure_registry), (OIDC, _ensure_oidc),
-                             (ECS, _ensure_ecs)):
+                             (ECS, _ensure_ecs), (ACR, _ensure_acr), (AZURE, _ensure_azure)):
             state, was_started = ensure(state, options, deps)
             write_state(state)
             if was_started:
@@ -233,6 +240,27 @@ def _ensure_ecs(state: LocalState, options: Options, deps: Deps) -> tuple[LocalS
     return _ensure_process(state, service, options, deps)
 
 
+def _azure_ports(options: Options) -> tuple[int, int]:
+    return (options.azure_port or options.oidc_port + 1, options.acr_port or options.oidc_port + 2)
+
+
+def _ensure_acr(state: LocalState, options: Options, deps: Deps) -> tuple[LocalState, bool]:
+    """ACR's registry over TLS; its password is the refresh token the exchange gives."""
+    state = replace(state, acr_password=state.acr_password or secrets.token_urlsafe(32))
+    previous = state.components.get(ACR)
+    fresh = not (previous and previous.owned and _alive(previous))
+    made = azure.acr(state, options.host, _azure_ports(options)[1], deps.env,
+                     _log(options, "acr"), fresh=fresh)
+    return _ensure_process(state, _Service(*made), options, deps)
+
+
+def _ensure_azure(state: LocalState, options: Options, deps: Deps) -> tuple[LocalState, bool]:
+    """Entra ID, ACR's token exchange and the Container Apps API, over HTTPS."""
+    made = azure.azure(state, (options.host, _azure_ports(options)[0]), state.acr_host,
+                       deps.env, _log(options, "azure"))
+    return _ensure_process(state, _Service(*made), options, deps)
+
+
 def _ensure_base_image(state: LocalState, deps: Deps) -> LocalState:
     busybox = deps.which("busybox")
     if busybox is None:
@@ -276,7 +304,8 @@ def _ensure_process(
 def _refuse_taken_ports(state: LocalState, options: Options) -> None:
     """Before starting anything: each port we would listen on is ours already, or free."""
     for name, port in ((ECS, options.moto_port), (REGISTRY, options.registry_port),
-                       (OIDC, options.oidc_port)):
+                       (OIDC, options.oidc_port), *zip((AZURE, ACR), _azure_ports(options),
+                                                      strict=True)):
         previous = state.components.get(name)
         if previous and previous.owned and _alive(previous):
             continue
@@ -320,47 +349,8 @@ def _wait_ready(
     )
 
 
-def _alive(component: Component) -> bool:
-    return component.pid is not None and is_running(component.pid, component.proc_start)
-
-
 def _log(options: Options, name: str) -> Path:
     return (options.state_dir / "logs" / f"{name}.log").resolve()
-
-
-@dataclass(frozen=True)
-class ComponentStatus:
-    """One component as `status` sees it now."""
-
-    name: str
-    address: str
-    pid: int | None
-    owned: bool
-    running: bool  # the recorded process is alive (or, for an engine we do not own, n/a)
-    answers: bool
-    log: str | None
-
-
-def observe(state: LocalState) -> list[ComponentStatus]:
-    """Each recorded component: is its process alive, does it answer?"""
-    probes: dict[str, Callable[[Component], bool]] = {
-        DOCKER: lambda c: docker_engine.answers(c.url),
-        MOTO: lambda c: moto_server.is_moto(c.url),
-        REGISTRY: lambda c: http_status(f"{c.url}/v2/") is not None,
-        OIDC: lambda c: http_status(f"{c.url}/.well-known/openid-configuration") == 200,
-        ECS: lambda c: moto_server.is_moto(c.url),  # through the control plane to moto
-    }
-    report = []
-    for name in COMPONENTS:
-        component = state.components.get(name)
-        if component is None:
-            continue
-        running = _alive(component) if component.owned else True
-        report.append(ComponentStatus(
-            name=name, address=component.address, pid=component.pid, owned=component.owned,
-            running=running, answers=probes[name](component), log=component.log,
-        ))
-    return report
 
 
 @dataclass(frozen=True)
@@ -392,6 +382,11 @@ def down(state_dir: Path, deps: Deps) -> list[StopReport]:
                 reports.append(StopReport(name, component.pid, outcome.value))
                 if outcome is Stopped.KILLED:
                     deps.say(f"{name}: pid {component.pid} ignored SIGTERM, killed")
+            if name == ACR:  # dockerd no longer trusts the certificate for that address
+                azure.untrust(component.address)
             state = state.without_component(name)
             write_state(state)
     return reports
+
+
+__all__ = ["ComponentStatus", "Options", "down", "observe", "up"]

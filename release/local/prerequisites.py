@@ -30,6 +30,7 @@ PYTHON_MODULES: dict[str, str] = {
     "cryptography": "cryptography",
     "docker": "docker",
     "botocore": "botocore",
+    "jwt": "PyJWT",  # the local Entra ID verifies OIDC assertions (azure-identity brings it)
 }
 
 

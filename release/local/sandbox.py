@@ -11,6 +11,7 @@ import subprocess
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,10 +30,12 @@ def git(root: Path, *args: str) -> str:
 
 
 def make(source: Path, target: Path, *, aws_endpoint: str, registry_host: str,
-         unique_builds: bool = True) -> Path:
+         unique_builds: bool = True, azure: tuple[str, str] | None = None) -> Path:
     """Copy the examples from ``source`` to a new git repository at ``target``.
 
     ``unique_builds`` adds a random build arg so every build key is new (a first release).
+    ``azure`` is the cloud's (Azure endpoint URL, ACR host): the container apps release
+    there; without it, local.yaml loses its azure block and the services that need it.
     """
     target.mkdir(parents=True)
     for name in EXAMPLES:
@@ -45,6 +48,7 @@ def make(source: Path, target: Path, *, aws_endpoint: str, registry_host: str,
     data = yaml.safe_load(local.read_text())
     data["aws"]["endpoint_url"] = aws_endpoint
     data["registry"]["host"] = registry_host
+    _point_azure(data, azure)
     local.write_text(yaml.safe_dump(data, sort_keys=False))
     if unique_builds:
         release = target / "release.yaml"
@@ -56,6 +60,25 @@ def make(source: Path, target: Path, *, aws_endpoint: str, registry_host: str,
     git(target, "add", "-A")
     git(target, "commit", "-qm", "sandbox")
     return target
+
+
+def _point_azure(data: dict[str, Any], azure: tuple[str, str] | None) -> None:
+    """Point local.yaml's azure block and ACR registries at ``azure``, or drop them."""
+    services = data.get("services") or {}
+    uses = [name for name, spec in services.items() if isinstance(spec, dict) and (
+        "azure_container_app" in spec or (spec.get("registry") or {}).get("type") == "acr")]
+    if azure is None:
+        data.pop("azure", None)
+        for name in uses:
+            services.pop(name)
+        return
+    url, acr_host = azure
+    if "azure" in data:
+        data["azure"].update(authority_url=url, management_url=url,
+                             acr_exchange_url=f"{url}/oauth2/exchange")
+    for name in uses:
+        if (services[name].get("registry") or {}).get("type") == "acr":
+            services[name]["registry"]["host"] = acr_host
 
 
 def reset_and_seed(root: Path, aws_endpoint: str, trust: Trust | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from release.config.model import Environment
 from release.errors import ReleaseError
-from release.local.state import MOTO, REGISTRY, LocalState
+from release.local.state import AZURE, MOTO, REGISTRY, LocalState
 
 LOCAL_FILE = Path("environments") / "local.yaml"
 
@@ -62,6 +62,13 @@ def seed_repository(repo_root: Path, state: LocalState,
                      runnable=placeholder.maker(state))
     finally:
         clients.close()
+    if env.azure is not None and AZURE in state.components:
+        from release.local.azure.seed import seed_apps
+
+        apps = seed_apps(repo_root, env, state, placeholder.maker(state))
+        for line in apps:
+            log(line)
+        lines += apps
     return Seeded(repo_root, tuple(lines))
 
 
@@ -71,6 +78,10 @@ def check_points_here(env: Environment, state: LocalState) -> None:
     registry = env.registry.host
     wanted = _endpoint(state)
     found = {"aws.endpoint_url": _norm(endpoint), "registry.host": registry}
+    if env.azure is not None:  # its container apps are seeded into this cloud's Azure
+        found["azure.management_url"] = _norm(env.azure.management_url)
+    else:
+        wanted.pop("azure.management_url", None)
     differs = [f"{key} {found[key] or '(none)'} (this cloud: {value})"
                for key, value in wanted.items() if found[key] != value]
     if differs:
@@ -93,6 +104,8 @@ def _endpoint(state: LocalState) -> dict[str, str]:
         wanted["aws.endpoint_url"] = _norm(state.aws_endpoint_url) or ""
     if REGISTRY in state.components:
         wanted["registry.host"] = state.registry_host
+    if AZURE in state.components:
+        wanted["azure.management_url"] = state.azure_url
     return wanted
 
 

@@ -30,7 +30,10 @@ MOTO = "moto"
 REGISTRY = "registry"
 OIDC = "oidc"
 ECS = "ecs"  # the ECS control plane: the AWS endpoint releases use, moto behind it
-COMPONENTS = (DOCKER, MOTO, REGISTRY, OIDC, ECS)
+ACR = "acr"  # the TLS registry ACR logins push to
+AZURE = "azure"  # Entra ID, ACR's token exchange and the Container Apps API (HTTPS)
+COMPONENTS = (DOCKER, MOTO, REGISTRY, OIDC, ECS, ACR, AZURE)
+AZURE_CA_FILE = Path("azure") / "azure-ca.crt"  # what clients of the Azure endpoints trust
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class LocalState:
     registry_username: str = "AWS"
     registry_password: str = ""
     oidc_request_token: str = ""
+    acr_password: str = ""  # the refresh token ACR's exchange hands out (the registry's)
     base_images: tuple[str, ...] = ()
     version: int = STATE_VERSION
 
@@ -100,6 +104,22 @@ class LocalState:
         """Like GitHub's: callers append ``&audience=...``."""
         return f"{self.oidc_issuer}/token?api-version=2.0"
 
+    @property
+    def acr_host(self) -> str:
+        """``127.0.0.1:5004``: the ACR registry (TLS) in image references."""
+        return self._component(ACR).address
+
+    @property
+    def azure_url(self) -> str:
+        """``https://127.0.0.1:5003``: Entra ID's authority, the management endpoint and
+        ACR's token exchange."""
+        return self._url(AZURE)
+
+    @property
+    def azure_ca_file(self) -> str:
+        """The certificate the Azure endpoints and the ACR registry present."""
+        return str(Path(self.state_dir) / AZURE_CA_FILE)
+
     def environment(self) -> dict[str, str]:
         """Variables that point the release tool (and the AWS SDK) at the local cloud."""
         env: dict[str, str] = {
@@ -113,6 +133,8 @@ class LocalState:
         if OIDC in self.components:
             env["ACTIONS_ID_TOKEN_REQUEST_URL"] = self.oidc_request_url
             env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"] = self.oidc_request_token
+        if AZURE in self.components:
+            env["REQUESTS_CA_BUNDLE"] = self.azure_ca_file
         return env
 
     def export_lines(self) -> list[str]:
@@ -151,6 +173,7 @@ def from_json(data: dict[str, Any]) -> LocalState:
         registry_username=data.get("registry_username", "AWS"),
         registry_password=data.get("registry_password", ""),
         oidc_request_token=data.get("oidc_request_token", ""),
+        acr_password=data.get("acr_password", ""),
         base_images=tuple(data.get("base_images", ())),
         version=data.get("version", STATE_VERSION),
     )

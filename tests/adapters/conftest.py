@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
@@ -10,12 +9,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from oidc_helpers import REQUEST_TOKEN, RunningIssuer
 
 from release.local import oidc_issuer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for `fakes.azure`
-
-from oidc_helpers import REQUEST_TOKEN, RunningIssuer
 
 
 @pytest.fixture(scope="session")

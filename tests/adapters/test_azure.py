@@ -1,18 +1,25 @@
-"""Azure: Entra ID token, ACR exchange and container app deploy, against local HTTPS fakes.
+"""Azure adapters (Entra ID token, ACR exchange, container app deploy) against the local
+cloud's Azure endpoints, served in this process over TLS on 127.0.0.1.
 
-No Azure emulator exists, so tests/fakes/azure serves Entra ID's token endpoint, ACR's
-/oauth2/exchange and the container apps management API over TLS on 127.0.0.1, with a
-self-signed certificate made at test time. The GitHub token comes from the local issuer.
+The endpoints are the local cloud's own code (release.local.azure: Entra ID, the ACR
+exchange, the Container Apps API). Only the engine is replaced: replicas run on a scripted
+runtime (the ECS ``Runtime`` Protocol) and probes answer as scripted, because these tests
+need outcomes the engine cannot show on demand and quickly: a revision that never becomes
+ready (until the adapter's deadline), a container that exits with a given code. The same
+calls against real containers are in tests/e2e/test_azure_deploy.py and test_azure_local.py.
+The adapter's waits run one reconcile pass of the control plane each, so they are counted.
 """
 
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fakes.azure.server import FakeAzure, serve
 from oidc_helpers import RunningIssuer
 
 from release.adapters import oidc
@@ -21,99 +28,231 @@ from release.commands import auth
 from release.config.model import AzureAccount, AzureAppDeployment
 from release.engine import azure
 from release.errors import ReleaseError
+from release.local.azure import entra, tls
+from release.local.azure.control import ContainerApps
+from release.local.azure.replicas import Runner
+from release.local.azure.server import LocalAzure, serve
+from release.local.ecs.model import ContainerState, StopCode, TaskSpec, TaskState
+from release.local.oidc_tokens import Workflow
 
 TENANT = "6f1c2a4e-3b8d-4c2f-9a71-0d5e8b4c3f21"
 CLIENT = "2b7e9d10-5c4a-4f6e-8b3d-7a1c9e2f4d58"
 SUBSCRIPTION = "9c3d5e7f-1a2b-4c6d-8e0f-3b5a7c9d1e24"
 IMAGE = "127.0.0.1/batch-detector@sha256:" + "a" * 64
+OLD_IMAGE = "old@sha256:" + "0" * 64
+APP = AzureAppDeployment("batch-detector", "rg-batch", None)
+
+
+@dataclass
+class ScriptedRuntime:
+    """The ECS runtime Protocol without an engine: each replica's polls follow ``script``
+    (``PENDING``, ``RUNNING``, or ``EXIT <code>``; the last entry repeats)."""
+
+    script: list[str] = field(default_factory=lambda: ["PENDING", "RUNNING"])
+    tasks: dict[str, tuple[TaskSpec, list[str]]] = field(default_factory=dict)
+    stopped: list[str] = field(default_factory=list)
+
+    def start(self, spec: TaskSpec) -> None:
+        self.tasks[spec.task_arn] = (spec, list(self.script))
+
+    def poll(self, task_arn: str) -> TaskState:
+        spec, steps = self.tasks[task_arn]
+        step = steps.pop(0) if len(steps) > 1 else steps[0]
+        name = str(spec.task_definition["containerDefinitions"][0]["name"])
+        if step.startswith("EXIT"):
+            container = ContainerState(name, "image", "STOPPED", exit_code=int(step.split()[1]))
+            return TaskState(spec, "STOPPED", "STOPPED", "UNKNOWN", (container,), 0.0)
+        status = "RUNNING" if step == "RUNNING" else "PENDING"
+        return TaskState(spec, status, "RUNNING", "UNKNOWN",  # type: ignore[arg-type]
+                         (ContainerState(name, "image", status),),  # type: ignore[arg-type]
+                         0.0, netns_pid=4242 if status == "RUNNING" else None)
+
+    def stop(self, task_arn: str, code: StopCode, reason: str) -> None:
+        self.stopped.append(task_arn)
+
+    def logs(self, task_arn: str, container: str, lines: int) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+class PassingProber:
+    """Every probe passes (the scripted replicas have no network to probe)."""
+
+    def __call__(self, pid: int, probe: object) -> str | None:
+        return None
+
+    def forget(self, pid: int) -> None:
+        pass
+
+
+@dataclass
+class Listener:
+    """An ingress listener that records its targets (no namespaces to reach here)."""
+
+    container_port: int
+    app_id: str = ""
+    port: int = 18080
+    targets: list[int] = field(default_factory=list)
+
+    def set_targets(self, pids: list[int]) -> None:
+        self.targets = list(pids)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Local:
+    """The endpoints as the tests see them."""
+
+    azure: LocalAzure
+    apps: ContainerApps
+    runtime: ScriptedRuntime
+    ca_file: Path
+
+    @property
+    def url(self) -> str:
+        return self.azure.url
+
+    @property
+    def host(self) -> str:
+        return self.url.removeprefix("https://")
+
+    def account(self) -> AzureAccount:
+        return AzureAccount(TENANT, CLIENT, SUBSCRIPTION, authority_url=self.url,
+                            management_url=self.url)
+
+    def token(self, issuer: RunningIssuer) -> str:
+        source = oidc.TokenSource.from_environ(issuer.environ())
+        return identity.entra_token(self.account(), lambda: source(oidc.AZURE_AUDIENCE),
+                                    identity.management_scope(self.account()),
+                                    str(self.ca_file)).token
+
+    def api(self, issuer: RunningIssuer) -> container_apps.Api:
+        return container_apps.Api(self.account(), self.token(issuer), str(self.ca_file))
+
+    def wait(self, sleeps: list[float] | None = None, **kwargs: object) -> container_apps.Wait:
+        """Each of the adapter's waits is one reconcile pass of the control plane."""
+        def sleep(seconds: float) -> None:
+            if sleeps is not None:
+                sleeps.append(seconds)
+            self.apps.reconcile()
+        return container_apps.Wait(sleep=sleep, **kwargs)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def fake(tmp_path: Path) -> Iterator[FakeAzure]:
-    made = FakeAzure()
-    made.apps["batch-detector"] = {"latestRevisionName": "batch-detector--r1", "template": {
-        "containers": [{"name": "api", "image": "old@sha256:" + "0" * 64}]}}
-    server, thread = serve(made, tmp_path)
-    yield made
+def local(tmp_path: Path, issuer: RunningIssuer) -> Iterator[Local]:
+    """The local Azure endpoints, federated with ``issuer``; one app running OLD_IMAGE."""
+    cert, key = tls.ensure_certificate(tmp_path)
+    runtime = ScriptedRuntime()
+    apps = ContainerApps(SUBSCRIPTION, Runner(runtime, PassingProber(), time.time),
+                         Listener, time.time)
+    directory = entra.Directory((entra.Application(TENANT, CLIENT, (entra.Credential(
+        issuer.issuer.url, Workflow().subject),)),))
+
+    def jwks(url: str) -> dict[str, object]:
+        if url != issuer.issuer.url:
+            raise ValueError("not an issuer this directory federates with")
+        return issuer.issuer.jwks()
+
+    made = LocalAzure("", apps, entra.Tokens(time.time), lambda: directory, jwks, "",
+                      "acr-refresh-token-for-tests")
+    server = serve(made, "127.0.0.1", 0, cert, key)
+    made.url = f"https://127.0.0.1:{server.server_address[1]}"
+    made.acr_host = made.url.removeprefix("https://")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    apps.put_group(SUBSCRIPTION, "rg-batch", {"location": "local"})
+    apps.put(SUBSCRIPTION, "rg-batch", "batch-detector", {"location": "local", "properties": {
+        "configuration": {"ingress": {"targetPort": 80}},
+        "template": {"containers": [{"name": "api", "image": OLD_IMAGE}]}}})
+    apps.reconcile()
+    apps.reconcile()
+    yield Local(made, apps, runtime, cert)
     server.shutdown()
     server.server_close()
     thread.join(5)
 
 
-def account(fake: FakeAzure) -> AzureAccount:
-    return AzureAccount(TENANT, CLIENT, SUBSCRIPTION, authority_url=fake.url,
-                        management_url=fake.url)
-
-
-def test_entra_token_from_a_github_token(fake: FakeAzure, issuer: RunningIssuer) -> None:
+def test_entra_token_from_a_github_token(local: Local, issuer: RunningIssuer) -> None:
     source = oidc.TokenSource.from_environ(issuer.environ())
-    got = identity.entra_token(account(fake), lambda: source(oidc.AZURE_AUDIENCE),
-                               identity.management_scope(account(fake)), str(fake.ca_file))
-    assert got.token == fake.access_token
-    assert fake.access_token not in repr(got)
-    (post,) = [r for r in fake.requests if r[1].endswith("/oauth2/v2.0/token")]
-    assert post[1] == f"/{TENANT}/oauth2/v2.0/token"
-    assert "client_assertion=" in post[2]
-    assert f"client_id={CLIENT}" in post[2]
+    got = identity.entra_token(local.account(), lambda: source(oidc.AZURE_AUDIENCE),
+                               identity.management_scope(local.account()), str(local.ca_file))
+    assert local.azure.tokens.check(got.token) is None  # one the endpoint issued, valid
+    assert got.token not in repr(got)
+    assert got.expires_on > time.time() + 3000
 
 
-def test_untrusted_certificate_is_refused(fake: FakeAzure) -> None:
+def test_a_wrong_subject_is_refused_as_entra_does(local: Local, issuer: RunningIssuer) -> None:
+    issuer.claims_file.write_text('{"repository": "someone/else", "environment": "prod"}')
+    with pytest.raises(ReleaseError, match="AADSTS700213") as caught:
+        local.token(issuer)
+    assert "repo:someone/else:environment:prod" in caught.value.message
+    assert "federated credential" in (caught.value.hint or "")
+
+
+def test_untrusted_certificate_is_refused(local: Local) -> None:
     with pytest.raises(ReleaseError, match="cannot reach ACR"):
-        acr.login(fake.url.removeprefix("https://"), fake.access_token, TENANT)
+        acr.login(local.host, "any", TENANT)
 
 
-def test_acr_exchange_gives_a_docker_login(fake: FakeAzure) -> None:
-    host = fake.url.removeprefix("https://")
-    login = acr.login(host, fake.access_token, TENANT, str(fake.ca_file))
+def test_acr_exchange_gives_a_docker_login(local: Local, issuer: RunningIssuer) -> None:
+    login = acr.login(local.host, local.token(issuer), TENANT, str(local.ca_file))
     assert login.username == "00000000-0000-0000-0000-000000000000"
-    assert login.password == fake.refresh_token
-    assert f"service={host.replace(':', '%3A')}" in fake.requests[-1][2]
-    assert "grant_type=access_token" in fake.requests[-1][2]
+    assert login.password == local.azure.acr_password
 
 
-def test_acr_refusal_names_the_role(fake: FakeAzure) -> None:
+def test_acr_refusal_names_the_role(local: Local) -> None:
     with pytest.raises(ReleaseError, match=r"refused the Entra ID token \(401\)") as caught:
-        acr.login(fake.url.removeprefix("https://"), "wrong", TENANT, str(fake.ca_file))
+        acr.login(local.host, "wrong", TENANT, str(local.ca_file))
     assert "AcrPush" in (caught.value.hint or "")
 
 
-def _api(fake: FakeAzure) -> container_apps.Api:
-    return container_apps.Api(account(fake), fake.access_token, str(fake.ca_file))
-
-
-APP = AzureAppDeployment("batch-detector", "rg-batch", None)
-
-
-def test_container_app_deploy_waits_until_the_revision_runs(fake: FakeAzure) -> None:
+def test_container_app_deploy_waits_until_the_revision_runs(
+        local: Local, issuer: RunningIssuer) -> None:
     sleeps: list[float] = []
-    revision = container_apps.deploy(_api(fake), APP, IMAGE, container_apps.Wait(
-        sleep=sleeps.append, clock=lambda: 0.0))
-    assert revision == "batch-detector--r2"
-    assert fake.apps["batch-detector"]["template"]["containers"][0]["image"] == IMAGE
-    assert len(sleeps) == 1  # Provisioning/Processing once, then Provisioned/Running
+    api = local.api(issuer)
+    before = container_apps.current(api, APP)
+    revision = container_apps.deploy(api, APP, IMAGE, local.wait(sleeps))
+    assert revision.startswith("batch-detector--")
+    assert revision != before.revision
+    now = container_apps.current(api, APP)
+    assert (now.image, now.revision) == (IMAGE, revision)
+    assert now.url == "http://127.0.0.1:18080"
+    assert len(sleeps) == 2  # Provisioning while PENDING, then RUNNING and probed once
 
 
-def test_a_failed_revision_fails_with_its_reason(fake: FakeAzure) -> None:
-    fake.revision_states = [("Provisioning", "Processing"), ("Failed", "Failed")]
-    fake.revision_error = "Container 'api' exited with code 1: ModuleNotFoundError"
-    with pytest.raises(ReleaseError, match="ModuleNotFoundError") as caught:
-        container_apps.deploy(_api(fake), APP, IMAGE, container_apps.Wait(
-            sleep=lambda _s: None, clock=lambda: 0.0))
-    assert "batch-detector--r2 is Failed/Failed" in caught.value.message
+def test_a_failed_revision_fails_with_its_reason(local: Local, issuer: RunningIssuer) -> None:
+    api = local.api(issuer)
+    serving = container_apps.current(api, APP)
+    local.runtime.script = ["PENDING", "EXIT 1"]
+    with pytest.raises(ReleaseError, match="exit code '1'") as caught:
+        container_apps.deploy(api, APP, IMAGE, local.wait())
+    assert "is Provisioned/Failed" in caught.value.message
+    assert "previous revision keeps serving" in (caught.value.hint or "")
+    # What serves is still the old revision, so the image is not counted as deployed.
+    assert container_apps.current(api, APP) == serving
+
+    # A release of the same image again makes a new revision (the app holds that image).
+    local.runtime.script = ["RUNNING"]
+    again = container_apps.deploy(api, APP, IMAGE, local.wait())
+    assert container_apps.current(api, APP).revision == again
 
 
-def test_a_revision_that_never_runs_times_out(fake: FakeAzure) -> None:
-    fake.revision_states = [("Provisioned", "Processing")]
+def test_a_revision_that_never_runs_times_out(local: Local, issuer: RunningIssuer) -> None:
+    local.runtime.script = ["PENDING"]
     ticks = iter(range(0, 10_000, 10))
     with pytest.raises(ReleaseError, match="not running after 60s"):
-        container_apps.deploy(_api(fake), APP, IMAGE, container_apps.Wait(
-            deadline_seconds=60, sleep=lambda _s: None, clock=lambda: float(next(ticks))))
+        container_apps.deploy(local.api(issuer), APP, IMAGE, local.wait(
+            deadline_seconds=60, clock=lambda: float(next(ticks))))
 
 
-def test_unknown_app_is_explained(fake: FakeAzure) -> None:
+def test_unknown_app_is_explained(local: Local, issuer: RunningIssuer) -> None:
     with pytest.raises(ReleaseError, match="404 ResourceNotFound"):
-        container_apps.deploy(_api(fake), AzureAppDeployment("nope", "rg", None), IMAGE,
-                              container_apps.Wait(sleep=lambda _s: None))
+        container_apps.deploy(local.api(issuer), AzureAppDeployment("nope", "rg-batch", None),
+                              IMAGE, local.wait())
 
 
 @pytest.mark.parametrize(("container", "error"), [("web", "no container 'web'")])
@@ -123,7 +262,7 @@ def test_the_container_must_exist(container: str, error: str) -> None:
 
 
 def test_auth_azure_masks_every_token_under_github(
-        fake: FakeAzure, issuer: RunningIssuer, tmp_path: Path) -> None:
+        local: Local, issuer: RunningIssuer, tmp_path: Path) -> None:
     root = tmp_path / "repo"
     (root / "services" / "api").mkdir(parents=True)
     (root / "services" / "api" / "Dockerfile").write_text("FROM scratch\n")
@@ -133,19 +272,21 @@ def test_auth_azure_masks_every_token_under_github(
     (root / "environments").mkdir()
     (root / "environments" / "az.yaml").write_text(
         f"name: az\nazure:\n  tenant_id: {TENANT}\n  client_id: {CLIENT}\n"
-        f"  subscription_id: {SUBSCRIPTION}\n  authority_url: {fake.url}\n"
-        f"  management_url: {fake.url}\nregistry:\n  type: acr\n"
-        f"  host: \"{fake.url.removeprefix('https://')}\"\nservices:\n  batch-detector:\n"
+        f"  subscription_id: {SUBSCRIPTION}\n  authority_url: {local.url}\n"
+        f"  management_url: {local.url}\nregistry:\n  type: acr\n"
+        f"  host: \"{local.host}\"\nservices:\n  batch-detector:\n"
         "    azure_container_app: {name: batch-detector, resource_group: rg-batch}\n")
     stdout, logins = io.StringIO(), []
     environ = {**issuer.environ(), "GITHUB_ACTIONS": "true",
-               "REQUESTS_CA_BUNDLE": str(fake.ca_file)}
+               "REQUESTS_CA_BUNDLE": str(local.ca_file)}
     result = auth.run_azure(auth.AzureOptions(root, "az", environ),
                             azure.Deps(docker_login=logins.append, stdout=stdout))
-    masked = stdout.getvalue().splitlines()
-    assert f"::add-mask::{fake.access_token}" in masked
-    assert f"::add-mask::{fake.refresh_token}" in masked
+    masked = [line.removeprefix("::add-mask::") for line in stdout.getvalue().splitlines()]
+    refresh = local.azure.acr_password
+    assert refresh in masked
+    issued = [token for token in masked if local.azure.tokens.check(token) is None]
+    assert len(issued) == 1  # the Entra ID access token
     assert masked[0].count(".") == 2  # the GitHub token itself
-    assert logins[0].password == fake.refresh_token
-    assert fake.refresh_token not in result.to_text() + result.to_json()
-    assert fake.access_token not in result.to_text() + result.to_json()
+    assert logins[0].password == refresh
+    for secret in (refresh, *issued):
+        assert secret not in result.to_text() + result.to_json()

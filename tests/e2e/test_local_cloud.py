@@ -208,21 +208,25 @@ def _free(port: int) -> bool:
 def test_down_stops_exactly_the_recorded_pids(
     local_cloud: LocalState, local_options: OptionsFactory, tmp_path: Path
 ) -> None:
-    ports = {"moto_port": 5010, "registry_port": 5011, "oidc_port": 5012}
-    assert all(_free(port) for port in ports.values()), "ports 5010-5012 must be free"
+    ports = {"moto_port": 5010, "registry_port": 5011, "oidc_port": 5012, "azure_port": 5013,
+             "acr_port": 5014}
+    assert all(_free(port) for port in ports.values()), "ports 5010-5014 must be free"
     options = local_options(state_dir=tmp_path / "state", **ports)
     second = cloud.up(options, cloud.Deps()).state
     try:
-        assert set(second.components) == {"docker", "moto", "registry", "oidc", "ecs"}
+        assert set(second.components) == {"docker", "moto", "registry", "oidc", "ecs", "acr",
+                                          "azure"}
         assert not second.components["docker"].owned  # the first instance's engine
         ours = {name: c for name, c in second.components.items() if c.owned}
-        assert set(ours) == {"moto", "registry", "oidc", "ecs"}
+        assert set(ours) == {"moto", "registry", "oidc", "ecs", "acr", "azure"}
         assert all(is_running(c.pid, c.proc_start) for c in ours.values() if c.pid)
     finally:
         reports = cloud.down(options.state_dir, cloud.Deps())
 
     outcomes = {report.name: (report.pid, report.outcome) for report in reports}
     assert outcomes == {
+        "azure": (ours["azure"].pid, "terminated"),
+        "acr": (ours["acr"].pid, "terminated"),
         "ecs": (ours["ecs"].pid, "terminated"),
         "oidc": (ours["oidc"].pid, "terminated"),
         "registry": (ours["registry"].pid, "terminated"),

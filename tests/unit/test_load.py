@@ -66,7 +66,11 @@ def test_example_environment_defaults(examples: Config) -> None:
     s3 = examples.environments["quetzal-model-b"].deployments["quetzal"].s3
     assert s3 is not None
     assert s3.bucket == "acme-quetzal-model-b"
-    assert "batch-detector" not in local.deployments
+    detector = local.deployments["batch-detector"]  # on the local cloud's Azure
+    assert detector.registry is not None
+    assert (detector.registry.type, detector.registry.host) == ("acr", "127.0.0.1:5004")
+    assert local.azure is not None
+    assert local.azure.management_url == "https://127.0.0.1:5003"
 
 
 def test_only_the_named_environments_are_loaded() -> None:

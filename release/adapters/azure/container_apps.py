@@ -111,18 +111,41 @@ class Running:
     revision: str | None
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+    url: str | None = None  # the ingress: https://<fqdn>, http:// for a loopback one
+
+
+def ingress_url(props: dict[str, Any]) -> str | None:
+    """The app's URL from ``configuration.ingress.fqdn`` (None without ingress). The local
+    cloud's fqdn is ``127.0.0.1:<port>``, served over plain HTTP."""
+    fqdn = ((props.get("configuration") or {}).get("ingress") or {}).get("fqdn")
+    if not fqdn:
+        return None
+    local = str(fqdn).rpartition(":")[0] in {"127.0.0.1", "localhost"}
+    return f"{'http' if local else 'https'}://{fqdn}"
 
 
 def current(api: Api, app: AzureAppDeployment) -> Running:
-    """The app's current image (of ``app.container``, or its only container) and revision."""
-    props = api.call("GET", app_path(api.account, app)).get("properties", {})
-    containers = list(props.get("template", {}).get("containers", []))
+    """The app's current image (of ``app.container``, or its only container), revision,
+    variables and secrets.
+
+    When the newest revision never became ready (it failed), what serves is the latest
+    ready one: its image is the current one, so a release after a failure deploys again."""
+    path = app_path(api.account, app)
+    props = api.call("GET", path).get("properties", {})
+    template = props.get("template", {})
+    ready = props.get("latestReadyRevisionName")
+    if ready and ready != props.get("latestRevisionName"):
+        template = api.call("GET", f"{path}/revisions/{ready}").get("properties", {}).get(
+            "template", {})
+        props = {**props, "latestRevisionName": ready}
+    containers = list(template.get("containers", []))
     container = containers[_index(containers, app.container)] if containers else {}
     image = container.get("image")
     revision = props.get("latestRevisionName")
     return Running(str(image) if image else None, str(revision) if revision else None,
                    app_settings.variables_of(container),
-                   app_settings.secrets_of(props.get("configuration") or {}))
+                   app_settings.secrets_of(props.get("configuration") or {}),
+                   url=ingress_url(props))
 
 
 def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
@@ -150,9 +173,9 @@ def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
         body["configuration"] = {"secrets": app_settings.secrets_list(configuration, want,
                                                                       values)}
     # A suffix the template already has would name the new revision as an old one (merge
-    # patch keeps it), and secrets alone make no new revision: both get a new suffix.
-    if "revisionSuffix" in template or ("configuration" in body
-                                        and body["template"] == props.get("template")):
+    # patch keeps it); secrets alone make no new revision, nor does the template of a
+    # revision that failed (a retry of its image): each gets a new suffix.
+    if "revisionSuffix" in template or body["template"] == props.get("template"):
         body["template"]["revisionSuffix"] = app_settings.revision_suffix(
             str(props.get("latestRevisionName")),
             {"image": image, "secrets": body.get("configuration", {}).get("secrets", [])})

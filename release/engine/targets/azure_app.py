@@ -50,12 +50,12 @@ class AzureApp(ComparedByContent):
               want: Wanted) -> Done:
         """Set the image and wait for the new revision."""
         if decision.step.action == "none":
-            return Done(detail=self.describe(seen[self.name]))
+            return Done(detail=self.describe(seen[self.name]), url=seen[self.name].url)
         if want.image is None:
             raise ReleaseError(f"{dep.name}: no image to deploy to the container app")
         revision = container_apps.deploy(ctx.azure_session().api(), _app(ctx, dep), want.image,
                                          ctx.azure_wait())
-        return Done(updated=True, detail=f"revision {revision}")
+        return Done(updated=True, detail=f"revision {revision}", url=seen[self.name].url)
 
     def describe(self, state: container_apps.Running) -> str:
         """``revision NAME`` the app runs."""
