@@ -39,6 +39,7 @@ COMMANDS = (
     "release.commands.build",
     "release.commands.init",
     "release.commands.schema",
+    "release.commands.invoke",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",

@@ -165,6 +165,11 @@ def test_quetzal_deployed_by_a_release_answers_through_its_alias(
                         aws_secret_access_key="testing")
     events = logs.filter_log_events(logGroupName=f"/aws/lambda/{FUNCTION}")["events"]
     assert sum(e["message"].startswith("START RequestId:") for e in events) == 2
+    code = main(["invoke", "--env", "local", "--root", str(root), "quetzal",
+                 "--payload", '{"input": "from-the-cli"}'], environ=local_environ())
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["input"] == "from-the-cli", out
 
 
 def test_a_failing_handler_answers_unhandled_with_its_error(
