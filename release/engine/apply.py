@@ -16,7 +16,7 @@ from release.engine.context import MAX_ROLLOUTS, Context, Deps
 from release.engine.plan import Plan, ServicePlan, decide
 from release.engine.targets import Done
 from release.errors import ReleaseError
-from release.planning import plan, recorded
+from release.planning import lambda_shift, plan, recorded
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class Outcome:
     rolled_back_to: str | None = None  # family:N put back after our rollout failed
     arn: str | None = None  # the ECS task definition ARN the service runs afterwards
     build: BuildReport | None = None  # how its image was built in this run
+    traffic: lambda_shift.Report | None = None  # a progressive Lambda move's stages and gates
 
 
 @dataclass(frozen=True)
@@ -181,12 +182,14 @@ def _applied(base: Outcome, svc: ServicePlan,
             out.append(dataclasses.replace(
                 base, target=step.target, reason=step.reason, status="failed",
                 message=result.message, hint=result.hint, seconds=a.seconds,
-                rolled_back_to=getattr(result, "rolled_back_to", None)))
+                rolled_back_to=getattr(result, "rolled_back_to", None),
+                traffic=getattr(result, "traffic", None)))
         else:
             out.append(dataclasses.replace(
                 base, target=step.target, reason=step.reason, registered=result.registered,
                 updated=result.updated, status="deployed" if result.updated else "unchanged",
-                detail=result.detail, seconds=a.seconds, url=result.url, arn=result.arn))
+                detail=result.detail, seconds=a.seconds, url=result.url, arn=result.arn,
+                traffic=result.traffic))
     for step in svc.steps[len(applied):]:
         out.append(dataclasses.replace(
             base, target=step.target, reason=step.reason, status="skipped",
