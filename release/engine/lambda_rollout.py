@@ -54,6 +54,15 @@ def shift(ctx: Context, move: Shift) -> Report:
         _back(ctx, move)
         raise ReleaseError(f"{move.service}: {exc.message}; the alias {move.alias} is back "
                            f"on version {move.previous}", exc.hint) from None
+    if report.failed is None:
+        lambda_.route_alias(lam, move.function, move.alias, move.version,
+                            lambda_shift.routing(move.version, 100))
+        ctx.log(f"{move.service}: alias {move.alias} on version {move.version} (100%)")
+        report = replace(report, reached=(*report.reached, 100))
+        if provisioned:
+            gate = _provisioned(ctx, move, 100)
+            report = replace(report, gates=(*report.gates, gate),
+                             failed=None if gate.passed else gate)
     if report.failed is not None:
         _back(ctx, move)
         raise GateFailedError(
@@ -61,13 +70,7 @@ def shift(ctx: Context, move: Shift) -> Report:
             f"version {move.previous} alone", "see the gate's detail; version "
             f"{move.version} stays published for a look (invoke it with `release invoke "
             f"--qualifier {move.version}`)", report)
-    lambda_.route_alias(lam, move.function, move.alias, move.version,
-                        lambda_shift.routing(move.version, 100))
-    ctx.log(f"{move.service}: alias {move.alias} on version {move.version} (100%)")
-    if provisioned:
-        gate = _provisioned(ctx, move, 100)
-        report = replace(report, gates=(*report.gates, gate))
-    return replace(report, reached=(*report.reached, 100))
+    return report
 
 
 def _stage(ctx: Context, move: Shift, report: Report, *, stages: tuple[int, ...], stage: int,
