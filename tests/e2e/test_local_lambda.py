@@ -11,6 +11,7 @@ import base64
 import json
 import secrets
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,3 +224,16 @@ def test_an_alias_with_weights_runs_both_versions(
     assert seen == {"1", second}  # 2 ** -15 odds of a false failure
     dry = lam.invoke(FunctionName=name, InvocationType="DryRun")
     assert dry["StatusCode"] == 204
+
+
+def test_a_reset_of_moto_stops_every_environment(
+        cloud_state: LocalState, lam: Any, runtime_image: tuple[str, str],
+        engine: docker.DockerClient) -> None:
+    name = make_function(lam, runtime_image, "echo")
+    assert payload(lam.invoke(FunctionName=name, Payload=b'{"warm": true}')) == {"warm": True}
+    assert environments(engine, name)
+    request = urllib.request.Request(f"{cloud_state.aws_endpoint_url}/moto-api/reset",
+                                     method="POST")
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
+        assert answer.status == 200
+    assert engine.containers.list(all=True, filters={"label": LAMBDA_LABEL}) == []

@@ -85,6 +85,7 @@ def test_a_canary_that_passes_its_gates_ends_on_the_new_version_alone(
     assert found["traffic"]["reached"] == [20, 100]
     assert [(g["name"], g["passed"]) for g in found["traffic"]["gates"]] == [("smoke", True)]
     assert f"alias {ALIAS}: 20% to version {version}" in err
+    assert "canary 20% -> 100%, 2s per share; gates: smoke" in err  # the plan says it first
 
 
 def test_a_canary_whose_smoke_invoke_fails_goes_back_to_the_old_version_alone(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from release.errors import ReleaseError
 from release.local.base_images import BUSYBOX_IMAGE
 from release.local.ecs.containers import PLANE_LABEL, inspected
 from release.local.ecs.launching import RegistryAuth, StartFailedError, create, pull, remove
@@ -46,7 +47,7 @@ class Engine:
 
     docker_host: str
     plane: str  # PLANE_LABEL's value: `release local down` removes what carries it
-    netns: Netns
+    netns: Callable[[], Netns]  # made at the first environment (it needs root)
     registry_auth: RegistryAuth
     put_logs: PutLogs
     region: str
@@ -167,13 +168,13 @@ class Environment:
         except StartFailedError as exc:
             self.stop()
             raise StartError(exc.reason) from None
-        except (docker.errors.APIError, OSError) as exc:
+        except (docker.errors.APIError, OSError, ReleaseError) as exc:
             self.stop()
             raise StartError(f"cannot start the function's container: {exc}") from None
 
     def _listen(self, pid: int) -> socket.socket:
         """The Runtime API's listening socket, in the namespace of ``pid``."""
-        sock = self._engine.netns.socket_in(pid)
+        sock = self._engine.netns().socket_in(pid)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((RUNTIME_HOST, RUNTIME_PORT))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from release.local.ecs.launching import RegistryAuth
@@ -17,7 +18,16 @@ def lambda_front(lam: Any, *, docker_host: str, plane: str, region: str,
                  idle_seconds: float) -> LambdaFront:
     """A ``LambdaFront`` whose environments run on the engine at ``docker_host``, labelled
     as ``plane``'s (so `release local down` removes what is left of them)."""
-    engine = Engine(docker_host=docker_host, plane=plane, netns=Netns(),
+    made: list[Netns] = []
+    lock = threading.Lock()
+
+    def netns() -> Netns:
+        with lock:
+            if not made:
+                made.append(Netns())  # a ReleaseError without root: the invoke says so
+            return made[0]
+
+    engine = Engine(docker_host=docker_host, plane=plane, netns=netns,
                     registry_auth=registry_auth, put_logs=put_logs, region=region)
 
     def make(config: FunctionConfig) -> Environment:
