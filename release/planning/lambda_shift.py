@@ -5,10 +5,11 @@ finish or roll back. No I/O: the engine passes in the clock's reading and what i
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
-from release.config.model import LambdaTraffic
+from release.config.model import Environment, LambdaTraffic
+from release.planning.reconcile import Entry
 
 ALARM = "ALARM"
 POLL_SECONDS = 5.0  # how often alarms are read during an interval (at most)
@@ -127,3 +128,18 @@ def describe(traffic: LambdaTraffic) -> str:
              *([f"alarms ({len(traffic.alarms)})"] if traffic.alarms else [])]
     return (f"{traffic.strategy} {stages}, {traffic.interval_seconds}s per share"
             + (f"; gates: {', '.join(gates)}" if gates else "; no gates"))
+
+
+def annotated(env: Environment, entries: Sequence[Entry]) -> tuple[Entry, ...]:
+    """`release plan`'s entries, a Lambda canary or linear release's strategy and gates
+    added to the detail of its service."""
+    out = []
+    for entry in entries:
+        dep = env.deployments.get(entry.service)
+        lam = dep.lambda_ if dep is not None else None
+        if lam is None or lam.deployment.strategy == "all_at_once":
+            out.append(entry)
+            continue
+        shown = f"lambda: {describe(lam.deployment)}"
+        out.append(replace(entry, detail=f"{entry.detail}; {shown}" if entry.detail else shown))
+    return tuple(out)

@@ -232,8 +232,8 @@ def test_a_reset_of_moto_stops_every_environment(
     name = make_function(lam, runtime_image, "echo")
     assert payload(lam.invoke(FunctionName=name, Payload=b'{"warm": true}')) == {"warm": True}
     assert environments(engine, name)
-    request = urllib.request.Request(f"{cloud_state.aws_endpoint_url}/moto-api/reset",
-                                     method="POST")
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1
+        f"{cloud_state.aws_endpoint_url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - 127.0.0.1
         assert answer.status == 200
     assert engine.containers.list(all=True, filters={"label": LAMBDA_LABEL}) == []

@@ -5,6 +5,7 @@ clients (what moto cannot show: provisioned concurrency)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -210,3 +211,20 @@ def test_provisioned_concurrency_is_waited_ready_after_each_move_and_a_failure_r
         shift(context(broken, FakeCloudWatch(clock, None), clock),
               Shift("quetzal", "fn", "live", "7", "8", canary))
     assert broken.moves[-1] == ("7", {})
+
+
+def test_plan_entries_show_a_lambda_strategy() -> None:
+    from release.config.model import LambdaDeployment
+    from release.planning.reconcile import Entry
+
+    canary = LambdaTraffic("canary", 10, 60, ("errors",))
+
+    env = SimpleNamespace(deployments={
+        "quetzal": SimpleNamespace(lambda_=LambdaDeployment("fn", deployment=canary)),
+        "web": SimpleNamespace(lambda_=None)})
+    entries = [Entry("quetzal", "changed paths", "k", "services/quetzal"),
+               Entry("web", "changed paths", "k")]
+    shown = lambda_shift.annotated(env, entries)  # type: ignore[arg-type]
+    assert shown[0].detail == ("services/quetzal; lambda: canary 10% -> 100%, 60s per share; "
+                               "gates: alarms (1)")
+    assert shown[1] == entries[1]
