@@ -57,6 +57,7 @@ def launch(spec: Launch) -> Started:
         (os.POSIX_SPAWN_OPEN, 1, str(spec.log), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600),
         (os.POSIX_SPAWN_DUP2, 1, 2),
     ]
+    _no_inheritance()
     cwd = Path.cwd()
     # posix_spawn has no cwd argument; children resolve relative paths against ours.
     os.chdir(spec.cwd)
@@ -71,6 +72,18 @@ def launch(spec: Launch) -> Started:
     finally:
         os.chdir(cwd)
     return Started(pid=pid, proc_start=process_start_time(pid))
+
+
+def _no_inheritance() -> None:
+    """Mark every descriptor above stderr close-on-exec, so a component keeps none of its
+    starter's: posix_spawn passes on all inheritable ones, and a component outlives its
+    starter by design. Held, an inherited lock (``flock FILE release local up``) would stay
+    locked and a pipe a CI step reads would never reach end of file."""
+    for entry in Path("/proc/self/fd").iterdir():
+        fd = int(entry.name)
+        if fd > 2:
+            with contextlib.suppress(OSError):  # the listing's own descriptor, now closed
+                os.set_inheritable(fd, False)
 
 
 def process_start_time(pid: int) -> int | None:

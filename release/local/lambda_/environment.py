@@ -20,7 +20,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from release.errors import ReleaseError
@@ -187,7 +187,9 @@ class Environment:
     def invoke(self, invocation: Invocation) -> Ended:
         """Run one invocation to its end, its timeout, or the runtime's exit."""
         assert self._server is not None  # noqa: S101 - start() succeeded
-        began = time.monotonic()
+        began = time.monotonic()  # the deadline counts from now, not from before a cold start
+        deadline_ms = int((self._engine.clock() + self.config.timeout) * 1000)
+        invocation = replace(invocation, deadline_ms=deadline_ms)
         self._server.submit(invocation)
         outcome = self._wait(invocation.request_id, began + self.config.timeout)
         millis = (time.monotonic() - began) * 1000
