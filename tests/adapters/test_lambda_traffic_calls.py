@@ -62,3 +62,12 @@ def test_alarm_states_are_read_by_name(aws: dict[str, Any]) -> None:
     assert "fn-missing" not in states
     gate = lambda_shift.alarm_gate(10, ["fn-errors", "fn-missing"], states)
     assert gate.detail == "fn-errors in ALARM"
+
+
+def test_moving_the_alias_all_at_once_clears_weights_left_by_an_interrupted_canary(
+        aws: dict[str, Any]) -> None:
+    two_versions(aws, "interrupted-fn")
+    lam = aws["lambda"]
+    lambda_.route_alias(lam, "interrupted-fn", "live", "1", lambda_shift.routing("2", 30))
+    lambda_.point_alias(lam, "interrupted-fn", "live", "1")  # a rollback, or a plain deploy
+    assert lambda_.alias_routing(lam, "interrupted-fn", "live") == ("1", {})

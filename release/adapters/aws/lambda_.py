@@ -262,9 +262,11 @@ def published_versions(lam: Any, function: str) -> list[str]:
 
 
 def point_alias(lam: Any, function: str, alias: str, version: str) -> None:
-    """Create or move ``alias`` to ``version``."""
+    """Create or move ``alias`` to ``version`` alone: weights an interrupted canary left on
+    it are cleared (UpdateAlias without RoutingConfig would keep them)."""
     try:
-        lam.update_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+        lam.update_alias(FunctionName=function, Name=alias, FunctionVersion=version,
+                         RoutingConfig={"AdditionalVersionWeights": {}})
     except Exception as exc:  # noqa: BLE001
         if not _missing(exc):
             raise explain(exc, f"move alias {alias} of {function}") from None
