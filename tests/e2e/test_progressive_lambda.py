@@ -100,6 +100,13 @@ def test_a_canary_whose_smoke_invoke_fails_goes_back_to_the_old_version_alone(
     assert "gate smoke failed at 10%" in found["message"]
     assert found["traffic"]["failed"]["name"] == "smoke"
     assert found["rolled_back_to"] == f"version {before}"
+    versions = client(cloud_state, "lambda").list_versions_by_function(FunctionName=FUNCTION)
+    newest = max(int(v["Version"]) for v in versions["Versions"] if v["Version"].isdigit())
+    code = main(["invoke", "--env", "local", "--root", str(repo), SERVICE,
+                 "--qualifier", str(newest)], environ=local_environ())
+    out, _ = capsys.readouterr()
+    assert code == 1  # the version the canary refused still fails, for a look
+    assert "HandlerError" in out
 
 
 def test_an_alarm_in_alarm_during_the_interval_rolls_back(
