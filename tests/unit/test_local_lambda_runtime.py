@@ -324,3 +324,21 @@ def test_the_log_result_is_the_last_4_kb() -> None:
     tail = base64.b64decode(log_result(lines))
     assert len(tail) == 4096
     assert tail.endswith(b"line 00999\n")
+
+
+def test_an_environment_that_cannot_start_is_a_service_exception() -> None:
+    from release.local.lambda_.environment import StartError
+
+    class Unpullable(FakeEnvironment):
+        def start(self) -> None:
+            raise StartError("CannotPullContainerError: manifest unknown")
+
+    started: list[FakeEnvironment] = []
+    pool = Pool(lambda config: Unpullable(config, started, Outcome("response", b"{}")))
+    fronted = LambdaFront(FakeLambda(), pool, draw=lambda: 0.5, clock=lambda: 0)
+    reply = fronted.answer("POST", PATH, [], b"{}")
+    assert reply is not None
+    assert (reply.status, headers_of(reply)["x-amzn-ErrorType"]) == (500, "ServiceException")
+    assert b"manifest unknown" in reply.body
+    assert pool.count() == 0
+    fronted.close()

@@ -168,7 +168,7 @@ class Environment:
         except StartFailedError as exc:
             self.stop()
             raise StartError(exc.reason) from None
-        except (docker.errors.APIError, OSError, ReleaseError) as exc:
+        except (docker.errors.APIError, OSError, RuntimeError, ReleaseError) as exc:
             self.stop()
             raise StartError(f"cannot start the function's container: {exc}") from None
 

@@ -119,6 +119,9 @@ class LambdaFront:
         except StartError as exc:
             return error_reply(500, "ServiceException",
                                f"the function's execution environment did not start: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the caller gets Lambda's ServiceException
+            _log.exception("Invoke of %s failed", config.name)
+            return error_reply(500, "ServiceException", f"the local Lambda runtime failed: {exc}")
         assert isinstance(ended, Ended)  # noqa: S101 - the pool returns what invoke made
         return invoke_reply(ended, request_id, config.version,
                             fields.get("x-amz-log-type") == "Tail")
