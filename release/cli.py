@@ -42,6 +42,7 @@ COMMANDS = (
     "release.commands.build",
     "release.commands.init",
     "release.commands.schema",
+    "release.commands.invoke",
 )
 OPTIONAL_COMMANDS = (
     "release.commands.local",

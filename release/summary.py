@@ -103,6 +103,23 @@ def delivery(outcomes: Iterable[Outcome]) -> list[str]:
     return lines
 
 
+def traffic(outcomes: Iterable[Outcome]) -> list[str]:
+    """A table of the progressive traffic moves (Lambda canary / linear): the stages each
+    reached, every gate's verdict, and the gate that failed (none: no lines)."""
+    moved = [(o, o.traffic) for o in outcomes if o.traffic is not None]
+    if not moved:
+        return []
+    lines = ["", "| traffic | strategy | stages reached | gates | failed gate |",
+             "|---|---|---|---|---|"]
+    for o, report in moved:
+        cells = (f"{o.service} {o.target}", report.strategy,
+                 " → ".join(f"{share}%" for share in report.reached) or "none",
+                 "; ".join(("✅ " if g.passed else "❌ ") + g.text() for g in report.gates),
+                 report.failed.text() if report.failed else "")
+        lines.append("| " + " | ".join(cell(c) for c in cells) + " |")
+    return lines
+
+
 def _many(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
@@ -150,6 +167,7 @@ def deploy_markdown(result: Result) -> str:
     lines += [row(o) for o in ordered]
     lines += builds(ordered)
     lines += delivery(ordered)
+    lines += traffic(ordered)
     for o in failed:
         lines += ["", f"**{o.service} {o.target}**: {cell(o.message)}"]
         if o.hint:

@@ -8,7 +8,14 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from release.config import destinations, docker_host, ecs_deployment, key_vault, plaintext
+from release.config import (
+    destinations,
+    docker_host,
+    ecs_deployment,
+    key_vault,
+    lambda_traffic,
+    plaintext,
+)
 from release.config.credentials import find_secret, secrets_hint
 from release.config.cross_checks import CrossChecks
 from release.config.loader import ENVIRONMENTS_DIR
@@ -162,6 +169,8 @@ class EnvironmentLoader(CrossChecks):
                 environment=self._plain_env(source, (*at, "lambda", "environment"),
                                             raw.get("lambda", {}).get("environment", {}),
                                             service=service.name, aws=aws, target="lambda"),
+                deployment=self._traffic(source, (*at, "lambda", "deployment"),
+                                         raw.get("lambda", {}).get("deployment")),
             ) if service.lambda_ is not None else None,
             step_functions=StepFunctionsDeployment(
                 state_machine=raw.get("step_functions", {}).get("state_machine", default_name),
@@ -263,6 +272,24 @@ class EnvironmentLoader(CrossChecks):
             deadline_seconds=raw.get("deadline_seconds", DEFAULT_DEADLINE_SECONDS),
             deployment=strategy,
         )
+
+    def _traffic(self, source: Source, at: PathKey, raw: dict[str, Any] | None
+                 ) -> lambda_traffic.LambdaTraffic:
+        """``lambda.deployment``; a smoke payload too large or holding a credential is
+        refused (it is written to logs)."""
+        found = lambda_traffic.traffic(raw)
+        too_large = lambda_traffic.payload_size_problem(found)
+        if too_large:
+            self._at(source, (*at, "smoke", "payload"), too_large,
+                     "a smoke event is a small sample: keep a few fields")
+        for path, value, why in lambda_traffic.secret_values(
+                (raw or {}).get("smoke", {}).get("payload"), (*at, "smoke", "payload")):
+            problem = plaintext.problem(source, self.root, path, value=value, why=why,
+                                        hint="a smoke payload is written to logs: use a "
+                                             "sample without credentials")
+            if problem is not None:
+                self.problems.append(problem)
+        return found
 
     def _plain_env(self, source: Source, at: PathKey, raw: dict[str, Any], *, service: str,
                    aws: AwsAccount | None, target: str,

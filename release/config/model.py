@@ -233,12 +233,34 @@ class EcsDeployment:
 
 
 @dataclass(frozen=True)
+class LambdaSmoke:
+    """An invoke of the new version before it takes more traffic: its payload (JSON text)
+    and, optionally, a substring its answer must hold."""
+
+    payload: str = "{}"
+    expect_contains: str | None = None
+
+
+@dataclass(frozen=True)
+class LambdaTraffic:
+    """How a Lambda alias moves to a new version (``lambda.deployment``): all at once, or a
+    canary / linear shift of the alias's weights, watched by gates."""
+
+    strategy: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    percent: int = 10  # canary: the first share; linear: each step
+    interval_seconds: int = 60  # how long each share is watched
+    alarms: tuple[str, ...] = ()  # CloudWatch alarm names: any in ALARM rolls back
+    smoke: LambdaSmoke | None = None
+
+
+@dataclass(frozen=True)
 class LambdaDeployment:
     """One service's Lambda function in one environment."""
 
     function: str
     alias: str = DEFAULT_ALIAS
     environment: Mapping[str, str] = field(default_factory=dict)
+    deployment: LambdaTraffic = field(default_factory=LambdaTraffic)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from release.engine.context import MAX_ROLLOUTS, Context, Deps
 from release.engine.plan import Plan, ServicePlan, decide
 from release.engine.targets import Done
 from release.errors import ReleaseError
-from release.planning import plan, recorded
+from release.planning import lambda_shift, plan, recorded
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Outcome:
     arn: str | None = None  # the ECS task definition ARN the service runs afterwards
     build: BuildReport | None = None  # how its image was built in this run
     progress: tuple[str, ...] = ()  # gate results and stages reached (progressive delivery)
+    traffic: lambda_shift.Report | None = None  # a progressive Lambda move's stages and gates
 
 
 @dataclass(frozen=True)
@@ -183,14 +184,15 @@ def _applied(base: Outcome, svc: ServicePlan,
                 base, target=step.target, reason=step.reason, status="failed",
                 message=result.message, hint=result.hint, seconds=a.seconds,
                 rolled_back_to=getattr(result, "rolled_back_to", None),
-                progress=tuple(getattr(result, "progress", ()))))
+                progress=tuple(getattr(result, "progress", ())),
+                traffic=getattr(result, "traffic", None)))
         else:
             out.append(dataclasses.replace(
                 base, target=step.target, reason=step.reason, registered=result.registered,
                 updated=result.updated, status=result.status or (
                     "deployed" if result.updated else "unchanged"),
                 detail=result.detail, seconds=a.seconds, url=result.url, arn=result.arn,
-                progress=result.progress))
+                progress=result.progress, traffic=result.traffic))
     for step in svc.steps[len(applied):]:
         out.append(dataclasses.replace(
             base, target=step.target, reason=step.reason, status="skipped",

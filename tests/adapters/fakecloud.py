@@ -332,7 +332,8 @@ class FakeLambda(Scripted):
         self.descriptions[version] = Description
         return {"Version": version}
 
-    def update_alias(self, FunctionName: str, Name: str, FunctionVersion: str  # noqa: N803
+    def update_alias(self, FunctionName: str, Name: str, FunctionVersion: str,  # noqa: N803
+                     RoutingConfig: dict[str, Any] | None = None,  # noqa: N803
                      ) -> dict[str, Any]:
         self._call("update_alias", FunctionName=FunctionName, Name=Name,
                    FunctionVersion=FunctionVersion)

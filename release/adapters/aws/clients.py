@@ -74,6 +74,22 @@ class AwsClients:
                 )
             return self._clients[name]
 
+    def invoke_client(self, read_timeout: float) -> Any:
+        """A Lambda client for Invoke: ONE attempt (an invocation is not idempotent: a retry
+        would run the function again) and a read timeout past the function's own."""
+        key = f"lambda invoke {read_timeout:g}"
+        with self._lock:
+            if key not in self._clients:
+                from botocore.config import Config
+
+                destinations.aws_account(self.account.endpoint_url)  # before any credential
+                config = Config(retries={"mode": "standard", "max_attempts": 1},
+                                connect_timeout=CONNECT_TIMEOUT, read_timeout=read_timeout)
+                self._clients[key] = self._session().create_client(
+                    "lambda", region_name=self.account.region,
+                    endpoint_url=self.account.endpoint_url, config=config)
+            return self._clients[key]
+
     def close(self) -> None:
         """Close every client's connection pool."""
         with self._lock:

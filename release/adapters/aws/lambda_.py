@@ -186,6 +186,15 @@ class FunctionUpdate:
 
 def deploy_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> str:
     """Point the function at the image, publish a version, and only then move the alias."""
+    version = publish_image(lam, update, pace)
+    point_alias(lam, update.function, update.alias, version)
+    record_version(lam, update, version)
+    return version
+
+
+def publish_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> str:
+    """Point the function at the image (and environment) and publish a version; the alias
+    is left alone. The version's number."""
     pace = pace or Pace()
     function = update.function
     if not update.idle:
@@ -203,16 +212,40 @@ def deploy_image(lam: Any, update: FunctionUpdate, pace: Pace | None = None) -> 
     if not _settled(done or {}):  # Lambda usually answers InProgress: wait for the outcome
         wait_updated(lam, function, pace)
     record = version_description(update.tags)
-    version = str(_call(lam, function, "publish a version", pace,
-                        lambda: lam.publish_version(FunctionName=function, Description=record)
-                        )["Version"])
-    point_alias(lam, function, update.alias, version)
+    return str(_call(lam, function, "publish a version", pace,
+                     lambda: lam.publish_version(FunctionName=function, Description=record)
+                     )["Version"])
+
+
+def record_version(lam: Any, update: FunctionUpdate, version: str) -> None:
+    """Tag the function with the release's keys and the version its alias now runs."""
+    function = update.function
     try:
         arn = update.arn or lam.get_function_configuration(FunctionName=function)["FunctionArn"]
         lam.tag_resource(Resource=arn, Tags={**update.tags, VERSION_TAG: version})
     except Exception as exc:  # noqa: BLE001
         raise explain(exc, f"tag Lambda function {function}") from None
-    return version
+
+
+def route_alias(lam: Any, function: str, alias: str, version: str,
+                routing: dict[str, dict[str, float]]) -> None:
+    """Point ``alias`` at ``version`` with ``routing`` (AdditionalVersionWeights; empty:
+    the version alone)."""
+    try:
+        lam.update_alias(FunctionName=function, Name=alias, FunctionVersion=version,
+                         RoutingConfig=routing)
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"route alias {alias} of {function}") from None
+
+
+def alias_routing(lam: Any, function: str, alias: str) -> tuple[str, dict[str, float]]:
+    """The alias's version and its AdditionalVersionWeights."""
+    try:
+        found = lam.get_alias(FunctionName=function, Name=alias)
+    except Exception as exc:  # noqa: BLE001
+        raise explain(exc, f"read alias {alias} of {function}") from None
+    weights = (found.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return str(found["FunctionVersion"]), {str(k): float(v) for k, v in weights.items()}
 
 
 def published_versions(lam: Any, function: str) -> list[str]:
@@ -229,9 +262,11 @@ def published_versions(lam: Any, function: str) -> list[str]:
 
 
 def point_alias(lam: Any, function: str, alias: str, version: str) -> None:
-    """Create or move ``alias`` to ``version``."""
+    """Create or move ``alias`` to ``version`` alone: weights an interrupted canary left on
+    it are cleared (UpdateAlias without RoutingConfig would keep them)."""
     try:
-        lam.update_alias(FunctionName=function, Name=alias, FunctionVersion=version)
+        lam.update_alias(FunctionName=function, Name=alias, FunctionVersion=version,
+                         RoutingConfig={"AdditionalVersionWeights": {}})
     except Exception as exc:  # noqa: BLE001
         if not _missing(exc):
             raise explain(exc, f"move alias {alias} of {function}") from None
@@ -245,3 +280,17 @@ def alias_arn(function_arn: str, alias: str) -> str:
     """The ARN that invokes ``alias`` of the function."""
     base, _, rest = function_arn.partition(":function:")
     return f"{base}:function:{rest.split(':', 1)[0]}:{alias}"
+
+
+def provisioned_status(lam: Any, function: str, alias: str) -> tuple[str, str] | None:
+    """The alias's provisioned concurrency as (Status, StatusReason); None without one
+    (or where the endpoint does not serve the operation, as moto does not)."""
+    try:
+        found = lam.get_provisioned_concurrency_config(FunctionName=function, Qualifier=alias)
+    except Exception as exc:  # noqa: BLE001
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if _code(exc) == "ProvisionedConcurrencyConfigNotFoundException" or status in (
+                404, 501):
+            return None
+        raise explain(exc, f"read the provisioned concurrency of {function}:{alias}") from None
+    return str(found.get("Status") or ""), str(found.get("StatusReason") or "")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from release.config.model import ServiceDeployment
 from release.config.model import TargetKind as KindName
-from release.planning import diff, plan, recorded
+from release.planning import diff, lambda_shift, plan, recorded
 
 if TYPE_CHECKING:
     from release.engine.context import Context
@@ -51,6 +51,7 @@ class Done:
     progress: tuple[str, ...] = ()  # gate results and stages reached (progressive delivery)
     # an ECS service after its rollout: (cluster, its description), for the URL lookup
     reach: tuple[str, dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    traffic: lambda_shift.Report | None = None  # a progressive Lambda move: stages and gates
 
 
 @dataclass(frozen=True)

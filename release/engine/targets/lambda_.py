@@ -4,15 +4,17 @@ function's architecture), a new version, the alias moved to it; rollback moves t
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import replace
 from typing import Final
 
 from release.adapters.aws import deployed, lambda_
 from release.adapters.aws.clients import explain
 from release.config.model import ServiceDeployment
+from release.engine import lambda_rollout
 from release.engine.context import Context
 from release.engine.targets.base import Change, Decision, Done, Observed, Wanted, stale
 from release.errors import ReleaseError
-from release.planning import diff, lambda_image, plan, recorded, rollout
+from release.planning import diff, lambda_image, lambda_shift, plan, recorded, rollout
 
 
 class Lambda:
@@ -35,9 +37,13 @@ class Lambda:
         assert dep.lambda_ is not None  # noqa: S101
         now: lambda_.FunctionState = seen[self.name]
         wanted = dict(dep.lambda_.environment)
+        step = plan.lambda_step(dep.name, want.image, now.image_uri, now.alias_image_uri,
+                                environment_differs=wanted != now.environment)
+        traffic = dep.lambda_.deployment
+        if step.action != "none" and traffic.strategy != "all_at_once":
+            step = replace(step, reason=f"{step.reason}; {lambda_shift.describe(traffic)}")
         return Decision(
-            plan.lambda_step(dep.name, want.image, now.image_uri, now.alias_image_uri,
-                             environment_differs=wanted != now.environment),
+            step,
             {"image": now.alias_image_uri, "environment": now.environment},
             {"image": want.image, "environment": wanted} if want.image else None)
 
@@ -51,12 +57,32 @@ class Lambda:
             raise ReleaseError(f"{dep.name}: no image to deploy to Lambda")
         refuse_what_lambda_rejects(ctx, dep, now, want.image)  # before any update
         environment = dict(dep.lambda_.environment)
-        version = lambda_.deploy_image(ctx.client("lambda"), lambda_.FunctionUpdate(
+        update = lambda_.FunctionUpdate(
             dep.lambda_.function, dep.lambda_.alias, want.image,
             environment if environment != now.environment else None,
             recorded.tags(want.build_key, ctx.commit, ctx.config_keys.get(dep.name)),
-            now.arn, now.idle), ctx.lambda_pace())
-        return Done(updated=True, detail=f"version {version}")
+            now.arn, now.idle)
+        traffic = dep.lambda_.deployment
+        if traffic.strategy == "all_at_once" or not (now.alias_version or "").isdigit():
+            version = lambda_.deploy_image(ctx.client("lambda"), update, ctx.lambda_pace())
+            return Done(updated=True, detail=f"version {version}")
+        return self._progressive(ctx, dep, update, str(now.alias_version))
+
+    def _progressive(self, ctx: Context, dep: ServiceDeployment, update: lambda_.FunctionUpdate,
+                     previous: str) -> Done:
+        """Publish, then move the alias by the strategy through its gates."""
+        assert dep.lambda_ is not None  # noqa: S101 - the caller checks
+        lam = ctx.client("lambda")
+        version = lambda_.publish_image(lam, update, ctx.lambda_pace())
+        if version == previous:  # nothing new was published: the alias runs it already
+            lambda_.route_alias(lam, update.function, update.alias, version,
+                                lambda_shift.routing(version, 100))
+            return Done(updated=True, detail=f"version {version}")
+        report = lambda_rollout.shift(ctx, lambda_rollout.Shift(
+            dep.name, update.function, update.alias, previous, version,
+            dep.lambda_.deployment))
+        lambda_.record_version(lam, update, version)
+        return Done(updated=True, detail=f"version {version}; {report.text()}", traffic=report)
 
     def describe(self, state: lambda_.FunctionState) -> str:
         """``version N`` the alias points at."""

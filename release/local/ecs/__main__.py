@@ -24,6 +24,8 @@ from release.local.ecs.api import EcsFront
 from release.local.ecs.model import Timing
 from release.local.ecs.plane import Plane
 from release.local.ecs.runtime import DockerRuntime
+from release.local.lambda_.invoke import LambdaFront
+from release.local.lambda_.serve import lambda_front
 
 MINUTE_ENV = "RELEASE_LOCAL_ECS_MINUTE_SECONDS"  # the default of --minute-seconds
 PORTS_FILE = "ecs-ports.json"  # service -> its listener's port, kept across restarts
@@ -81,8 +83,9 @@ def _invoke(lambda_: Any, arn: str, payload: Mapping[str, Any]) -> Any:
         return f"the function answered something that is not JSON: {raw[:160]}"
 
 
-def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
-    """The plane and its front, wired to moto and the engine (not started)."""
+def build(options: argparse.Namespace) -> tuple[Plane, EcsFront, LambdaFront]:
+    """The plane, the Lambda runtime and their front, wired to moto and the engine (not
+    started)."""
     state = json.loads((Path(options.state_dir) / "state.json").read_text(encoding="utf-8"))
     login = (str(state.get("registry_username", "AWS")), str(state.get("registry_password", "")))
     ssm, secrets = (_client(n, options.moto_url, options.region)
@@ -91,11 +94,17 @@ def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
     timing = Timing(poll_seconds=options.poll_seconds, minute_seconds=options.minute_seconds)
     cloudwatch = _client("cloudwatch", options.moto_url, options.region)
     lambda_ = _client("lambda", f"http://127.0.0.1:{options.port}", options.region)
+
+    def registry_auth(host: str) -> tuple[str, str] | None:
+        return login if host == options.registry_host else None
+
+    def put_logs(group: str, stream: str, lines: Sequence[str]) -> None:
+        _put_logs(logs, group, stream, lines)
+
     runtime = DockerRuntime(
         options.docker_host, secret=lambda value_from: _secret(ssm, secrets, value_from),
-        registry_auth=lambda host: login if host == options.registry_host else None,
-        clock=time.time, timing=timing, plane=options.label,
-        put_logs=lambda group, stream, lines: _put_logs(logs, group, stream, lines))
+        registry_auth=registry_auth, clock=time.time, timing=timing, plane=options.label,
+        put_logs=put_logs)
     plane = Plane(runtime, lambda arn: ecs.describe_task_definition(
         taskDefinition=arn)["taskDefinition"], region=options.region,
         account_id=options.account_id, timing=timing,
@@ -109,7 +118,12 @@ def build(options: argparse.Namespace) -> tuple[Plane, EcsFront]:
             existing += ecs.describe_services(cluster=cluster,
                                               services=names[start:start + 10])["services"]
     plane.adopt_existing(existing)
-    return plane, EcsFront(options.port, options.moto_url, plane)
+    functions = lambda_front(
+        _client("lambda", options.moto_url, options.region), docker_host=options.docker_host,
+        plane=options.label, region=options.region, registry_auth=registry_auth,
+        put_logs=put_logs, idle_seconds=options.lambda_idle_seconds)
+    return plane, EcsFront(options.port, options.moto_url, plane,
+                           routes=(functions,)), functions
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,9 +138,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # how long one ECS minute (bake times, canary and linear steps) lasts on the local cloud
     parser.add_argument("--minute-seconds", type=float,
                         default=float(os.environ.get(MINUTE_ENV, "1.0")))
+    parser.add_argument("--lambda-idle-seconds", type=float, default=300.0)
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    plane, front = build(options)
+    plane, front, functions = build(options)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -135,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plane.run(stop)
     finally:
         front.close()
+        functions.close()
         plane.close()
     return 0
 

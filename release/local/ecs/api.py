@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from release.local.ecs import proxy
 from release.local.ecs.shapes import check_shape
 
-__all__ = ["EcsError", "EcsFront", "Handler", "check_shape"]
+__all__ = ["EcsError", "EcsFront", "Handler", "Route", "check_shape"]
 
 _log = logging.getLogger(__name__)
 
@@ -152,11 +152,24 @@ def _parse(body: bytes) -> Json:
     return parsed
 
 
+class Route(Protocol):
+    """Another part of the local cloud in front of moto (the Lambda runtime): it answers
+    the requests it owns, None for the others; ``reset`` when moto is reset."""
+
+    def answer(self, method: str, path: str, headers: list[tuple[str, str]],
+               body: bytes) -> proxy.Reply | None:
+        """Its answer, or None: moto answers."""
+
+    def reset(self) -> None:
+        """moto forgot everything."""
+
+
 class EcsFront:
     """The front server: ``start()``, then AWS clients use ``http://127.0.0.1:{port}``."""
 
     def __init__(self, host_port: int, moto_url: str, handler: Handler, *,
-                 timeout: float = 60.0, max_body: int = proxy.MAX_BODY) -> None:
+                 timeout: float = 60.0, max_body: int = proxy.MAX_BODY,
+                 routes: tuple[Route, ...] = ()) -> None:
         parts = urlsplit(moto_url)
         if parts.scheme != "http" or not parts.hostname or not parts.port:
             raise ValueError(f"moto_url must be http://host:port, not {moto_url!r}")
@@ -165,6 +178,7 @@ class EcsFront:
         self.timeout = timeout
         self.max_body = max_body
         self._operations = _operations(handler)
+        self._routes = routes
         self._on_reset: Callable[[], None] | None = getattr(handler, "reset", None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -220,10 +234,17 @@ class EcsFront:
         target = next((value for name, value in headers if name.lower() == "x-amz-target"), "")
         operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
         if method != "POST" or operation not in self._operations:
+            for route in self._routes if not operation else ():
+                routed = route.answer(method, path, headers, body)
+                if routed is not None:
+                    return routed
             reply = self._forward(method, path, headers, body)
             if method == "POST" and path.split("?", 1)[0] == "/moto-api/reset" and (
-                    reply.status < 300) and self._on_reset is not None:
-                self._on_reset()  # moto forgot every service: so do the tasks
+                    reply.status < 300):
+                if self._on_reset is not None:
+                    self._on_reset()  # moto forgot every service: so do the tasks
+                for route in self._routes:
+                    route.reset()
             return reply
         try:
             return self._owned(operation, path, headers, body)

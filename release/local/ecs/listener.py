@@ -45,7 +45,7 @@ CHUNK = 65536  # bytes read at once, and most buffered per direction
 ROOT_HINT = "the local cloud runs as root (it starts tasks with Docker); run it with sudo"
 
 
-class _Netns:
+class Netns:
     """Creates TCP sockets inside other processes' network namespaces, on its own thread."""
 
     def __init__(self) -> None:
@@ -298,7 +298,7 @@ class ServiceListener:
 
     def __init__(self, host_port: int, container_port: int) -> None:
         self.container_port = container_port
-        self._netns = _Netns()
+        self._netns = Netns()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
