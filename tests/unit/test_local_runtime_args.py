@@ -214,6 +214,9 @@ class _FakeEngine:
     def inspect_image(self, image: str) -> dict[str, Any]:
         return {}
 
+    def info(self) -> dict[str, Any]:
+        return {"NCPU": 2}
+
     def stop(self, runtime_id: str, timeout: int) -> None:
         if self.states[runtime_id]["State"]["Status"] == "running":
             self.states[runtime_id] = _inspect("exited", code=143)

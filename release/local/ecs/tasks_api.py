@@ -32,7 +32,8 @@ def task(state: TaskState, region: str, account: str, port: int | None = None) -
     for key in ("cpu", "memory"):
         if body.get(key):
             out[key] = str(body[key])
-    for key, value in (("startedAt", state.started_at), ("stoppedAt", state.stopped_at),
+    for key, value in (("startedAt", state.started_at), ("stoppingAt", state.stopping_at),
+                       ("stoppedAt", state.stopped_at),
                        ("stopCode", state.stop_code), ("stoppedReason", state.stopped_reason)):
         if value is not None:
             out[key] = value
