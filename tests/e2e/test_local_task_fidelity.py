@@ -234,8 +234,9 @@ def test_stop_sends_sigterm_then_sigkill_after_stop_timeout_dependents_first(
     # the app ignores SIGTERM; the proxy it depends on says, when told to stop, whether the
     # app still answers on their shared loopback
     app = _sh("trap '' TERM; httpd -f -p 8081 -h /www & while true; do sleep 1; done")
-    proxy = _sh("trap 'if wget -q -O /dev/null http://127.0.0.1:8081/ 2>/dev/null; then echo app-up; "
-                "else echo app-gone; fi; exit 0' TERM; while true; do sleep 1; done")
+    proxy = _sh("trap 'if wget -q -O /dev/null http://127.0.0.1:8081/ 2>/dev/null; "
+                "then echo app-up; else echo app-gone; fi; exit 0' TERM; "
+                "while true; do sleep 1; done")
     spec = _spec(image, {"name": "proxy", "command": proxy},
                  {"name": "app", "command": app, "stopTimeout": 20,
                   "dependsOn": [{"containerName": "proxy", "condition": "START"}]})
