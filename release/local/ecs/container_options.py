@@ -32,6 +32,7 @@ MIB = 1024 * 1024
 MIN_CONTAINER_MEMORY = 6  # MiB: the least Docker (and so ECS) lets a container have
 MIN_CPU_SHARES = 2  # the kernel's least; the agent raises 0 and 1 to it
 NANO_PER_VCPU = 1_000_000_000
+FARGATE_CAPABILITIES = ("SYS_PTRACE",)  # the only capability Fargate lets a container add
 
 
 class ResourceError(ValueError):
@@ -55,8 +56,12 @@ def task_units(value: Any, unit: str) -> int | None:
 
 
 def check_task(task_definition: Mapping[str, Any], defs: Sequence[Mapping[str, Any]]) -> None:
-    """Raise ``ResourceError`` for what RegisterTaskDefinition refuses across containers:
-    their memory or cpu adding up to more than the task's."""
+    """Raise ``ResourceError`` for what RegisterTaskDefinition refuses: a container's value
+    (see ``resources`` and ``host_options``), or the containers' memory or cpu adding up to
+    more than the task's."""
+    for definition in defs:
+        resources(task_definition, definition, None)
+        host_options(definition)
     for unit, key in (("memory", "memory"), ("cpu", "cpu")):
         total = task_units(task_definition.get(key), unit)
         claimed = sum(_positive(d, key) or 0 for d in defs)
@@ -115,12 +120,16 @@ def host_options(definition: Mapping[str, Any]) -> dict[str, Any]:
     if definition.get("readonlyRootFilesystem") is True:
         host["read_only"] = True
     if definition.get("ulimits"):
-        host["ulimits"] = [{"name": str(u["name"]), "soft": int(u["softLimit"]),
-                            "hard": int(u["hardLimit"])} for u in definition["ulimits"]]
+        host["ulimits"] = [_ulimit(definition["name"], u) for u in definition["ulimits"]]
     linux = definition.get("linuxParameters") or {}
     if linux.get("initProcessEnabled") is True:
         host["init"] = True
     capabilities = linux.get("capabilities") or {}
+    extra = sorted(set(map(str, capabilities.get("add") or [])) - set(FARGATE_CAPABILITIES))
+    if extra:
+        raise ResourceError(f"container {definition['name']} adds the capabilities "
+                            f"{', '.join(map(repr, extra))}; Fargate lets a container add only "
+                            f"{', '.join(FARGATE_CAPABILITIES)}")
     for ecs_key, docker_key in (("add", "cap_add"), ("drop", "cap_drop")):
         if capabilities.get(ecs_key):
             host[docker_key] = [str(c) for c in capabilities[ecs_key]]
@@ -131,9 +140,30 @@ def host_options(definition: Mapping[str, Any]) -> dict[str, Any]:
     return host
 
 
+def _ulimit(container: Any, limit: Any) -> dict[str, Any]:
+    """One of ``ulimits`` as Docker's; ResourceError unless it has a name and two whole
+    numbers, the soft one not above the hard one."""
+    ok = isinstance(limit, Mapping) and isinstance(limit.get("name"), str) and all(
+        isinstance(limit.get(k), int) and not isinstance(limit.get(k), bool)
+        and limit[k] >= 0 for k in ("softLimit", "hardLimit"))
+    if not ok or limit["softLimit"] > limit["hardLimit"]:
+        raise ResourceError(f"container {container}'s ulimit {limit!r} is not a name with a "
+                            "softLimit and a hardLimit (whole numbers, soft <= hard)")
+    return {"name": limit["name"], "soft": limit["softLimit"], "hard": limit["hardLimit"]}
+
+
 def _tmpfs_options(mount: Mapping[str, Any]) -> str:
-    return ",".join([f"size={int(mount['size'])}m",
-                     *(str(o) for o in mount.get("mountOptions") or [])])
+    """Docker's options for one of ``linuxParameters.tmpfs``: its size (MiB) and
+    mountOptions; ResourceError for a size that is not a positive whole number or an
+    option that could smuggle in another (a comma, a control character)."""
+    size, extra = mount.get("size"), [str(o) for o in mount.get("mountOptions") or []]
+    path = str(mount.get("containerPath") or "")
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
+        raise ResourceError(f"tmpfs {path!r}: size is {size!r}; give MiB, a whole number")
+    if not path.startswith("/") or any(c in o for o in [path, *extra] for c in ",\n\r\0"):
+        raise ResourceError(f"tmpfs {path!r}: give an absolute containerPath and "
+                            "mountOptions without commas or control characters")
+    return ",".join([f"size={size}m", *extra])
 
 
 def create_options(definition: Mapping[str, Any], timing: Timing) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from release.local.ecs.model import ContainerState, Timing
 CONDITIONS = ("START", "COMPLETE", "SUCCESS", "HEALTHY")
 TIMED_CONDITIONS = ("COMPLETE", "SUCCESS", "HEALTHY")  # startTimeout bounds only these
 DEFAULT_STOP_TIMEOUT = 30  # seconds: ECS_CONTAINER_STOP_TIMEOUT's default, and Fargate's
+MAX_STOP_TIMEOUT = 120  # seconds: the most Fargate takes
 
 
 class OrderingError(ValueError):
@@ -40,6 +41,7 @@ def check(defs: Sequence[Mapping[str, Any]]) -> None:
     with a known condition, and the dependencies have no cycle."""
     by_name = {str(d["name"]): d for d in defs}
     for definition in defs:
+        _check_timeouts(definition)
         for name, condition in dependencies(definition):
             if name not in by_name or name == definition["name"]:
                 raise OrderingError(f"container {definition['name']} depends on {name!r}, "
@@ -50,6 +52,19 @@ def check(defs: Sequence[Mapping[str, Any]]) -> None:
                                     f"{', '.join(CONDITIONS)}")
             _check_target(definition, by_name[name], condition)
     stop_layers(defs)  # raises on a cycle
+
+
+def _check_timeouts(definition: Mapping[str, Any]) -> None:
+    """stopTimeout within Fargate's 0..120 seconds; startTimeout a whole number, 0 or more."""
+    for key, most in (("stopTimeout", MAX_STOP_TIMEOUT), ("startTimeout", None)):
+        value = definition.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or (
+                most is not None and value > most):
+            limit = f"0 to {most}" if most is not None else "0 or more"
+            raise OrderingError(f"container {definition['name']}'s {key} is {value!r}; give "
+                                f"whole seconds, {limit}")
 
 
 def _check_target(definition: Mapping[str, Any], target: Mapping[str, Any],
@@ -88,7 +103,9 @@ def stop_seconds(definition: Mapping[str, Any], timing: Timing) -> int:
     """How long ``docker stop`` waits between SIGTERM and SIGKILL: the definition's
     ``stopTimeout`` (ECS's default 30 s), scaled by ``timing``, in whole seconds, at least 1."""
     value = definition.get("stopTimeout")
-    seconds = float(value) if isinstance(value, int | float) else DEFAULT_STOP_TIMEOUT
+    seconds = DEFAULT_STOP_TIMEOUT
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        seconds = min(value, MAX_STOP_TIMEOUT)
     return max(1, round(timing.container_seconds(seconds)))
 
 
@@ -175,6 +192,7 @@ def _timed_out(dependency: Mapping[str, Any], condition: str, started: float,
                now: Round) -> bool:
     """True when the dependency's ``startTimeout`` (scaled) has passed since it started."""
     value = dependency.get("startTimeout")
-    if condition not in TIMED_CONDITIONS or not isinstance(value, int | float) or value <= 0:
+    if condition not in TIMED_CONDITIONS or isinstance(value, bool) or not isinstance(
+            value, int) or value <= 0:
         return False
     return now.now - started > now.timing.container_seconds(float(value))
