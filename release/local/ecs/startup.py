@@ -11,6 +11,7 @@ first, each with its own ``stopTimeout`` between SIGTERM and SIGKILL.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from release.local.ecs.launching import StartFailedError, create
 from release.local.ecs.model import ContainerState, TaskSpec, Timing
 
 WAIT_SECONDS = 0.2  # between rounds while a container waits on a dependency
+KILL_WAIT_SECONDS = 30  # how long a SIGKILLed container may take to be reaped
 
 
 class EssentialExitedError(Exception):
@@ -143,20 +145,61 @@ def inspect_all(api: Any, spec: TaskSpec, ids: Mapping[str, str]
 
 
 def stop_containers(api: Any, spec: TaskSpec, ids: Mapping[str, str], timing: Timing) -> None:
-    """Stop the task's containers, dependents before what they depend on; each gets SIGTERM,
-    then SIGKILL after its ``stopTimeout`` (scaled by ``timing``)."""
-    import docker.errors
-
+    """Stop the task's containers a layer at a time, dependents before what they depend on.
+    The containers of a layer stop together, as ``docker stop`` stops one: their stop signal
+    (SIGTERM unless the image says another), then SIGKILL once their own ``stopTimeout``
+    (scaled by ``timing``) has passed."""
     defs = {str(d["name"]): d for d in args.definitions(spec)}
     try:
         layers = ordering.stop_layers(list(defs.values()))
     except ordering.OrderingError:  # a task that never started: any order will do
         layers = [list(defs)]
     for layer in layers:
-        for name in layer:
-            if name not in ids:
+        _stop_together(api, [(ids[name], ordering.stop_seconds(defs[name], timing))
+                             for name in layer if name in ids])
+
+
+def _stop_together(api: Any, containers: list[tuple[str, int]]) -> None:
+    """Signal every running container of ``containers`` (docker id, seconds), then wait for
+    each until its deadline, and SIGKILL those still running."""
+    import docker.errors
+
+    signalled: list[tuple[str, float]] = []
+    for runtime_id, seconds in containers:
+        try:
+            answer = api.inspect_container(runtime_id)
+            if (answer.get("State") or {}).get("Status") != "running":
                 continue
-            try:
-                api.stop(ids[name], timeout=ordering.stop_seconds(defs[name], timing))
-            except docker.errors.NotFound:
-                continue
+            stop_signal = (answer.get("Config") or {}).get("StopSignal") or "SIGTERM"
+            api.kill(runtime_id, signal=stop_signal)
+        except docker.errors.APIError:  # gone, or no longer running (409)
+            continue
+        signalled.append((runtime_id, time.monotonic() + seconds))
+    for runtime_id, deadline in signalled:
+        if not _exited_by(api, runtime_id, deadline - time.monotonic()):
+            _kill(api, runtime_id)
+
+
+def _exited_by(api: Any, runtime_id: str, seconds: float) -> bool:
+    """True when the container stopped within ``seconds`` (or is gone)."""
+    import docker.errors
+    import requests
+
+    try:
+        api.wait(runtime_id, timeout=max(seconds, 0.05))
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+        return False
+    except docker.errors.APIError:
+        return True
+    return True
+
+
+def _kill(api: Any, runtime_id: str) -> None:
+    """SIGKILL the container and wait until it is gone from the running ones."""
+    import docker.errors
+
+    try:
+        api.kill(runtime_id)
+        api.wait(runtime_id, timeout=KILL_WAIT_SECONDS)
+    except docker.errors.APIError:  # it exited meanwhile, or was removed
+        return
