@@ -283,3 +283,40 @@ def test_a_task_ecs_would_refuse_fails_to_start_saying_why() -> None:
                         {"name": "a", "memory": 100}]})
     with pytest.raises(StartFailedError, match="ClientException: the containers' memory"):
         startup.check(spec)
+
+
+class _Stopping:
+    """An engine whose containers all run; those in ``stubborn`` ignore their stop signal."""
+
+    def __init__(self, stubborn: set[str]) -> None:
+        self.stubborn = stubborn
+        self.calls: list[tuple[str, str]] = []
+        self.waited: dict[str, float] = {}
+
+    def inspect_container(self, runtime_id: str) -> dict[str, Any]:
+        signal = "SIGQUIT" if runtime_id == "proxy" else None
+        return {"State": {"Status": "running"}, "Config": {"StopSignal": signal}}
+
+    def kill(self, runtime_id: str, signal: str = "SIGKILL") -> None:
+        self.calls.append((runtime_id, signal))
+
+    def wait(self, runtime_id: str, timeout: float) -> dict[str, int]:
+        import requests
+
+        self.waited.setdefault(runtime_id, timeout)
+        if runtime_id in self.stubborn and self.calls[-1] != (runtime_id, "SIGKILL"):
+            raise requests.exceptions.ReadTimeout
+        return {"StatusCode": 0}
+
+
+def test_stop_signals_a_layer_together_dependents_first_and_kills_the_stubborn() -> None:
+    engine = _Stopping(stubborn={"app"})
+    spec = TaskSpec(task_arn=ARN, cluster="demo", service="web", deployment_id="ecs-svc/1",
+                    task_definition={"containerDefinitions": [
+                        INIT, {**PROXY, "stopTimeout": 50}, {**APP, "stopTimeout": 20}]})
+    startup.stop_containers(engine, spec, {"init": "init", "proxy": "proxy", "app": "app"},
+                            TIMING)
+    assert engine.calls == [("app", "SIGTERM"), ("app", "SIGKILL"),  # after its 2 s
+                            ("init", "SIGTERM"), ("proxy", "SIGQUIT")]  # the image's signal
+    assert 1.5 < engine.waited["app"] <= 2
+    assert 4.5 < engine.waited["proxy"] <= 5
