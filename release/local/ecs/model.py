@@ -52,11 +52,11 @@ class TaskState:
     containers: tuple[ContainerState, ...]
     created_at: float
     started_at: float | None = None
-    stopping_at: float | None = None  # when the stop was asked (DescribeTasks' stoppingAt)
     stopped_at: float | None = None
     stop_code: StopCode | None = None
     stopped_reason: str | None = None
     netns_pid: int | None = None  # a PID inside the task's network namespace (its loopback)
+    stopping_at: float | None = None  # when the stop was asked (DescribeTasks' stoppingAt)
 
 
 class Runtime(Protocol):
