@@ -320,3 +320,29 @@ def test_stop_signals_a_layer_together_dependents_first_and_kills_the_stubborn()
                             ("init", "SIGTERM"), ("proxy", "SIGQUIT")]  # the image's signal
     assert 1.5 < engine.waited["app"] <= 2
     assert 4.5 < engine.waited["proxy"] <= 5
+
+
+def test_describe_tasks_shows_the_stop_and_the_limits_in_ecs_shape() -> None:
+    from release.local.ecs import shapes, tasks_api
+    from release.local.ecs.model import TaskState
+
+    spec = TaskSpec(task_arn=ARN, cluster="demo", service="", deployment_id="",
+                    task_definition={"family": "web", "cpu": "256", "memory": "512",
+                                     "containerDefinitions": [
+                                         {"name": "hog", "image": "x", "memory": 16,
+                                          "memoryReservation": 8, "cpu": 128}]})
+    hog = ContainerState(name="hog", image="x", last_status="STOPPED", exit_code=137,
+                         reason=OUT_OF_MEMORY, runtime_id="abc")
+    state = TaskState(spec, "STOPPED", "STOPPED", "UNKNOWN", (hog,), created_at=1.0,
+                      started_at=2.0, stopped_at=4.0, stopping_at=3.0,
+                      stop_code="EssentialContainerExited",
+                      stopped_reason="Essential container in task exited")
+    answer = tasks_api.describe_tasks({"tasks": [ARN]}, {ARN: state}, "eu-west-1",
+                                      "123456789012")
+    assert shapes.check_shape("DescribeTasks", answer) == []
+    task = answer["tasks"][0]
+    assert (task["stoppingAt"], task["stoppedAt"]) == (3.0, 4.0)
+    container = task["containers"][0]
+    assert (container["exitCode"], container["reason"]) == (137, OUT_OF_MEMORY)
+    assert (container["cpu"], container["memory"], container["memoryReservation"]) == (
+        "128", "16", "8")

@@ -50,6 +50,11 @@ def _container(state: TaskState, name: str, region: str, account: str,
         "taskArn": state.spec.task_arn, "name": name, "image": found.image,
         "lastStatus": found.last_status, "healthStatus": found.health_status,
     }
+    definition: Mapping[str, Any] = next((d for d in state.spec.task_definition.get("containerDefinitions", [])
+                       if d.get("name") == name), {})
+    for key in ("cpu", "memory", "memoryReservation"):  # as ECS echoes them: strings
+        if definition.get(key) is not None:
+            out[key] = str(definition[key])
     if found.exit_code is not None:
         out["exitCode"] = found.exit_code
     if found.reason:
