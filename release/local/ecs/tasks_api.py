@@ -50,8 +50,8 @@ def _container(state: TaskState, name: str, region: str, account: str,
         "taskArn": state.spec.task_arn, "name": name, "image": found.image,
         "lastStatus": found.last_status, "healthStatus": found.health_status,
     }
-    definition: Mapping[str, Any] = next((d for d in state.spec.task_definition.get("containerDefinitions", [])
-                       if d.get("name") == name), {})
+    defs = state.spec.task_definition.get("containerDefinitions") or []
+    definition: Mapping[str, Any] = next((d for d in defs if d.get("name") == name), {})
     for key in ("cpu", "memory", "memoryReservation"):  # as ECS echoes them: strings
         if definition.get(key) is not None:
             out[key] = str(definition[key])
