@@ -7,10 +7,11 @@ process forked per task every half second, registry credentials go with each pul
 would share, and answers come back as data rather than text to parse.
 
 ``start`` returns at once; a worker thread resolves secrets, pulls, creates the task's
-sandbox (it owns the network namespace: loopback only) and starts the containers in it.
-``poll`` inspects the task's containers; an essential container that exits, a ``stop`` or a
-failure to start hands the task to a teardown thread (DEPROVISIONING), which keeps the exit
-codes and the last log lines, ships awslogs output, and removes the containers (STOPPED).
+sandbox (it owns the network namespace: loopback only) and starts the containers in it, in
+``dependsOn`` order (``startup``). ``poll`` inspects the task's containers; an essential
+container that exits, a ``stop`` or a failure to start hands the task to a teardown thread
+(DEPROVISIONING), which stops the containers dependents first (SIGKILL after stopTimeout),
+keeps exit codes and last log lines, ships awslogs output, and removes them (STOPPED).
 """
 
 from __future__ import annotations
@@ -102,7 +103,6 @@ class DockerRuntime:
         self._clients: list[Any] = []
         self._closed = False
         self._wait = wait
-        self._cpus: int | None = None
         self._shipper = LogShipper(put_logs, self._api, ship_seconds) if put_logs else None
         if self._shipper:
             self._shipper.begin(self._running_containers)
@@ -213,7 +213,7 @@ class DockerRuntime:
         api, spec = self._api(), task.spec
         startup.check(spec)
         sandbox = startup.make_sandbox(api, spec, self._plane,
-                                       lambda made: setattr(task, "sandbox", made))
+                                       lambda made: self._created(task, None, made))
         with self._lock:
             task.netns_pid = args.inspected(api.inspect_container(sandbox)).pid
         run = startup.Startup(
@@ -222,7 +222,7 @@ class DockerRuntime:
             checkpoint=lambda: self._advance(task, "PENDING"),
             created=lambda name, runtime_id: self._created(task, name, runtime_id),
             observed=lambda seen: self._seen_starting(task, seen),
-            wait=self._wait, host_cpus=self._host_cpus(api), given_up=task.given_up)
+            wait=self._wait, host_cpus=startup.engine_cpus(api), given_up=task.given_up)
         try:
             startup.start_containers(run)
         finally:
@@ -231,20 +231,18 @@ class DockerRuntime:
         with self._lock:
             task.running = True
 
-    def _created(self, task: _Task, name: str, runtime_id: str) -> None:
+    def _created(self, task: _Task, name: str | None, runtime_id: str) -> None:
+        """Remember a container (None: the sandbox) as soon as it exists, for the teardown."""
         with self._lock:
-            task.ids[name] = runtime_id
+            if name is None:
+                task.sandbox = runtime_id
+            else:
+                task.ids[name] = runtime_id
 
     def _seen_starting(self, task: _Task, seen: tuple[ContainerState, ...]) -> None:
         with self._lock:
             if not task.stopping:
                 task.seen = seen
-
-    def _host_cpus(self, api: Any) -> int | None:
-        """The engine's CPUs (asked once): the most a task's cpu limit can be here."""
-        if self._cpus is None:
-            self._cpus = int(api.info().get("NCPU") or 0)
-        return self._cpus or None
 
     def _release(self, task: _Task) -> None:
         """The start thread is done: tear down now if a stop came meanwhile."""

@@ -77,6 +77,11 @@ def make_sandbox(api: Any, spec: TaskSpec, plane: str, made: Callable[[str], Non
     return sandbox
 
 
+def engine_cpus(api: Any) -> int | None:
+    """The engine's CPUs: the most a task's cpu limit can be here (None: not said)."""
+    return int(api.info().get("NCPU") or 0) or None
+
+
 def start_containers(run: Startup) -> None:
     """Create and start every container when its dependencies allow (see the module)."""
     defs = args.definitions(run.spec)
