@@ -346,3 +346,13 @@ def test_describe_tasks_shows_the_stop_and_the_limits_in_ecs_shape() -> None:
     assert (container["exitCode"], container["reason"]) == (137, OUT_OF_MEMORY)
     assert (container["cpu"], container["memory"], container["memoryReservation"]) == (
         "128", "16", "8")
+
+
+def test_a_dependency_without_start_timeout_waits_no_longer_than_a_task_may_take() -> None:
+    proxy = {**PROXY, "startTimeout": None}  # no startTimeout: no per-dependency bound
+    engine = _Engine({"init": [("exited", None, 0)], "proxy": [("running", "unhealthy", 0)]})
+    run = _run(engine, INIT, proxy, APP)  # the clock moves 0.1 s a round
+    with pytest.raises(StartFailedError, match=r"containers app still wait on their "
+                                               r"dependsOn after 120 s") as failed:
+        startup.start_containers(run)
+    assert failed.value.container == "app"

@@ -88,6 +88,7 @@ def start_containers(run: Startup) -> None:
     essential = {str(d["name"]) for d in defs if args.is_essential(d)}
     ids: dict[str, str] = {}
     started: dict[str, float] = {}
+    began = run.clock()
     while True:
         run.checkpoint()
         seen = inspect_all(run.api, run.spec, ids)
@@ -106,7 +107,18 @@ def start_containers(run: Startup) -> None:
         if decided.done:
             return
         if not decided.start:
+            _bound(run, began, [str(d["name"]) for d in defs
+                                if d["name"] not in started and d["name"] not in run.given_up])
             run.wait(WAIT_SECONDS)
+
+
+def _bound(run: Startup, began: float, waiting: list[str]) -> None:
+    """Fail the task once containers have waited on their dependencies longer than the
+    plane lets a task take to start (a dependency without startTimeout waits this long)."""
+    waited = run.clock() - began
+    if waited > run.timing.task_start_timeout:
+        raise StartFailedError(f"dependency graph: containers {', '.join(waiting)} still "
+                               f"wait on their dependsOn after {waited:.0f} s", waiting[0])
 
 
 def _start_one(run: Startup, definition: Mapping[str, Any]) -> str:
