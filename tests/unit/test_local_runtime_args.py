@@ -214,9 +214,18 @@ class _FakeEngine:
     def inspect_image(self, image: str) -> dict[str, Any]:
         return {}
 
+    def info(self) -> dict[str, Any]:
+        return {"NCPU": 2}
+
     def stop(self, runtime_id: str, timeout: int) -> None:
         if self.states[runtime_id]["State"]["Status"] == "running":
             self.states[runtime_id] = _inspect("exited", code=143)
+
+    def kill(self, runtime_id: str, signal: str = "SIGKILL") -> None:
+        self.stop(runtime_id, 0)
+
+    def wait(self, runtime_id: str, timeout: float) -> dict[str, int]:
+        return {"StatusCode": self.states[runtime_id]["State"]["ExitCode"]}
 
     def logs(self, runtime_id: str, **kwargs: Any) -> bytes:
         return b"one\ntwo\n"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.local.base_images import BUSYBOX_IMAGE
+from release.local.ecs import container_options as options
 from release.local.ecs.model import ContainerState, Health, TaskSpec, Timing
 
 PLANE_LABEL = "dev.release.local.plane"
@@ -24,6 +25,7 @@ SANDBOX_IMAGE = BUSYBOX_IMAGE
 NANOSECONDS = 1_000_000_000
 # ECS's healthCheck defaults (seconds, retries), before Timing.health_scale
 ECS_HEALTH_DEFAULTS = {"interval": 30, "timeout": 5, "retries": 3, "startPeriod": 0}
+OUT_OF_MEMORY = "OutOfMemoryError: Container killed due to memory usage"  # ECS's reason
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class Inspected:
     exit_code: int | None
     pid: int | None
     error: str = ""
+    oom_killed: bool = False  # the kernel's OOM killer ended it (State.OOMKilled)
 
 
 def task_id(task_arn: str) -> str:
@@ -156,16 +159,26 @@ def container_args(
     sandbox_id: str,
     plane: str,
     timing: Timing,
+    host_cpus: int | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     """``create_container`` keyword arguments for one container definition; ``host_config``
-    holds ``create_host_config``'s (network ``container:<sandbox>``, never a port)."""
+    holds ``create_host_config``'s (network ``container:<sandbox>``, never a port; cpu and
+    memory limits, Linux options: see ``container_options``). A limit lowered to the
+    engine's ``host_cpus`` is said in ``notes``; a value ECS refuses raises
+    ``container_options.ResourceError``."""
     name = str(definition["name"])
+    limits, lowered = options.resources(spec.task_definition, definition, host_cpus)
+    if notes is not None:
+        notes.extend(lowered)
     args: dict[str, Any] = {
         "image": str(definition["image"]),
         "name": docker_name(spec, name),
-        "labels": labels(spec, plane, name),
+        "labels": {**options.docker_labels(definition), **labels(spec, plane, name)},
         "environment": environment(definition, secrets),
-        "host_config": {"network_mode": f"container:{sandbox_id}"},
+        "host_config": {"network_mode": f"container:{sandbox_id}", **limits,
+                        **options.host_options(definition)},
+        **options.create_options(definition, timing),
     }
     optional = {"command": "command", "entryPoint": "entrypoint",
                 "workingDirectory": "working_dir", "user": "user"}
@@ -189,6 +202,7 @@ def inspected(answer: Mapping[str, Any]) -> Inspected:
         exit_code=int(state["ExitCode"]) if status in ("exited", "dead") else None,
         pid=int(state["Pid"]) if state.get("Pid") else None,
         error=str(state.get("Error") or ""),
+        oom_killed=state.get("OOMKilled") is True,
     )
 
 
@@ -202,9 +216,9 @@ def container_state(definition: Mapping[str, Any], runtime_id: str | None,
     health: Health = {"healthy": "HEALTHY", "unhealthy": "UNHEALTHY"}.get(  # type: ignore[assignment]
         seen.health or "", "UNKNOWN")
     if seen.status in ("exited", "dead"):
+        reason = OUT_OF_MEMORY if seen.oom_killed else seen.error or None
         return ContainerState(name=name, image=image, last_status="STOPPED", health_status=health,
-                              exit_code=seen.exit_code, reason=seen.error or None,
-                              runtime_id=runtime_id)
+                              exit_code=seen.exit_code, reason=reason, runtime_id=runtime_id)
     status = "RUNNING" if seen.status in ("running", "paused", "restarting") else "PENDING"
     return ContainerState(name=name, image=image, last_status=status,  # type: ignore[arg-type]
                           health_status=health, runtime_id=runtime_id)

@@ -56,6 +56,7 @@ class TaskState:
     stop_code: StopCode | None = None
     stopped_reason: str | None = None
     netns_pid: int | None = None  # a PID inside the task's network namespace (its loopback)
+    stopping_at: float | None = None  # when the stop was asked (DescribeTasks' stoppingAt)
 
 
 class Runtime(Protocol):
@@ -88,6 +89,12 @@ class Timing:
     task_start_timeout: float = 120.0  # a task not RUNNING by then is stopped
     # how long one ECS minute lasts here (bake times, canary and linear steps, hook timeouts)
     minute_seconds: float = 1.0
+    # a container's stopTimeout and startTimeout (seconds) are multiplied by it
+    container_scale: float = 0.1
+
+    def container_seconds(self, value: float) -> float:
+        """A container definition's ``value`` seconds (stopTimeout, startTimeout), here."""
+        return value * self.container_scale
 
     def minutes(self, value: float) -> float:
         """``value`` ECS minutes, in local seconds."""

@@ -7,26 +7,29 @@ process forked per task every half second, registry credentials go with each pul
 would share, and answers come back as data rather than text to parse.
 
 ``start`` returns at once; a worker thread resolves secrets, pulls, creates the task's
-sandbox (it owns the network namespace: loopback only) and starts the containers in it.
-``poll`` inspects the task's containers; an essential container that exits, a ``stop`` or a
-failure to start hands the task to a teardown thread (DEPROVISIONING), which keeps the exit
-codes and the last log lines, ships awslogs output, and removes the containers (STOPPED).
+sandbox (it owns the network namespace: loopback only) and starts the containers in it, in
+``dependsOn`` order (``startup``). ``poll`` inspects the task's containers; an essential
+container that exits, a ``stop`` or a failure to start hands the task to a teardown thread
+(DEPROVISIONING), which stops the containers dependents first (SIGKILL after stopTimeout),
+keeps exit codes and last log lines, ships awslogs output, and removes them (STOPPED).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from release.local.ecs import containers as args
+from release.local.ecs import startup
 from release.local.ecs.launching import (
     AbortedError,
     RegistryAuth,
     Secret,
     StartFailedError,
-    create,
     pull,
     remove,
     remove_plane_containers,
@@ -42,7 +45,7 @@ from release.local.ecs.model import (
 )
 from release.local.ecs.task_logs import LogShipper, PutLogs, last_lines
 
-STOP_TIMEOUT = 2  # seconds `docker stop` waits before SIGKILL
+_log = logging.getLogger(__name__)
 KEPT_LOG_LINES = 1000  # per container, kept after its removal for logs()
 ESSENTIAL_EXITED = "Essential container in task exited"
 
@@ -67,6 +70,8 @@ class _Task:
     reasons: dict[str, str] = field(default_factory=dict)  # container name -> reason
     seen: tuple[ContainerState, ...] = ()  # the containers at the last poll
     kept_logs: dict[str, list[str]] = field(default_factory=dict)
+    given_up: dict[str, str] = field(default_factory=dict)  # never started: why (dependsOn)
+    stopping_at: float | None = None
 
 
 class DockerRuntime:
@@ -83,6 +88,7 @@ class DockerRuntime:
         plane: str,
         put_logs: PutLogs | None = None,
         ship_seconds: float = 3.0,
+        wait: Callable[[float], None] = time.sleep,
     ) -> None:
         self._host = docker_host
         self._secret = secret
@@ -96,6 +102,7 @@ class DockerRuntime:
         self._local = threading.local()
         self._clients: list[Any] = []
         self._closed = False
+        self._wait = wait
         self._shipper = LogShipper(put_logs, self._api, ship_seconds) if put_logs else None
         if self._shipper:
             self._shipper.begin(self._running_containers)
@@ -124,7 +131,7 @@ class DockerRuntime:
             task = self._tasks[task_arn]
             ids, look = dict(task.ids), task.running and not task.stopping
         if look:
-            seen = self._inspect_all(task.spec, ids)
+            seen = startup.inspect_all(self._api(), task.spec, ids)
             self._observe(task, seen)
         with self._lock:
             return self._state(task)
@@ -186,6 +193,8 @@ class DockerRuntime:
                 with self._lock:
                     task.reasons[failed.container] = failed.reason
             self._request_stop(task, "TaskFailedToStart", failed.reason)
+        except startup.EssentialExitedError:
+            self._request_stop(task, "EssentialContainerExited", ESSENTIAL_EXITED)
         except AbortedError:
             pass
         except Exception as exc:  # noqa: BLE001 -- the engine or a callable failed: say why
@@ -201,36 +210,39 @@ class DockerRuntime:
             task.status = status
 
     def _create_all(self, task: _Task, secrets: Mapping[str, Mapping[str, str]]) -> None:
-        import docker.errors
-
         api, spec = self._api(), task.spec
+        startup.check(spec)
+        sandbox = startup.make_sandbox(api, spec, self._plane,
+                                       lambda made: self._created(task, None, made))
+        with self._lock:
+            task.netns_pid = args.inspected(api.inspect_container(sandbox)).pid
+        run = startup.Startup(
+            api=api, spec=spec, sandbox=sandbox, secrets=secrets, plane=self._plane,
+            timing=self._timing, clock=self._clock,
+            checkpoint=lambda: self._advance(task, "PENDING"),
+            created=lambda name, runtime_id: self._created(task, name, runtime_id),
+            observed=lambda seen: self._seen_starting(task, seen),
+            wait=self._wait, host_cpus=startup.engine_cpus(api), given_up=task.given_up)
         try:
-            sandbox = create(api, args.sandbox_args(spec, self._plane))
-            with self._lock:
-                task.sandbox = sandbox
-            api.start(sandbox)
-            pid = args.inspected(api.inspect_container(sandbox)).pid
-            with self._lock:
-                task.netns_pid = pid
-        except docker.errors.APIError as exc:
-            reason = f"ResourceInitializationError: {exc.explanation or exc}"
-            raise StartFailedError(reason) from None
-        for definition in args.definitions(spec):
-            name = str(definition["name"])
-            self._advance(task, "PENDING")
-            kwargs = args.container_args(spec, definition, secrets=secrets.get(name, {}),
-                                         sandbox_id=sandbox, plane=self._plane,
-                                         timing=self._timing)
-            try:
-                runtime_id = create(api, kwargs)
-                with self._lock:
-                    task.ids[name] = runtime_id
-                api.start(runtime_id)
-            except docker.errors.APIError as exc:
-                reason = f"CannotStartContainerError: {exc.explanation or exc}"
-                raise StartFailedError(reason, name) from None
+            startup.start_containers(run)
+        finally:
+            for note in run.notes:
+                _log.warning("task %s: %s", args.task_id(spec.task_arn), note)
         with self._lock:
             task.running = True
+
+    def _created(self, task: _Task, name: str | None, runtime_id: str) -> None:
+        """Remember a container (None: the sandbox) as soon as it exists, for the teardown."""
+        with self._lock:
+            if name is None:
+                task.sandbox = runtime_id
+            else:
+                task.ids[name] = runtime_id
+
+    def _seen_starting(self, task: _Task, seen: tuple[ContainerState, ...]) -> None:
+        with self._lock:
+            if not task.stopping:
+                task.seen = seen
 
     def _release(self, task: _Task) -> None:
         """The start thread is done: tear down now if a stop came meanwhile."""
@@ -240,21 +252,6 @@ class DockerRuntime:
             self._teardown(task)
 
     # -- observing ---------------------------------------------------------------------
-
-    def _inspect_all(self, spec: TaskSpec, ids: Mapping[str, str]) -> tuple[ContainerState, ...]:
-        import docker.errors
-
-        api, states = self._api(), []
-        for definition in args.definitions(spec):
-            runtime_id = ids.get(str(definition["name"]))
-            seen = None
-            if runtime_id is not None:
-                try:
-                    seen = args.inspected(api.inspect_container(runtime_id))
-                except docker.errors.NotFound:
-                    seen = args.Inspected("dead", None, None, None, "container removed")
-            states.append(args.container_state(definition, runtime_id, seen))
-        return tuple(states)
 
     def _observe(self, task: _Task, seen: tuple[ContainerState, ...]) -> None:
         defs = args.definitions(task.spec)
@@ -272,6 +269,7 @@ class DockerRuntime:
         defs = args.definitions(task.spec)
         seen = task.seen or tuple(args.container_state(d, task.ids.get(str(d["name"])), None)
                                   for d in defs)
+        seen = tuple(_given_up(c, task.given_up.get(c.name)) for c in seen)
         seen = tuple(replace(c, reason=c.reason or task.reasons.get(c.name)) for c in seen)
         stopped = task.status == "STOPPED"
         return TaskState(
@@ -279,7 +277,7 @@ class DockerRuntime:
             desired_status="STOPPED" if task.stopping else "RUNNING",
             health_status="UNKNOWN" if stopped else args.task_health(defs, seen),
             containers=seen, created_at=task.created_at, started_at=task.started_at,
-            stopped_at=task.stopped_at, stop_code=task.stop_code,
+            stopping_at=task.stopping_at, stopped_at=task.stopped_at, stop_code=task.stop_code,
             stopped_reason=task.stopped_reason,
             netns_pid=None if stopped else task.netns_pid,
         )
@@ -298,6 +296,7 @@ class DockerRuntime:
             if task.stopping:
                 return
             task.stopping, task.stop_code, task.stopped_reason = True, code, reason
+            task.stopping_at = self._clock()
             if task.running or not task.busy:
                 task.status = "DEPROVISIONING"
             if task.busy:
@@ -320,17 +319,11 @@ class DockerRuntime:
 
     def _dismantle(self, task: _Task, ids: Mapping[str, str], sandbox: str | None
                    ) -> tuple[tuple[ContainerState, ...], dict[str, list[str]]]:
-        """Stop the containers (SIGKILL after ``STOP_TIMEOUT``), read their ends, remove them
-        and the sandbox."""
-        import docker.errors
-
+        """Stop the containers (dependents first; SIGKILL after each one's stopTimeout), read
+        their ends, remove them and the sandbox."""
         api = self._api()
-        for runtime_id in ids.values():
-            try:
-                api.stop(runtime_id, timeout=STOP_TIMEOUT)
-            except docker.errors.NotFound:
-                continue
-        final = self._inspect_all(task.spec, ids)
+        startup.stop_containers(api, task.spec, ids, self._timing)
+        final = startup.inspect_all(self._api(), task.spec, ids)
         kept = self._keep_logs(task, ids)
         for runtime_id in [*ids.values(), *([sandbox] if sandbox else [])]:
             remove(api, runtime_id)
@@ -391,3 +384,10 @@ class DockerRuntime:
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
 
+
+
+def _given_up(container: ContainerState, why: str | None) -> ContainerState:
+    """A container that will never start (a dependency cannot be met) shows STOPPED, and why."""
+    if why is None or container.runtime_id is not None:
+        return container
+    return replace(container, last_status="STOPPED", reason=why)

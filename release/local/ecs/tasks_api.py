@@ -32,7 +32,8 @@ def task(state: TaskState, region: str, account: str, port: int | None = None) -
     for key in ("cpu", "memory"):
         if body.get(key):
             out[key] = str(body[key])
-    for key, value in (("startedAt", state.started_at), ("stoppedAt", state.stopped_at),
+    for key, value in (("startedAt", state.started_at), ("stoppingAt", state.stopping_at),
+                       ("stoppedAt", state.stopped_at),
                        ("stopCode", state.stop_code), ("stoppedReason", state.stopped_reason)):
         if value is not None:
             out[key] = value
@@ -49,6 +50,11 @@ def _container(state: TaskState, name: str, region: str, account: str,
         "taskArn": state.spec.task_arn, "name": name, "image": found.image,
         "lastStatus": found.last_status, "healthStatus": found.health_status,
     }
+    defs = state.spec.task_definition.get("containerDefinitions") or []
+    definition: Mapping[str, Any] = next((d for d in defs if d.get("name") == name), {})
+    for key in ("cpu", "memory", "memoryReservation"):  # as ECS echoes them: strings
+        if definition.get(key) is not None:
+            out[key] = str(definition[key])
     if found.exit_code is not None:
         out["exitCode"] = found.exit_code
     if found.reason:
