@@ -17,13 +17,16 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
+from release.config.model import SmokeCheck
 from release.planning.listener_rules import SmokeRequest, is_dns_name
 
 BODY_LIMIT = 64 * 1024  # what a smoke check reads of a body
 METADATA_V6 = ipaddress.ip_address("fd00:ec2::254")  # EC2's instance metadata over IPv6
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolve = Callable[..., list[tuple[Any, ...]]]  # socket.getaddrinfo's shape
 
 
 def _never(address: Address) -> bool:
@@ -34,7 +37,8 @@ def _never(address: Address) -> bool:
             or address.is_reserved or address == METADATA_V6)
 
 
-def refused(host: str, port: int) -> tuple[str | None, str | None]:
+def refused(host: str, port: int,
+            resolve: Resolve = socket.getaddrinfo) -> tuple[str | None, str | None]:
     """(the address to connect to, None) or (None, why ``host`` must not be reached)."""
     try:
         literal: Address | None = ipaddress.ip_address(host)
@@ -49,7 +53,7 @@ def refused(host: str, port: int) -> tuple[str | None, str | None]:
     if not is_dns_name(host):
         return None, f"{host} is neither an IP address nor a DNS name"
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = resolve(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         return None, f"{host} does not resolve ({exc.strerror or exc})"
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
@@ -99,31 +103,33 @@ def _get(request: SmokeRequest, address: str, timeout: float) -> tuple[int, str]
         connection.close()
 
 
-def smoke(request: SmokeRequest, *, status: int, body_contains: str | None,
-          timeout_seconds: float, clock: Callable[[], float],
-          sleep: Callable[[float], None]) -> tuple[bool, str]:
-    """GET ``request`` until it answers ``status`` (with ``body_contains``) or the time is
-    up; (passed, what it answered last). Redirects are answers, never followed."""
+def smoke(request: SmokeRequest, check: SmokeCheck, *, clock: Callable[[], float],
+          sleep: Callable[[float], None],
+          resolve: Resolve = socket.getaddrinfo) -> tuple[bool, str]:
+    """GET ``request`` until it answers ``check.status`` (with ``check.body_contains``) or
+    ``check.timeout_seconds`` are up; (passed, what it answered last). Redirects are
+    answers, never followed."""
     parts = urlsplit(request.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False, f"{request.url} is not an http(s) URL"
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    address, why = refused(parts.hostname, port)
+    address, why = refused(parts.hostname, port, resolve)
     if address is None:
         return False, f"not checked: {why}"
-    deadline = clock() + timeout_seconds
+    deadline = clock() + check.timeout_seconds
     shown = parts.path or "/"
     last = "no answer"
     while True:
         try:
-            code, body = _get(request, address, max(1.0, min(5.0, timeout_seconds)))
+            code, body = _get(request, address, max(1.0, min(5.0, check.timeout_seconds)))
             last = f"GET {shown} answered {code}"
-            if code == status and (body_contains is None or body_contains in body):
+            if code == check.status and (check.body_contains is None
+                                         or check.body_contains in body):
                 return True, last
-            if code == status:
-                last += f" without {body_contains!r} in its body"
+            if code == check.status:
+                last += f" without {check.body_contains!r} in its body"
         except (OSError, ValueError, http.client.HTTPException) as exc:
             last = f"GET {shown} failed: {exc}"
         if clock() >= deadline:
-            return False, f"{last} (wanted {status})"
+            return False, f"{last} (wanted {check.status})"
         sleep(0.5)

@@ -113,8 +113,8 @@ def _host(condition: Mapping[str, Any], rule: str) -> str | Unroutable:
     if hosts:
         return hosts[0].rstrip(".").lower()
     shown = ", ".join(_values(condition, "HostHeaderConfig"))[:200]
-    return Unroutable(f"listener rule {rule} matches host-header {shown!r} by wildcard only: "
-                      "the smoke check needs one exact host name",
+    return Unroutable(f"listener rule {rule} has no exact host name in host-header "
+                      f"{shown!r} (wildcards only?): the smoke check needs one to send",
                       f"add an exact host name to the rule's host-header values, or {FIX}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -68,7 +69,7 @@ def _production_routes(client: Callable[[str], Any],
                        urls: list[str | None]) -> None:
     """The URLs of services whose production listener rule ECS blue/green names: the
     listener's scheme and port, and the name its host-header condition wants (all such
-    services in one lookup). A rule no GET can match leaves the URL to the DNS name."""
+    services in one lookup). A rule no GET can match gets its listener's URL."""
     routed = {i: arn for i, (_, svc) in enumerate(spots)
               if (arn := elb_routes.rule_arn(svc, "productionListenerRule"))}
     if not routed:
@@ -76,8 +77,11 @@ def _production_routes(client: Callable[[str], Any],
     found = elb_routes.describe(client("elbv2"), list(routed.values()))
     for i, arn in routed.items():
         rule = found.get(arn)
-        request = listener_rules.request_for(rule, "/") if isinstance(
-            rule, listener_rules.ListenerRule) else None
+        if not isinstance(rule, listener_rules.ListenerRule):
+            continue
+        request = listener_rules.request_for(rule, "/")
+        if isinstance(request, listener_rules.Unroutable):  # the listener, whatever it wants
+            request = listener_rules.request_for(replace(rule, conditions=()), "/")
         if isinstance(request, listener_rules.SmokeRequest):
             url = request.shown
             urls[i] = url[:-1] if urlsplit(url).path == "/" else url

@@ -68,10 +68,7 @@ def _smoke(ctx: Context, request: SmokeRequest | Unroutable,
     assert check is not None  # noqa: S101
     if isinstance(request, Unroutable):
         return False, f"no URL to check: {request.reason} (fix: {request.hint})"
-    passed, detail = smoke_http.smoke(request, status=check.status,
-                                      body_contains=check.body_contains,
-                                      timeout_seconds=check.timeout_seconds,
-                                      clock=ctx.clock, sleep=ctx.sleep)
+    passed, detail = smoke_http.smoke(request, check, clock=ctx.clock, sleep=ctx.sleep)
     return passed, f"{detail} at {request.described}"
 
 
