@@ -110,9 +110,12 @@ def smoke(request: SmokeRequest, check: SmokeCheck, *, clock: Callable[[], float
     ``check.timeout_seconds`` are up; (passed, what it answered last). Redirects are
     answers, never followed."""
     parts = urlsplit(request.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False, f"{request.url} is not an http(s) URL"
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
+        return False, f"{request.url!r} is not an http(s) URL"
     address, why = refused(parts.hostname, port, resolve)
     if address is None:
         return False, f"not checked: {why}"

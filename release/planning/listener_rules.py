@@ -148,7 +148,7 @@ def _conditions(rule: ListenerRule, path: str) -> tuple[str | None, str] | Unrou
             if routed is None:
                 return Unroutable(
                     f"smoke.path {path} is not routed by listener rule {rule.arn} "
-                    f"(path-pattern {', '.join(patterns)[:200]})",
+                    f"(path-pattern {', '.join(patterns)[:200]!r})",
                     "set smoke.path to a path the rule routes, or " + FIX)
             path = routed
         elif field == "http-request-method":

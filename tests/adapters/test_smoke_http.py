@@ -167,6 +167,7 @@ def test_a_silent_server_is_given_up_on(serve: Callable[..., Server]) -> None:
     ("http://167772161/", (), "neither an IP address nor a DNS name"),
     ("http://10.1/", (), "neither an IP address nor a DNS name"),
     ("ftp://lb.example.test/", (), "not an http(s) URL"),
+    ("http://lb.example.test:99999/", (), "not an http(s) URL"),
 ])
 def test_addresses_never_reached(url: str, answers: tuple[str, ...], why: str) -> None:
     resolve, _ = resolver(*(answers or ("127.0.0.1",)))
