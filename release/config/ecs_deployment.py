@@ -4,11 +4,14 @@ built. Pure: problems are reported through ``report(path, message, hint)``."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from release.config.model import EcsStrategy, LifecycleHook, RunTaskGate, SmokeCheck
 from release.config.source import PathKey
+from release.planning.listener_rules import is_dns_name
 
 Report = Callable[[PathKey, str, str], None]
 # field -> the strategies it belongs to
@@ -46,18 +49,69 @@ def _hook(raw: Mapping[str, Any], at: PathKey, account: str | None,
                          timeout_action=raw.get("timeout_action"))
 
 
-def _gates(raw: Mapping[str, Any]) -> tuple[RunTaskGate | None, SmokeCheck | None]:
+def _smoke_url(url: str, at: PathKey, report: Report) -> None:
+    """``smoke.url`` is sent from the runner: an absolute http(s) URL naming a host, with
+    no credentials, query or fragment, and no private or link-local IP address."""
+    fix = "give an absolute URL such as https://test.example.com:8443 (smoke.path is added)"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        report(at, f"smoke.url is not a valid URL: {exc}", fix)
+        return
+    why = None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        why = "is not an absolute http(s) URL"
+    elif "@" in parts.netloc:
+        why = "carries credentials (user@ or user:password@): the smoke check sends none"
+    elif parts.query or parts.fragment or url.endswith(("?", "#")):
+        why = "has a query or fragment: put the query in smoke.path"
+    elif port == 0:
+        why = "has port 0"
+    else:
+        why = _smoke_host(parts.hostname)
+    if why:
+        report(at, f"smoke.url {why}", fix)
+
+
+def _smoke_host(host: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None if is_dns_name(host) else f"host {host!r} is not a DNS name"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    if not address.is_loopback and (address.is_private or address.is_link_local or
+                                    address.is_reserved or address.is_multicast):
+        return (f"names {host}, a private or link-local address: the smoke check reaches "
+                "private addresses only by a DNS name (an internal load balancer's name)")
+    return None
+
+
+def _smoke(raw: Mapping[str, Any] | None, at: PathKey, report: Report) -> SmokeCheck | None:
+    if raw is None:
+        return None
+    url, host = raw.get("url"), raw.get("host_header")
+    if url is not None:
+        _smoke_url(str(url), (*at, "url"), report)
+    if host is not None and url is None:
+        report((*at, "host_header"), "smoke.host_header goes with smoke.url",
+               "give smoke.url too; a route looked up from the load balancer sends the "
+               "Host its listener rule wants")
+    return SmokeCheck(path=str(raw.get("path", "/")), status=int(raw.get("status", 200)),
+                      body_contains=raw.get("body_contains"),
+                      timeout_seconds=int(raw.get("timeout_seconds", 10)),
+                      url=str(url) if url is not None else None,
+                      host_header=str(host) if host is not None else None)
+
+
+def _gates(raw: Mapping[str, Any], at: PathKey,
+           report: Report) -> tuple[RunTaskGate | None, SmokeCheck | None]:
     task = (raw.get("before_traffic") or {}).get("run_task")
     run_task = RunTaskGate(command=tuple(task["command"]), container=task.get("container"),
                            timeout_seconds=int(task.get("timeout_seconds", 600))
                            ) if task else None
-    smoke_raw = raw.get("smoke")
-    smoke = SmokeCheck(path=str(smoke_raw.get("path", "/")),
-                       status=int(smoke_raw.get("status", 200)),
-                       body_contains=smoke_raw.get("body_contains"),
-                       timeout_seconds=int(smoke_raw.get("timeout_seconds", 10))
-                       ) if smoke_raw is not None else None
-    return run_task, smoke
+    return run_task, _smoke(raw.get("smoke"), (*at, "smoke"), report)
 
 
 def parse(raw: Mapping[str, Any], at: PathKey, *, account: str | None,
@@ -74,7 +128,7 @@ def parse(raw: Mapping[str, Any], at: PathKey, *, account: str | None,
                    "ECS takes percentages in steps of 0.1, e.g. 12.5")
     hooks = tuple(_hook(h, (*at, "lifecycle_hooks", i), account, report)
                   for i, h in enumerate(raw.get("lifecycle_hooks") or ()))
-    run_task, smoke = _gates(raw)
+    run_task, smoke = _gates(raw, at, report)
     return EcsStrategy(
         strategy=cast(Any, strategy),
         canary_percent=float(raw.get("canary_percent", 5.0)),

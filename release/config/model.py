@@ -189,6 +189,8 @@ class SmokeCheck:
     status: int = 200
     body_contains: str | None = None
     timeout_seconds: int = 10
+    url: str | None = None  # where to GET instead of the route looked up (path appended)
+    host_header: str | None = None  # with url: the Host (and TLS name) to send
 
 
 @dataclass(frozen=True)

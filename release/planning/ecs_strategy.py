@@ -88,7 +88,8 @@ def describe(strategy: EcsStrategy | None) -> str:
     if strategy.run_task:
         gates.append("run task `" + " ".join(strategy.run_task.command)[:60] + "`")
     if strategy.smoke:
-        gates.append(f"smoke GET {strategy.smoke.path} -> {strategy.smoke.status}")
+        where = f" at {strategy.smoke.url.rstrip('/')}" if strategy.smoke.url else ""
+        gates.append(f"smoke GET {strategy.smoke.path}{where} -> {strategy.smoke.status}")
     if strategy.alarms:
         gates.append("alarms " + ", ".join(strategy.alarms))
     hooks = [h.function_arn.rsplit(":", 1)[-1] if h.function_arn else "pause"

@@ -175,6 +175,65 @@ GATES = [
          f"{AT}.smoke.timeout_seconds"),
 ]
 
+SMOKE = f"{AT}.smoke"
+URL = f"{SMOKE}.url"
+CREDENTIALS = "carries credentials"
+PRIVATE = "a private or link-local address"
+NOT_A_NAME = "is not a DNS name"
+
+
+def smoke_url(url: str, **fields: Any) -> dict[str, Any]:
+    return canary(smoke={"path": "/health", "url": url, **fields})
+
+
+SMOKE_URL = [
+    case("smoke-url-with-password", smoke_url("https://user:hunter2@web.example.com/"),
+         CREDENTIALS, URL),
+    case("smoke-url-with-user", smoke_url("https://deploy@web.example.com/"), CREDENTIALS,
+         URL),
+    case("smoke-url-backslash-userinfo", smoke_url("http://evil.example.com\\@web.example.com/"),
+         CREDENTIALS, URL),
+    case("smoke-url-instance-metadata", smoke_url("http://169.254.169.254/latest/meta-data/"),
+         PRIVATE, URL),
+    case("smoke-url-private-ip", smoke_url("http://10.0.0.5:8080/"), PRIVATE, URL),
+    case("smoke-url-ipv4-mapped-metadata", smoke_url("http://[::ffff:a9fe:a9fe]/"), PRIVATE,
+         URL),
+    case("smoke-url-ipv6-metadata", smoke_url("http://[fd00:ec2::254]/"), PRIVATE, URL),
+    case("smoke-url-decimal-ip", smoke_url("http://167772161/"), NOT_A_NAME, URL),
+    case("smoke-url-short-ip", smoke_url("http://10.1/"), NOT_A_NAME, URL),
+    case("smoke-url-hex-ip", smoke_url("http://0xa9fea9fe/"), NOT_A_NAME, URL),
+    case("smoke-url-percent-encoded-host", smoke_url("http://%31%30.0.0.5/"), NOT_A_NAME, URL),
+    case("smoke-url-underscore-host", smoke_url("http://a_b.example.com/"), NOT_A_NAME, URL),
+    case("smoke-url-file-scheme", smoke_url("file:///etc/passwd"), INVALID, URL),
+    case("smoke-url-javascript", smoke_url("javascript:alert(1)"), INVALID, URL),
+    case("smoke-url-relative", smoke_url("/health"), INVALID, URL),
+    case("smoke-url-no-host", smoke_url("https:///health"), "not an absolute http(s) URL",
+         URL),
+    case("smoke-url-forges-a-workflow-command", smoke_url("https://a.example.com/\n::error::x"),
+         CONTROL, URL, environ={"GITHUB_ACTIONS": "true"}),
+    case("smoke-url-with-space", smoke_url("https://a.example.com/a b"), INVALID, URL),
+    case("smoke-url-non-ascii-host", smoke_url("https://ex\u00e4mple.com/"), INVALID, URL),
+    case("smoke-url-query-token", smoke_url("https://a.example.com/?token=s3cret"),
+         "has a query or fragment", URL),
+    case("smoke-url-fragment", smoke_url("https://a.example.com/#x"), "has a query or fragment",
+         URL),
+    case("smoke-url-port-out-of-range", smoke_url("https://a.example.com:99999/"),
+         "is not a valid URL", URL),
+    case("smoke-url-port-zero", smoke_url("https://a.example.com:0/"), "has port 0", URL),
+    case("smoke-url-too-long", smoke_url("https://a.example.com/" + "a" * 2048), "", URL),
+    case("smoke-host-header-without-url", canary(smoke={"host_header": "web.example.com"}),
+         "goes with smoke.url", f"{SMOKE}.host_header"),
+    case("smoke-host-header-with-port", smoke_url("https://nlb.example.com",
+                                                  host_header="web.example.com:443"),
+         INVALID, f"{SMOKE}.host_header"),
+    case("smoke-host-header-wildcard", smoke_url("https://nlb.example.com",
+                                                 host_header="*.example.com"),
+         INVALID, f"{SMOKE}.host_header"),
+    case("smoke-host-header-forges-a-header", smoke_url(
+        "https://nlb.example.com", host_header="web.example.com\r\nCookie: x"), CONTROL,
+        f"{SMOKE}.host_header"),
+]
+
 ALLOWED = [
     case("canary-with-every-gate-is-allowed", canary(
         canary_percent=12.5, step_minutes=5, bake_minutes=10, alarms=["web-5xx"],
@@ -182,11 +241,16 @@ ALLOWED = [
                          {"pause": True, "stages": ["POST_TEST_TRAFFIC_SHIFT"]}],
         before_traffic={"run_task": {"command": ["python", "manage.py", "migrate"]}},
         smoke={"path": "/health", "status": 200, "body_contains": "ok"}), "", exit=0),
+    case("smoke-url-and-host-header-are-allowed", smoke_url(
+        "https://internal-nlb-1.elb.eu-west-1.amazonaws.com:8443/v1",
+        host_header="web.example.com"), "", exit=0),
+    case("smoke-url-on-loopback-is-allowed", smoke_url("http://127.0.0.1:15810"), "",
+         exit=0),
     case("rolling-with-smoke-and-alarms-is-allowed", {"alarms": ["web-5xx"],
                                                       "smoke": {"path": "/"}}, "", exit=0),
 ]
 
-CASES = [*STRATEGY, *ALARMS, *HOOKS, *GATES, *ALLOWED]
+CASES = [*STRATEGY, *ALARMS, *HOOKS, *GATES, *SMOKE_URL, *ALLOWED]
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))

@@ -74,6 +74,9 @@ def test_the_deployment_configuration_ecs_gets(strategy: EcsStrategy,
                  smoke=SmokeCheck(path="/health")),
      "canary 10%, the rest after 5 min, bake 10 min; gates: run task `manage.py migrate`; "
      "smoke GET /health -> 200; alarms web-5xx"),
+    (EcsStrategy(strategy="blue_green", smoke=SmokeCheck(
+        path="/health", url="https://nlb.example.com:8443/", host_header="web.example.com")),
+     "blue/green, bake 0 min; gates: smoke GET /health at https://nlb.example.com:8443 -> 200"),
     (EcsStrategy(strategy="linear", step_percent=25, lifecycle_hooks=(
         LifecycleHook(("POST_SCALE_UP",)),), circuit_breaker=False),
      "linear 25% every 6 min, bake 0 min; gates: hooks pause; no circuit breaker"),

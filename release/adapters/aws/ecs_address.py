@@ -1,4 +1,5 @@
-"""How to reach ECS services: a load balancer's DNS name, or a public task's ENI name.
+"""How to reach ECS services: their production listener rule (ECS blue/green), a load
+balancer's DNS name, or a public task's ENI name.
 
 The predictions-api README did this by hand with three CLI calls after every deploy. Here
 the services of one command are looked up together, after their rollouts: load balancers
@@ -12,7 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
+
+from release.adapters.aws import elb_routes
+from release.planning import listener_rules
 
 PAGE = 100  # ListTasks and DescribeTasks take at most 100 tasks per call
 NAMES = 20  # target groups / load balancers per describe call
@@ -32,13 +38,17 @@ def service_urls(client: Callable[[str], Any],
     ``client(name)`` gives the ``ecs``, ``elbv2`` and ``ec2`` clients. Best effort: the
     rollouts already succeeded, so a failed lookup costs URLs, not the release.
     """
+    urls: list[str | None] = [None] * len(spots)
+    with suppress(Exception):  # best effort: the load balancer's DNS name is reported then
+        _production_routes(client, spots, urls)
     names: list[str | None] = [None] * len(spots)
     balanced = {i: groups[0] for i, (_, svc) in enumerate(spots)
-                if (groups := [lb["targetGroupArn"] for lb in svc.get("loadBalancers", [])
-                               if lb.get("targetGroupArn")])}
+                if urls[i] is None and (groups := [
+                    lb["targetGroupArn"] for lb in svc.get("loadBalancers", [])
+                    if lb.get("targetGroupArn")])}
     public: dict[str, dict[str, int]] = {}  # cluster -> service name -> index
     for i, (cluster, svc) in enumerate(spots):
-        if i not in balanced and _public_ip(svc):
+        if i not in balanced and urls[i] is None and _public_ip(svc):
             public.setdefault(cluster, {})[str(svc.get("serviceName", ""))] = i
     if balanced:
         with suppress(Exception):  # best effort: the URLs are left out
@@ -50,7 +60,31 @@ def service_urls(client: Callable[[str], Any],
             for name, dns in _public_task_dns(client("ecs"), client("ec2"), cluster,
                                               running).items():
                 names[wanted[name]] = dns
-    return [f"http://{name}" if name else None for name in names]
+    return [url or (f"http://{name}" if name else None) for url, name in zip(urls, names,
+                                                                            strict=True)]
+
+
+def _production_routes(client: Callable[[str], Any],
+                       spots: Sequence[tuple[str, Mapping[str, Any]]],
+                       urls: list[str | None]) -> None:
+    """The URLs of services whose production listener rule ECS blue/green names: the
+    listener's scheme and port, and the name its host-header condition wants (all such
+    services in one lookup). A rule no GET can match gets its listener's URL."""
+    routed = {i: arn for i, (_, svc) in enumerate(spots)
+              if (arn := elb_routes.rule_arn(svc, "productionListenerRule"))}
+    if not routed:
+        return
+    found = elb_routes.describe(client("elbv2"), list(routed.values()))
+    for i, arn in routed.items():
+        rule = found.get(arn)
+        if not isinstance(rule, listener_rules.ListenerRule):
+            continue
+        request = listener_rules.request_for(rule, "/")
+        if isinstance(request, listener_rules.Unroutable):  # the listener, whatever it wants
+            request = listener_rules.request_for(replace(rule, conditions=()), "/")
+        if isinstance(request, listener_rules.SmokeRequest):
+            url = request.shown
+            urls[i] = url[:-1] if urlsplit(url).path == "/" else url
 
 
 def _public_ip(svc: Mapping[str, Any]) -> bool:

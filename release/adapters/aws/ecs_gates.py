@@ -1,23 +1,17 @@
-"""The gates around an ECS traffic move, on the wire: a one-off task from the new task
-definition that must exit 0 (migrations), and an HTTP smoke check against the new revision.
+"""A gate before an ECS traffic move, on the wire: a one-off task from the new task
+definition that must exit 0 (migrations). The smoke check is ``adapters.smoke_http``, sent
+where ``ecs_smoke`` finds the route.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import socket
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from release.adapters.aws.clients import explain
 from release.adapters.aws.ecs import last_log_lines
 from release.errors import ReleaseError
-
-BODY_LIMIT = 64 * 1024  # what a smoke check reads of a body
 
 
 @dataclass(frozen=True)
@@ -103,82 +97,3 @@ def run_task(ecs: Any, logs: Callable[[], Any], run: TaskRun, *,
         raise explain(exc, f"follow task {arn}") from None
     passed, detail = _verdict(task, essential)
     return TaskResult(passed, detail, last_log_lines(ecs, logs, task, lines=20), arn)
-
-
-def _refused_host(host: str) -> str | None:
-    """Why a smoke check must not reach ``host`` (a private or link-local address, e.g.
-    the instance metadata service), or None. Loopback is the local cloud's."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError as exc:
-        return f"{host} does not resolve ({exc.strerror or exc})"
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_loopback:
-            continue
-        if address.is_private or address.is_link_local or address.is_reserved:
-            return f"{host} resolves to {address}, a private address"
-    return None
-
-
-def _get(url: str, timeout: float) -> tuple[int, str]:
-    class _NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
-            return None
-
-    opener = urllib.request.build_opener(_NoRedirect)
-    try:
-        with opener.open(urllib.request.Request(url, method="GET"),  # noqa: S310 - http(s) only
-                         timeout=timeout) as answer:
-            return int(answer.status), answer.read(BODY_LIMIT).decode("utf-8", "replace")
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read(BODY_LIMIT).decode("utf-8", "replace")
-
-
-def smoke(url: str, *, status: int, body_contains: str | None, timeout_seconds: float,
-          clock: Callable[[], float], sleep: Callable[[float], None]) -> tuple[bool, str]:
-    """GET ``url`` until it answers ``status`` (with ``body_contains``) or the time is up;
-    (passed, what it answered last). Redirects are not followed; private hosts refused."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return False, f"{url} is not an http(s) URL"
-    refused = _refused_host(parts.hostname)
-    if refused:
-        return False, f"not checked: {refused}"
-    deadline = clock() + timeout_seconds
-    last = "no answer"
-    while True:
-        try:
-            code, body = _get(url, max(1.0, min(5.0, timeout_seconds)))
-            last = f"GET {parts.path or '/'} answered {code}"
-            if code == status and (body_contains is None or body_contains in body):
-                return True, last
-            if code == status:
-                last += f" without {body_contains!r} in its body"
-        except (OSError, ValueError) as exc:
-            last = f"GET {parts.path or '/'} failed: {exc}"
-        if clock() >= deadline:
-            return False, f"{last} (wanted {status})"
-        sleep(0.5)
-
-
-def test_url(ecs: Any, cluster: str, service: str, task_definition: str) -> str | None:
-    """The URL of the service's test listener: a loopback binding of one of its tasks of
-    ``task_definition`` (the local cloud binds a new revision's tasks there while its
-    deployment is under way); None when there is none (on AWS the test route is a load
-    balancer listener rule, which this does not look up)."""
-    try:
-        arns = ecs.list_tasks(cluster=cluster, serviceName=service,
-                              desiredStatus="RUNNING").get("taskArns", [])
-        tasks = ecs.describe_tasks(cluster=cluster, tasks=arns[:100])["tasks"] if arns else []
-    except Exception as exc:  # noqa: BLE001
-        raise explain(exc, f"find the test URL of {cluster}/{service}") from None
-    for task in tasks:
-        if task.get("taskDefinitionArn") != task_definition:
-            continue
-        for container in task.get("containers", []):
-            for binding in container.get("networkBindings", []):
-                port = binding.get("hostPort")
-                if binding.get("bindIP") == "127.0.0.1" and isinstance(port, int):
-                    return f"http://127.0.0.1:{port}"
-    return None

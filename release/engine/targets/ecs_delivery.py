@@ -15,12 +15,14 @@ and which gate failed.
 
 from __future__ import annotations
 
-from release.adapters.aws import ecs, ecs_address, ecs_gates, ecs_progressive, ecs_rollout
+from release.adapters import smoke_http
+from release.adapters.aws import ecs, ecs_gates, ecs_progressive, ecs_rollout, ecs_smoke
 from release.config.model import EcsDeployment, EcsStrategy, ServiceDeployment
 from release.engine.context import Context
 from release.engine.targets.base import Done
 from release.errors import ReleaseError
 from release.planning import ecs_strategy, rollout
+from release.planning.listener_rules import SmokeRequest, Unroutable
 
 POLL_SECONDS = 0.5  # DescribeServiceDeployments of one deployment: cheap, and stages are short
 
@@ -60,16 +62,14 @@ def _run_task(ctx: Context, dep: ServiceDeployment, ecs_dep: EcsDeployment, arn:
     return line
 
 
-def _smoke(ctx: Context, url: str | None, strategy: EcsStrategy) -> tuple[bool, str]:
+def _smoke(ctx: Context, request: SmokeRequest | Unroutable,
+           strategy: EcsStrategy) -> tuple[bool, str]:
     check = strategy.smoke
     assert check is not None  # noqa: S101
-    if url is None:
-        return False, "no URL to check (no test listener or service address found)"
-    passed, detail = ecs_gates.smoke(url.rstrip("/") + check.path, status=check.status,
-                                     body_contains=check.body_contains,
-                                     timeout_seconds=check.timeout_seconds,
-                                     clock=ctx.clock, sleep=ctx.sleep)
-    return passed, f"{detail} at {url.rstrip('/')}{check.path}"
+    if isinstance(request, Unroutable):
+        return False, f"no URL to check: {request.reason} (fix: {request.hint})"
+    passed, detail = smoke_http.smoke(request, check, clock=ctx.clock, sleep=ctx.sleep)
+    return passed, f"{detail} at {request.described}"
 
 
 def _progressive(ctx: Context, dep: ServiceDeployment, ecs_dep: EcsDeployment, arn: str,
@@ -86,9 +86,9 @@ def _progressive(ctx: Context, dep: ServiceDeployment, ecs_dep: EcsDeployment, a
     followed = ecs_progressive.follow(
         client, started, name=dep.name, log=ctx.log,
         pace=ecs_progressive.Pace(ctx.clock, ctx.sleep, POLL_SECONDS, ecs_dep.deadline_seconds),
-        smoke=(lambda: _smoke(ctx, ecs_gates.test_url(
-            client, ecs_dep.cluster, ecs_dep.service, arn), strategy))
-        if strategy.smoke else None)
+        smoke=(lambda: _smoke(ctx, ecs_smoke.test_request(
+            ctx.client, ecs_dep.cluster, ecs_dep.service, arn, check), strategy))
+        if (check := strategy.smoke) else None)
     progress = (*gates, *followed.gates, "stages: " + " -> ".join(followed.stages))
     verdict = followed.verdict
     if verdict.kind == "successful":
@@ -135,11 +135,11 @@ def _rolling(ctx: Context, dep: ServiceDeployment, arn: str, before: ecs_rollout
     # whether ECS rolls a failed rollout back by itself
     described = ctx.rollouts().roll_out(
         target, arn, ecs_rollout.Before(before.arn, strategy.circuit_breaker))
-    url = ecs_address.service_url(ctx.client, ecs_dep.cluster, described)
     if strategy.smoke is None:
         return Done(updated=True, arn=arn, detail="revision " + arn.rsplit(":", 1)[-1],
                     reach=(ecs_dep.cluster, described), progress=tuple(gates))
-    passed, detail = _smoke(ctx, url, strategy)
+    passed, detail = _smoke(ctx, ecs_smoke.service_request(
+        ctx.client, ecs_dep.cluster, described, strategy.smoke), strategy)
     gates.append(f"smoke {'passed' if passed else 'FAILED'}: {detail}")
     ctx.log(f"{dep.name}: smoke check {'passed' if passed else 'failed'}: {detail}")
     if passed:
