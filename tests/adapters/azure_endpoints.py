@@ -150,8 +150,8 @@ class Local:
 
 
 @contextmanager
-def running(tmp_path: Path, issuer: RunningIssuer,
-            app: dict[str, Any] | None = None) -> Iterator[Local]:
+def running(tmp_path: Path, issuer: RunningIssuer, app: dict[str, Any] | None = None,
+            listener: Any = Listener) -> Iterator[Local]:
     """The local Azure endpoints, federated with ``issuer``; the app ``batch-detector`` in
     ``rg-batch`` (``app`` its PUT body; default: one container running OLD_IMAGE), ready."""
     cert, key = tls.ensure_certificate(tmp_path)
@@ -160,7 +160,7 @@ def running(tmp_path: Path, issuer: RunningIssuer,
         TENANT, CLIENT, (entra.Credential(issuer.issuer.url, Workflow().subject),)),)))
     runtime = ScriptedRuntime()
     apps = ContainerApps(SUBSCRIPTION, Runner(runtime, PassingProber(), time.time),
-                         Listener, time.time, tenant=TENANT)
+                         listener, time.time, tenant=TENANT)
 
     def jwks(url: str) -> dict[str, object]:
         if url != issuer.issuer.url:
