@@ -61,9 +61,11 @@ def environ(cloud_state: LocalState, monkeypatch: pytest.MonkeyPatch) -> LocalSt
     return cloud_state
 
 
-def _repo(tmp_path: Path, state: LocalState, app: str, secret_url: str) -> Path:
+def _repo(tmp_path: Path, state: LocalState, app: str, secret_url: str,
+          deployment: dict[str, object] | None = None) -> Path:
     """The examples with environments/azlocal.yaml (Azure only, the app seeded), the
-    service's API_KEY read from ``secret_url``, and the CGI page that reports it."""
+    service's API_KEY read from ``secret_url`` (and ``deployment``, if given), and the CGI
+    page that reports it."""
     root = sandbox.make(REPO, tmp_path / "repo", aws_endpoint=state.aws_endpoint_url,
                         registry_host=state.registry_host,
                         azure=(state.azure_url, state.acr_host))
@@ -72,6 +74,8 @@ def _repo(tmp_path: Path, state: LocalState, app: str, secret_url: str) -> Path:
     data = yaml.safe_load(path.read_text())
     data["services"]["batch-detector"]["azure_container_app"]["secrets"] = {
         "API_KEY": secret_url}
+    if deployment is not None:
+        data["services"]["batch-detector"]["azure_container_app"]["deployment"] = deployment
     path.write_text(yaml.safe_dump(data))
     (root / "services" / "batch-detector" / "app" / "cgi-bin" / "keyset").write_text(CGI)
     sandbox.git(root, "add", "-A")
@@ -129,15 +133,18 @@ def test_a_reference_to_a_missing_secret_fails_the_revision_with_azures_reason(
 
 def test_a_release_outlasts_a_short_lived_entra_token(tmp_path: Path,
                                                       environ: LocalState) -> None:
-    """Tokens living 4 s; the release (build, ACR push, revision wait) takes longer: it
-    succeeds because the session renews its token with fresh GitHub assertions."""
+    """Tokens living 3 s; the release takes longer (build, ACR push, revision wait, and a
+    canary holding its share for 8 s before the traffic PATCH and the old revision's
+    deactivation, which need a live token): it succeeds because the session renews its
+    token with fresh GitHub assertions."""
     state, app = environ, "kv-renewal"
     keyvault.set_secret(components.folder(state) / keyvault.KEY_VAULT_FILE, "kv-batch",
                         "detector-api-key", VALUE)
-    root = _repo(tmp_path, state, app, URL)
+    root = _repo(tmp_path, state, app, URL, {"strategy": "canary", "percent": 50,
+                                             "interval_seconds": 8})
     directory_file = components.folder(state) / entra.ENTRA_FILE
     kept = entra.read_directory(directory_file)
-    entra.write_directory(directory_file, entra.Directory(kept.applications, 4))
+    entra.write_directory(directory_file, entra.Directory(kept.applications, 3))
     try:
         started = time.monotonic()
         result = _release(root)
@@ -148,3 +155,5 @@ def test_a_release_outlasts_a_short_lived_entra_token(tmp_path: Path,
     assert took > 8, f"the release took {took:.1f}s: too short to prove a renewal"
     props = get(state, app_path(app))["properties"]
     assert revision(state, app, props["latestRevisionName"])["runningState"] == "Running"
+    assert props["configuration"]["ingress"]["traffic"] == [
+        {"revisionName": props["latestRevisionName"], "weight": 100}]
