@@ -24,7 +24,7 @@ from release.engine.keys import desired
 from release.errors import EXIT_FAILED, EXIT_OK, UsageError
 from release.names import SERVICE, printable, shown
 from release.output import envelope, table
-from release.planning import buildkey, ecs_strategy, lambda_shift, reconcile, revision_traffic
+from release.planning import buildkey, ecs_strategy, lambda_shift, reconcile
 from release.planning.reconcile import Deployed, Entry, Selection
 from release.planning.recorded import NO_IMAGE
 from release.repo_files import PathRefused, read_file_bounded
@@ -361,7 +361,6 @@ def _plan(options: Options, aws: Any,
 def _result(env: Environment, commit: str, entries: list[Entry], names: list[str], *,
             mode: str, note: str, extra: dict[str, dict[str, str]]) -> Result:
     planned, entries = {e.service for e in entries}, ecs_strategy.annotate(entries, env.deployments)
-    entries = list(revision_traffic.annotated(env, entries))
     return Result(env.name, commit, mode, lambda_shift.annotated(env, entries),
                   tuple(n for n in names if n not in planned), note=note, matrix_extra=extra)
 
