@@ -4,14 +4,11 @@ stages, gates and report are Lambda's (``planning.lambda_shift``): one kind for 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
-from release.config.model import AppTraffic, Environment
+from release.config.model import AppTraffic
 from release.planning import lambda_shift
 from release.planning.lambda_shift import Gate
-from release.planning.reconcile import Entry
 
 
 def stages(traffic: AppTraffic) -> tuple[int, ...]:
@@ -43,18 +40,3 @@ def describe(traffic: AppTraffic) -> str:
     gate = (f"gate: smoke GET {smoke.path} -> {smoke.status}" if smoke is not None
             else "no gates")
     return f"canary {shown}, {traffic.interval_seconds}s at {traffic.percent}%; {gate}"
-
-
-def annotated(env: Environment, entries: Sequence[Entry]) -> tuple[Entry, ...]:
-    """`release plan`'s entries, a container-app canary's strategy and gate added to the
-    detail of its service."""
-    out = []
-    for entry in entries:
-        dep = env.deployments.get(entry.service)
-        app = dep.azure_container_app if dep is not None else None
-        if app is None or app.deployment.strategy != "canary":
-            out.append(entry)
-            continue
-        shown = f"azure_container_app: {describe(app.deployment)}"
-        out.append(replace(entry, detail=f"{entry.detail}; {shown}" if entry.detail else shown))
-    return tuple(out)
