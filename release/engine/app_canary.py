@@ -47,8 +47,8 @@ def release(ctx: Context, api: Api, canary: Canary) -> tuple[str, Report]:
                            "weights and a URL per revision)", "enable ingress on the app "
                            "(`az containerapp ingress enable`), or use strategy: all_at_once")
     if old is None:  # nothing serves yet: nothing to compare the new revision with
-        return container_apps.deploy(api, app, canary.image, ctx.azure_wait()), \
-            Report(traffic.strategy, "?", None, reached=(100,))
+        first = container_apps.deploy(api, app, canary.image, ctx.azure_wait())
+        return first, Report(traffic.strategy, first, None, reached=(100,))
     new = container_apps.deploy(api, app, canary.image, ctx.azure_wait(), hold_traffic_on=old)
     report = Report(traffic.strategy, new, old)
     stages = revision_traffic.stages(traffic)
