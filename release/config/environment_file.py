@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from release.config import (
+    app_traffic,
     destinations,
     docker_host,
     ecs_deployment,
@@ -23,6 +24,7 @@ from release.config.model import (
     AWS_KINDS,
     DEFAULT_ALIAS,
     DEFAULT_DEADLINE_SECONDS,
+    AppTraffic,
     AwsAccount,
     AzureAccount,
     AzureAppDeployment,
@@ -216,7 +218,11 @@ class EnvironmentLoader(CrossChecks):
             name=raw["name"], resource_group=raw["resource_group"],
             container=(service.azure_container_app.container
                        if service.azure_container_app is not None else None),
-            environment=environment, secrets=secrets, identity=identity)
+            environment=environment, secrets=secrets, identity=identity,
+            deployment=app_traffic.parse(
+                raw["deployment"], (*at, "deployment"),
+                lambda path, message, hint: self._at(source, path, message, hint))
+            if "deployment" in raw else AppTraffic())
 
     def _missing_azure(self, source: Source, service: Service) -> AzureAppDeployment | None:
         """None; reports the problem when the service needs an app named here."""

@@ -282,6 +282,18 @@ class S3Deployment:
 
 
 @dataclass(frozen=True)
+class AppTraffic:
+    """How a container app's traffic moves to a new revision (``azure_container_app.
+    deployment``): all at once, or a canary share of ``ingress.traffic`` checked by an HTTP
+    smoke check against the new revision's own URL."""
+
+    strategy: Literal["all_at_once", "canary"] = "all_at_once"
+    percent: int = 10  # canary: the new revision's share during the check
+    interval_seconds: int = 60  # canary: how long it holds that share after the check
+    smoke: SmokeCheck | None = None
+
+
+@dataclass(frozen=True)
 class AzureAppDeployment:
     """The Azure container app that runs the image."""
 
@@ -291,6 +303,7 @@ class AzureAppDeployment:
     environment: dict[str, str] = field(default_factory=dict)  # plain values
     secrets: dict[str, str] = field(default_factory=dict)  # variable -> Key Vault secret URL
     identity: str | None = None  # a user-assigned identity's resource id; None: the app's own
+    deployment: AppTraffic = field(default_factory=AppTraffic)
 
 
 @dataclass(frozen=True)

@@ -182,13 +182,41 @@ def patch_body(api: Api, app: AzureAppDeployment, resource: dict[str, Any],
     return {"properties": body}
 
 
-def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait) -> str:
-    """Point the app at ``image`` (``registry/repo@sha256:...``); return the running revision."""
+def deploy(api: Api, app: AzureAppDeployment, image: str, wait: Wait, *,
+           hold_traffic_on: str | None = None) -> str:
+    """Point the app at ``image`` (``registry/repo@sha256:...``); return the running revision.
+
+    ``hold_traffic_on`` (a canary): the app goes to Multiple revision mode with all traffic
+    on that revision, so the new one starts with none. Otherwise an app in Multiple mode
+    sends all traffic to the latest revision once it is ready (as Single mode does)."""
     path = app_path(api.account, app)
     current = api.call("GET", path)
     before = current.get("properties", {}).get("latestRevisionName")
-    api.call("PATCH", path, patch_body(api, app, current, image))
+    body = patch_body(api, app, current, image)
+    traffic = _traffic(current.get("properties", {}), hold_traffic_on)
+    if traffic is not None:
+        body["properties"]["configuration"] = {**body["properties"].get("configuration", {}),
+                                               **traffic}
+    api.call("PATCH", path, body)
     wait.log(f"{app.name}: image set to {image}, waiting for the new revision")
+    return await_revision(api, app, str(before), image, wait)
+
+
+def _traffic(props: dict[str, Any], hold: str | None) -> dict[str, Any] | None:
+    """The configuration a PATCH adds for the traffic (merge patch: ingress merges)."""
+    if hold is not None:
+        return {"activeRevisionsMode": "Multiple",
+                "ingress": {"traffic": [{"revisionName": hold, "weight": 100}]}}
+    configuration = props.get("configuration") or {}
+    if configuration.get("activeRevisionsMode") == "Multiple" and configuration.get("ingress"):
+        return {"ingress": {"traffic": [{"latestRevision": True, "weight": 100}]}}
+    return None
+
+
+def await_revision(api: Api, app: AzureAppDeployment, before: str, image: str,
+                   wait: Wait) -> str:
+    """Wait until the app's newest revision (not ``before``) runs ``image``; its name."""
+    path = app_path(api.account, app)
     started = wait.clock()
     while True:
         revision = api.call("GET", path).get("properties", {}).get("latestRevisionName")

@@ -4,14 +4,16 @@ revision runs."""
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import Any, Final
 
 from release.adapters.azure import container_apps
 from release.config.model import ServiceDeployment
+from release.engine import app_canary
 from release.engine.context import Context
 from release.engine.targets.base import ComparedByContent, Decision, Done, Observed, Wanted
 from release.errors import ReleaseError
-from release.planning import app_settings, diff, plan
+from release.planning import app_settings, diff, plan, revision_traffic
 
 
 class AzureApp(ComparedByContent):
@@ -39,6 +41,9 @@ class AzureApp(ComparedByContent):
                                                            now.secrets):
             step = plan.TargetStep(dep.name, self.name, "deploy",
                                    "the app's variables or Key Vault secrets differ")
+        if step.action != "none" and app is not None and app.deployment.strategy == "canary":
+            step = replace(step, reason=f"{step.reason}; "
+                                        f"{revision_traffic.describe(app.deployment)}")
         current: dict[str, Any] = {"image": now.image}
         desired: dict[str, Any] = {"image": want.image or "(the image to build)"}
         if not settings.empty:
@@ -53,7 +58,13 @@ class AzureApp(ComparedByContent):
             return Done(detail=self.describe(seen[self.name]), url=seen[self.name].url)
         if want.image is None:
             raise ReleaseError(f"{dep.name}: no image to deploy to the container app")
-        revision = container_apps.deploy(ctx.azure_session().api(), _app(ctx, dep), want.image,
+        app = _app(ctx, dep)
+        if app.deployment.strategy == "canary":
+            revision, report = app_canary.release(ctx, ctx.azure_session().api(),
+                                                  app_canary.Canary(dep.name, app, want.image))
+            return Done(updated=True, detail=f"revision {revision}; {report.text()}",
+                        url=seen[self.name].url, traffic=report)
+        revision = container_apps.deploy(ctx.azure_session().api(), app, want.image,
                                          ctx.azure_wait())
         return Done(updated=True, detail=f"revision {revision}", url=seen[self.name].url)
 

@@ -19,10 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from release.errors import ReleaseError
-from release.local.azure import entra, tls
+from release.local.azure import entra, keyvault, tls
+from release.local.azure.components import LOCAL_TENANT
 from release.local.azure.control import ContainerApps
 from release.local.azure.replicas import SECRET_SCHEME, ListenerProber, Runner
 from release.local.azure.server import ACR_USERNAME, LocalAzure, serve
+from release.local.ecs.launching import StartFailedError
 from release.local.ecs.listener import ServiceListener
 from release.local.ecs.model import Timing
 from release.local.ecs.runtime import DockerRuntime
@@ -81,15 +83,24 @@ def build(options: argparse.Namespace
                                       str(state.get("registry_password", ""))),
               options.acr_host: (ACR_USERNAME, str(state.get("acr_password", "")))}
     holder: dict[str, ContainerApps] = {}
+    vault_file = state_dir / AZURE_DIR / keyvault.KEY_VAULT_FILE
 
     def secret(value_from: str) -> str:
-        """A container app secret a container's env names with ``secretRef``."""
+        """A container app secret a container's env names with ``secretRef``: its value,
+        or its Key Vault reference's value from the local Key Vault (fetched as the
+        replica starts, as Azure does; one it cannot fetch fails the revision)."""
         app_id, _, name = value_from.removeprefix(SECRET_SCHEME).partition("#")
         for app in holder["apps"].all_apps(options.subscription, None):
             if app.id == app_id:
                 for item in app.configuration.get("secrets") or []:
                     if item.get("name") == name and "value" in item:
                         return str(item["value"])
+                    if item.get("name") == name and item.get("keyVaultUrl"):
+                        try:
+                            return keyvault.resolve(vault_file, str(item["keyVaultUrl"]),
+                                                    str(item.get("identity") or ""), name)
+                        except keyvault.VaultError as failed:
+                            raise StartFailedError(str(failed)) from None
         raise KeyError(value_from)
 
     runtime = DockerRuntime(options.docker_host, secret=secret,
@@ -97,7 +108,8 @@ def build(options: argparse.Namespace
                             plane=options.label)
     prober = ListenerProber(lambda port: ServiceListener(0, port))
     apps = ContainerApps(options.subscription, Runner(runtime, prober, time.time),
-                         KeptPorts(state_dir / AZURE_DIR / PORTS_FILE).listener, time.time)
+                         KeptPorts(state_dir / AZURE_DIR / PORTS_FILE).listener, time.time,
+                         tenant=LOCAL_TENANT)
     holder["apps"] = apps
     directory_file = state_dir / AZURE_DIR / entra.ENTRA_FILE
     azure = LocalAzure(url=f"https://{options.host}:{options.port}", apps=apps,

@@ -63,6 +63,7 @@ class Revision:
     error: str = ""  # provisioningError
     details: str = ""  # runningStateDetails
     replicas: int = 0
+    port: int = 0  # its own listener in Multiple mode (its revision FQDN); 0: none
 
 
 @dataclass
@@ -243,7 +244,8 @@ def revision_json(app: App, revision: Revision) -> dict[str, Any]:
     """A revision as GET .../revisions/{name} returns it."""
     props: dict[str, Any] = {
         "createdTime": iso(revision.created), "lastActiveTime": iso(revision.created),
-        "fqdn": app.fqdn, "template": copy.deepcopy(revision.template),
+        "fqdn": f"127.0.0.1:{revision.port}" if revision.port else app.fqdn,
+        "template": copy.deepcopy(revision.template),
         "active": revision.active, "replicas": revision.replicas,
         "trafficWeight": weights(app).get(revision.name, 0),
         "healthState": revision.health, "provisioningState": revision.provisioning,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from release.local.azure import apps as model
+from release.local.azure import identities
 from release.local.azure.apps import ApiError, App, Revision
 from release.local.azure.replicas import Runner
 
@@ -42,15 +43,18 @@ class ContainerApps:
     """What the management API serves, for one subscription."""
 
     def __init__(self, subscription: str, runner: Runner, listener: Callable[..., Any],
-                 clock: Callable[[], float], location: str = "local") -> None:
+                 clock: Callable[[], float], *, location: str = "local",
+                 tenant: str = "") -> None:
         self.subscription = subscription
-        self.location = location
+        self.location, self.tenant = location, tenant
         self._runner, self._listener, self._clock = runner, listener, clock
         self._lock = threading.RLock()
         self._apps: dict[Key, App] = {}
         self._groups: dict[str, dict[str, Any]] = {}
         self._ingress: dict[Key, Any] = {}
         self._targets: dict[Key, list[int]] = {}
+        # Multiple mode: each active revision's own listener (its revision FQDN)
+        self._revision_ingress: dict[tuple[Key, str], Any] = {}
         self.operations: dict[str, Operation] = {}
 
     # -- resource groups ----------------------------------------------------------------
@@ -138,18 +142,21 @@ class ContainerApps:
         configuration, template = dict(new.get("configuration") or {}), dict(new["template"])
         model.check_configuration(configuration)
         model.check_template(template)
+        identity = identities.identity(body.get("identity"), app.identity, self.tenant)
         for secret in configuration.get("secrets") or []:  # a PATCH without values keeps them
             kept: dict[str, Any] = next((s for s in app.configuration.get("secrets") or []
                          if s.get("name") == secret.get("name")), {})
             if "value" not in secret and "value" in kept:
                 secret["value"] = kept["value"]
+        identities.check_secrets(configuration, identity)
+        identities.check_secret_refs(template, configuration)
         revision = None
         if template != app.template or not app.revisions:
             name = model.revision_name(app.name, template, app.revisions)
             revision = Revision(name, copy.deepcopy(template), self._clock())
         app.configuration, app.template = configuration, template
         app.tags = dict(body.get("tags") or app.tags)
-        app.identity = dict(body.get("identity") or app.identity)
+        app.identity = identity
         app.environment_id = str((body.get("properties") or {}).get("environmentId")
                                  or app.environment_id)
         self._ensure_ingress(key, app)
@@ -236,6 +243,60 @@ class ContainerApps:
         if listener is not None and self._targets.get(key) != targets:
             listener.set_targets(targets)  # only on a change: it restarts the round robin
             self._targets[key] = targets
+        self._revision_listeners(key, app, ready)
+
+    def _revision_listeners(self, key: Key, app: App, ready: Mapping[str, list[int]]) -> None:
+        """In Multiple mode each active revision answers on its own port, whatever its
+        traffic weight (Azure's ``<app>--<suffix>.<environment domain>``): how a new
+        revision is checked before it takes traffic."""
+        port = app.target_port
+        wanted = {r.name for r in app.revisions.values() if r.active} \
+            if app.mode == "Multiple" and port is not None else set()
+        for (owner, name), (listener, _) in list(self._revision_ingress.items()):
+            if owner == key and (name not in wanted or listener.container_port != port):
+                listener.close()
+                del self._revision_ingress[(owner, name)]
+                app.revisions[name].port = 0
+        for name in wanted:
+            listener, targets = self._revision_ingress.get((key, name), (None, None))
+            if listener is None:
+                listener = self._listener(port, f"{app.id}/revisions/{name}")
+                app.revisions[name].port = listener.port
+            pids = list(ready.get(name, []))
+            if targets != pids:
+                listener.set_targets(pids)
+            self._revision_ingress[(key, name)] = (listener, pids)
+
+    def revision_action(self, subscription: str, group: str, name: str, revision: str,
+                        action: str) -> None:
+        """POST .../revisions/{name}/activate|deactivate|restart."""
+        app = self.app(subscription, group, name)
+        with self._lock:
+            found = next((r for n, r in app.revisions.items()
+                          if n.lower() == revision.lower()), None)
+            if found is None:
+                raise ApiError(404, "ContainerAppRevisionNotFound",
+                               f"Revision '{revision}' not found.")
+            if action in ("deactivate", "restart") and found.active:
+                if action == "deactivate" and model.weights(app).get(found.name, 0) > 0:
+                    raise ApiError(400, "ContainerAppRevisionInvalidOperation",
+                                   f"Revision '{found.name}' has traffic: set its weight to "
+                                   "0 before deactivating it.")
+                self._deactivate(found, f"{action} requested")
+            if action in ("activate", "restart") and not found.active:
+                found.active, found.error, found.details = True, "", ""
+                found.provisioning, found.running, found.health = \
+                    "Provisioning", "Processing", "None"
+                found.created = self._clock()
+                self._runner.start(app, found)
+
+    def list_secrets(self, subscription: str, group: str, name: str) -> dict[str, Any]:
+        """POST .../listSecrets: the app's secrets with the values it holds (a Key Vault
+        reference's value is fetched by the replicas, never shown here)."""
+        app = self.app(subscription, group, name)
+        with self._lock:
+            return {"value": [{k: s[k] for k in ("name", "value", "keyVaultUrl", "identity")
+                               if k in s} for s in app.configuration.get("secrets") or []]}
 
     def _deactivate(self, revision: Revision, why: str, failed: bool = False) -> None:
         self._runner.stop(revision, why)
@@ -253,3 +314,6 @@ class ContainerApps:
             for listener in self._ingress.values():
                 listener.close()
             self._ingress.clear()
+            for listener, _ in self._revision_ingress.values():
+                listener.close()
+            self._revision_ingress.clear()

@@ -134,8 +134,8 @@ def settle(revision: Revision, counts: tuple[int, int], failed: list[str], waiti
         revision.running, revision.health = "Degraded", "Unhealthy"
         revision.details = f"{ready}/{total} replicas ready. {failed[0] if failed else waiting}"
         return
-    start_failed = [why for why in failed if why.startswith(("CannotPull", "Resource",
-                                                             "CannotStart"))]
+    start_failed = [why for why in failed if why.startswith(
+        ("CannotPull", "Resource", "CannotStart", "Unable to get value"))]
     if start_failed:
         revision.provisioning, revision.running, revision.health = "Failed", "Failed", "Unhealthy"
         revision.error = start_failed[0]

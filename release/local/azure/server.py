@@ -6,6 +6,8 @@
 - ``GET|PUT|PATCH .../providers/Microsoft.App/containerApps/{name}``, ``GET .../revisions``,
   ``GET .../revisions/{name}``, ``GET /subscriptions/{sub}/providers/Microsoft.App/locations/
   {location}/containerappOperationStatuses/{id}`` (the ``Azure-AsyncOperation`` of a change)
+- ``POST .../containerApps/{name}/listSecrets``, ``POST .../revisions/{name}/activate|
+  deactivate|restart``
 
 Every management call needs ``api-version`` and a bearer token this endpoint issued.
 """
@@ -33,6 +35,8 @@ ACR_USERNAME = "00000000-0000-0000-0000-000000000000"
 _APPS = (r"^/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/providers/"
          r"microsoft\.app/containerapps")
 APP = re.compile(_APPS + r"/(?P<app>[^/]+)$", re.IGNORECASE)
+ACTION = re.compile(_APPS + r"/(?P<app>[^/]+)(?:/revisions/(?P<rev>[^/]+))?/"
+                    r"(?P<action>listSecrets|activate|deactivate|restart)$", re.IGNORECASE)
 REVISIONS = re.compile(_APPS + r"/(?P<app>[^/]+)/revisions(?:/(?P<rev>[^/]+))?$", re.IGNORECASE)
 APPS = re.compile(r"^/subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^/]+))?"
                   r"/providers/microsoft\.app/containerapps$", re.IGNORECASE)
@@ -132,6 +136,8 @@ class LocalAzure:
             return 200, model.revision_json(app, revision), {}
         if (found := APP.match(path)) is not None:
             return self._app(method, found, data, version)
+        if (found := ACTION.match(path)) is not None and method == "POST":
+            return self._action(found)
         raise ApiError(404, "NotFound", f"no route for {method} {path}")
 
     def _app(self, method: str, found: re.Match[str], data: Mapping[str, Any],
@@ -147,6 +153,17 @@ class LocalAzure:
             app, operation = self.apps.patch(sub, group, name, data)
             return 202, None, self._async(sub, app, operation.id, version)
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported here")
+
+    def _action(self, found: re.Match[str]) -> Reply:
+        """``POST .../listSecrets`` and ``POST .../revisions/{name}/(de)activate|restart``."""
+        sub, group, name, action = found["sub"], found["rg"], found["app"], \
+            found["action"].lower()
+        if action == "listsecrets" and found["rev"] is None:
+            return 200, self.apps.list_secrets(sub, group, name), {}
+        if action != "listsecrets" and found["rev"] is not None:
+            self.apps.revision_action(sub, group, name, found["rev"], action)
+            return 200, None, {}
+        raise ApiError(404, "NotFound", f"no route for POST {found.string}")
 
     def _async(self, sub: str, app: model.App, operation: str, version: str) -> dict[str, str]:
         status = (f"{self.url}/subscriptions/{sub}/providers/Microsoft.App/locations/"
