@@ -19,8 +19,15 @@ from release.errors import ConfigError, UsageError
 from release.identity import github_settings, permissions, trust
 
 REPO = Path(__file__).resolve().parents[2]
+# The Service Authorization Reference lists no resource type for these (ecs:ListTasks only
+# the container instance, which a service's task listing does not name: a cluster condition
+# narrows it instead).
 NO_RESOURCE_SCOPE = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition",
-                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"}
+                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "ecs:ListTasks",
+                     "ec2:DescribeNetworkInterfaces", "elasticloadbalancing:DescribeListeners",
+                     "elasticloadbalancing:DescribeLoadBalancers",
+                     "elasticloadbalancing:DescribeRules",
+                     "elasticloadbalancing:DescribeTargetGroups"}
 
 
 def test_trust_policy_admits_exactly_one_repository_and_environment() -> None:
@@ -73,6 +80,7 @@ def test_permissions_cover_the_calls_of_a_dev_release() -> None:
     assert "arn:aws:ecs:eu-west-1:111111111111:service/dev/autovision" in \
         sids["EcsUpdateServices"]["Resource"]
     assert set(sids["EcsUpdateServices"]["Action"]) == {"ecs:DescribeServices",
+                                                        "ecs:ListServiceDeployments",
                                                         "ecs:UpdateService"}
     assert "arn:aws:iam::111111111111:role/dev-ecs-execution" in \
         sids["PassTaskRolesToEcs"]["Resource"]
@@ -335,7 +343,8 @@ def test_the_literal_names_pass() -> None:
     doc = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
     assert [s["Sid"] for s in doc["Statement"]] == [
         "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
-        "PassTaskRolesToEcs"]
+        "EcsFollowServiceDeployments", "EcsReadTasks", "EcsListTasksNoResourceScope",
+        "ServiceAddressNoResourceScope", "PassTaskRolesToEcs"]
 
 
 # --- build secrets read from AWS, and the Lambda image check -------------------------------
