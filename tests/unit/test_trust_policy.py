@@ -325,6 +325,9 @@ ECS = permissions.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789
     (dataclasses.replace(BASE, s3_objects=(("bucket", "models/*/x"),)),
      "the S3 key 'models/*/x'"),
     (dataclasses.replace(BASE, account_id="*"), "the account id '*'"),
+    (dataclasses.replace(BASE, alarms=("prod-*",)), "the CloudWatch alarm 'prod-*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, log_group="/ecs/*"),)),
+     "the log group '/ecs/*'"),
     (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/*",)), "the build secret"),
     (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-??????",)),
      "the build secret"),
@@ -591,3 +594,25 @@ def test_command_refuses_bad_binding_options(
     err = capsys.readouterr().err
     assert code == 2
     assert says in err
+
+
+def test_gate_statements_appear_only_for_the_gates_configured() -> None:
+    plain = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,),
+                                                               functions=("api",)))
+    sids = {s["Sid"] for s in plain["Statement"]}
+    assert not sids & {"EcsRunGateTasks", "ReadFailedTaskLogs", "LambdaSmokeInvokeVersions",
+                       "CloudWatchReadGateAlarms"}
+    gated = permissions.permissions_policy(dataclasses.replace(
+        BASE, ecs=(dataclasses.replace(ECS, run_task=True, log_group="/ecs/prod-web"),),
+        functions=("api",), invoked_functions=("api",), alarms=("web-5xx",)))
+    by_sid = {s["Sid"]: s for s in gated["Statement"]}
+    assert by_sid["EcsRunGateTasks"]["Resource"] == (
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-web:*")
+    assert by_sid["EcsRunGateTasks"]["Condition"] == {
+        "ArnEquals": {"ecs:cluster": ["arn:aws:ecs:eu-west-1:123456789012:cluster/prod"]}}
+    assert by_sid["ReadFailedTaskLogs"]["Resource"] == (
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/prod-web:log-stream:*")
+    assert by_sid["LambdaSmokeInvokeVersions"]["Resource"] == (
+        "arn:aws:lambda:eu-west-1:123456789012:function:api:*")
+    assert by_sid["CloudWatchReadGateAlarms"]["Resource"] == (
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:web-5xx")
