@@ -207,15 +207,19 @@ def _gates(env: Environment) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _ecs_service(config: Config, env: Environment, name: str) -> policies.EcsService:
-    """The ECS service of ``name``, the roles it passes, the log group a failed gate task's
-    last lines are read from (``log_group``, else ECS's ``/ecs/FAMILY`` default) and whether
-    a one-off gate task runs."""
+    """The ECS service of ``name``, the roles it passes (to its tasks, and to ECS for its
+    lifecycle hooks), the log group a failed gate task's last lines are read from
+    (``log_group``, else ECS's ``/ecs/FAMILY`` default) and whether a one-off gate task
+    runs."""
     ecs = env.deployments[name].ecs
     assert ecs is not None  # noqa: S101 - the caller checked
     return policies.EcsService(ecs.cluster, ecs.service, ecs.family,
                                _task_roles(config, env, name),
                                log_group=ecs.log_group or f"/ecs/{ecs.family}",
-                               run_task=bool(ecs.deployment and ecs.deployment.run_task))
+                               run_task=bool(ecs.deployment and ecs.deployment.run_task),
+                               hook_roles=tuple(hook.role_arn for hook in (
+                                   ecs.deployment.lifecycle_hooks if ecs.deployment else ())
+                                   if hook.role_arn))
 
 
 def _s3_key(config: Config, env: Environment, service: str, index: int) -> str:

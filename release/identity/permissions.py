@@ -33,6 +33,7 @@ class EcsService:
     roles: tuple[str, ...] = ()
     log_group: str = ""  # the awslogs group its tasks write to ("": none known)
     run_task: bool = False  # a one-off task gate (``ecs.deployment.run_task``) runs
+    hook_roles: tuple[str, ...] = ()  # roles ECS assumes to call its lifecycle hooks
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def _check_literal(res: Resources) -> None:
     for service in res.ecs:
         named += [("the ECS cluster", service.cluster), ("the ECS service", service.service),
                   ("the task definition family", service.family),
-                  *(("the role passed to ECS", role) for role in service.roles)]
+                  *(("the role passed to ECS", role)
+                    for role in (*service.roles, *service.hook_roles))]
         if service.log_group:
             named.append(("the log group", service.log_group))
     for bucket, key in res.s3_objects:
@@ -195,9 +197,20 @@ def _ecs_statements(res: Resources) -> list[dict[str, Any]]:
         out.append(_statement("ReadFailedTaskLogs", ["logs:GetLogEvents"],
                               [_arn(res, "logs", f"log-group:{g}:log-stream:*")
                                for g in groups]))
+    return out + _pass_roles(res)
+
+
+def _pass_roles(res: Resources) -> list[dict[str, Any]]:
+    """iam:PassRole for the roles the services hand on, each only to the service it is for."""
+    out = []
     roles = sorted({role for s in res.ecs for role in s.roles})
     if roles:
         out.append(_statement("PassTaskRolesToEcs", ["iam:PassRole"], roles,
                               {"StringEquals": {"iam:PassedToService":
                                                 "ecs-tasks.amazonaws.com"}}))
+    hooks = sorted({role for s in res.ecs for role in s.hook_roles})
+    if hooks:
+        # UpdateService hands ECS (not its tasks) the role that invokes the hook functions.
+        out.append(_statement("PassHookRolesToEcs", ["iam:PassRole"], hooks,
+                              {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}))
     return out

@@ -326,6 +326,8 @@ ECS = permissions.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789
      "the S3 key 'models/*/x'"),
     (dataclasses.replace(BASE, account_id="*"), "the account id '*'"),
     (dataclasses.replace(BASE, alarms=("prod-*",)), "the CloudWatch alarm 'prod-*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(
+        ECS, hook_roles=("arn:aws:iam::123456789012:role/*",)),)), "the role passed to ECS"),
     (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, log_group="/ecs/*"),)),
      "the log group '/ecs/*'"),
     (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/*",)), "the build secret"),
@@ -603,7 +605,8 @@ def test_gate_statements_appear_only_for_the_gates_configured() -> None:
     assert not sids & {"EcsRunGateTasks", "ReadFailedTaskLogs", "LambdaSmokeInvokeVersions",
                        "CloudWatchReadGateAlarms"}
     gated = permissions.permissions_policy(dataclasses.replace(
-        BASE, ecs=(dataclasses.replace(ECS, run_task=True, log_group="/ecs/prod-web"),),
+        BASE, ecs=(dataclasses.replace(ECS, run_task=True, log_group="/ecs/prod-web",
+                                       hook_roles=("arn:aws:iam::123456789012:role/h",)),),
         functions=("api",), invoked_functions=("api",), alarms=("web-5xx",)))
     by_sid = {s["Sid"]: s for s in gated["Statement"]}
     assert by_sid["EcsRunGateTasks"]["Resource"] == (
@@ -616,3 +619,7 @@ def test_gate_statements_appear_only_for_the_gates_configured() -> None:
         "arn:aws:lambda:eu-west-1:123456789012:function:api:*")
     assert by_sid["CloudWatchReadGateAlarms"]["Resource"] == (
         "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:web-5xx")
+    assert by_sid["PassHookRolesToEcs"]["Resource"] == "arn:aws:iam::123456789012:role/h"
+    assert by_sid["PassHookRolesToEcs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+    assert "PassHookRolesToEcs" not in sids
