@@ -18,7 +18,8 @@ ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:Complet
             "ecr:UploadLayerPart")
 LAMBDA_DEPLOY = ("lambda:CreateAlias", "lambda:GetAlias", "lambda:GetFunction",
                  "lambda:GetFunctionConfiguration", "lambda:GetProvisionedConcurrencyConfig",
-                 "lambda:ListTags", "lambda:PublishVersion", "lambda:TagResource",
+                 "lambda:ListTags", "lambda:ListVersionsByFunction", "lambda:PublishVersion",
+                 "lambda:TagResource",
                  "lambda:UpdateAlias", "lambda:UpdateFunctionCode",
                  "lambda:UpdateFunctionConfiguration")
 
@@ -175,8 +176,13 @@ def _ecs_statements(res: Resources) -> list[dict[str, Any]]:
                        for s in res.ecs]),
            _statement("EcsReadTasks", ["ecs:DescribeTasks", "ecs:StopTask"],
                       [_arn(res, "ecs", f"task/{s.cluster}/*") for s in res.ecs]),
-           # ListTasks is scoped by container instance only: the cluster condition narrows it.
-           _statement("EcsListTasksNoResourceScope", ["ecs:ListTasks"], ["*"],
+           # `status` reads the other services of the clusters, to report the orphans.
+           _statement("EcsReadClusterServices", ["ecs:DescribeServices"],
+                      [_arn(res, "ecs", f"service/{s.cluster}/*") for s in res.ecs]),
+           # ListServices has no resource type, ListTasks only the container instance (which a
+           # service's task listing does not name): the cluster condition narrows both.
+           _statement("EcsListInClustersNoResourceScope", ["ecs:ListServices", "ecs:ListTasks"],
+                      ["*"],
                       {"ArnEquals": {"ecs:cluster": clusters if len(clusters) > 1
                                      else clusters[0]}}),
            # The service's URL: Describe* of ELBv2 and EC2 have no resource-level permissions.

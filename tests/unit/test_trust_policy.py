@@ -21,9 +21,10 @@ from release.identity import github_settings, permissions, trust
 REPO = Path(__file__).resolve().parents[2]
 # The Service Authorization Reference lists no resource type for these (ecs:ListTasks only
 # the container instance, which a service's task listing does not name: a cluster condition
-# narrows it instead).
+# narrows them instead).
 NO_RESOURCE_SCOPE = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition",
-                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "ecs:ListTasks",
+                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "ecs:ListServices",
+                     "ecs:ListTasks",
                      "ec2:DescribeNetworkInterfaces", "elasticloadbalancing:DescribeListeners",
                      "elasticloadbalancing:DescribeLoadBalancers",
                      "elasticloadbalancing:DescribeRules",
@@ -348,7 +349,8 @@ def test_the_literal_names_pass() -> None:
     doc = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
     assert [s["Sid"] for s in doc["Statement"]] == [
         "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
-        "EcsFollowServiceDeployments", "EcsReadTasks", "EcsListTasksNoResourceScope",
+        "EcsFollowServiceDeployments", "EcsReadTasks", "EcsReadClusterServices",
+        "EcsListInClustersNoResourceScope",
         "ServiceAddressNoResourceScope", "PassTaskRolesToEcs"]
 
 
