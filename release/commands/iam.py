@@ -176,8 +176,7 @@ def resources(config: Config, env: Environment) -> policies.Resources:
             repositories.append(f"arn:{partition}:ecr:{region}:{account}:repository/"
                                 f"{dep.service.repository}")
         if dep.ecs is not None:
-            ecs.append(policies.EcsService(dep.ecs.cluster, dep.ecs.service, dep.ecs.family,
-                                           _task_roles(config, env, dep.name)))
+            ecs.append(_ecs_service(config, env, dep.name))
         if dep.lambda_ is not None:
             functions.append(dep.lambda_.function)
         if dep.step_functions is not None:
@@ -190,7 +189,37 @@ def resources(config: Config, env: Environment) -> policies.Resources:
                 objects.append((dep.s3.bucket, key))
     return policies.Resources(partition, aws.region, aws.account_id, tuple(repositories),
                               tuple(ecs), tuple(functions), tuple(machines), tuple(objects),
-                              tuple(secrets), tuple(parameters))
+                              tuple(secrets), tuple(parameters), *_gates(env))
+
+
+def _gates(env: Environment) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The Lambda functions a smoke gate invokes, and the CloudWatch alarms the gates read."""
+    invoked: dict[str, None] = {}
+    alarms: dict[str, None] = {}
+    for dep in env.deployments.values():
+        if dep.ecs is not None and dep.ecs.deployment is not None:
+            alarms.update(dict.fromkeys(dep.ecs.deployment.alarms))
+        if dep.lambda_ is not None:
+            alarms.update(dict.fromkeys(dep.lambda_.deployment.alarms))
+            if dep.lambda_.deployment.smoke is not None:
+                invoked[dep.lambda_.function] = None
+    return tuple(invoked), tuple(alarms)
+
+
+def _ecs_service(config: Config, env: Environment, name: str) -> policies.EcsService:
+    """The ECS service of ``name``, the roles it passes (to its tasks, and to ECS for its
+    lifecycle hooks), the log group a failed gate task's last lines are read from
+    (``log_group``, else ECS's ``/ecs/FAMILY`` default) and whether a one-off gate task
+    runs."""
+    ecs = env.deployments[name].ecs
+    assert ecs is not None  # noqa: S101 - the caller checked
+    return policies.EcsService(ecs.cluster, ecs.service, ecs.family,
+                               _task_roles(config, env, name),
+                               log_group=ecs.log_group or f"/ecs/{ecs.family}",
+                               run_task=bool(ecs.deployment and ecs.deployment.run_task),
+                               hook_roles=tuple(hook.role_arn for hook in (
+                                   ecs.deployment.lifecycle_hooks if ecs.deployment else ())
+                                   if hook.role_arn))
 
 
 def _s3_key(config: Config, env: Environment, service: str, index: int) -> str:

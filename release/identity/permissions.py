@@ -17,8 +17,10 @@ ECR_PUSH = ("ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:Complet
             "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
             "ecr:UploadLayerPart")
 LAMBDA_DEPLOY = ("lambda:CreateAlias", "lambda:GetAlias", "lambda:GetFunction",
-                 "lambda:GetFunctionConfiguration", "lambda:PublishVersion",
-                 "lambda:TagResource", "lambda:UpdateAlias", "lambda:UpdateFunctionCode",
+                 "lambda:GetFunctionConfiguration", "lambda:GetProvisionedConcurrencyConfig",
+                 "lambda:ListTags", "lambda:ListVersionsByFunction", "lambda:PublishVersion",
+                 "lambda:TagResource",
+                 "lambda:UpdateAlias", "lambda:UpdateFunctionCode",
                  "lambda:UpdateFunctionConfiguration")
 
 
@@ -30,6 +32,9 @@ class EcsService:
     service: str
     family: str
     roles: tuple[str, ...] = ()
+    log_group: str = ""  # the awslogs group its tasks write to ("": none known)
+    run_task: bool = False  # a one-off task gate (``ecs.deployment.run_task``) runs
+    hook_roles: tuple[str, ...] = ()  # roles ECS assumes to call its lifecycle hooks
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,8 @@ class Resources:
     s3_objects: tuple[tuple[str, str], ...] = ()  # (bucket, key or prefix ending in /)
     secrets: tuple[str, ...] = ()  # Secrets Manager ARNs of build secrets, as configured
     parameters: tuple[str, ...] = ()  # SSM parameter names of build secrets
+    invoked_functions: tuple[str, ...] = ()  # smoke-invoked before they take traffic
+    alarms: tuple[str, ...] = ()  # CloudWatch alarm names a gate reads
 
 
 def _arn(res: Resources, service: str, resource: str) -> str:
@@ -69,11 +76,15 @@ def _check_literal(res: Resources) -> None:
              ("the account id", res.account_id),
              *(("the ECR repository", arn) for arn in res.ecr_repositories),
              *(("the Lambda function", name) for name in res.functions),
+             *(("the CloudWatch alarm", name) for name in res.alarms),
              *(("the state machine", name) for name in res.state_machines)]
     for service in res.ecs:
         named += [("the ECS cluster", service.cluster), ("the ECS service", service.service),
                   ("the task definition family", service.family),
-                  *(("the role passed to ECS", role) for role in service.roles)]
+                  *(("the role passed to ECS", role)
+                    for role in (*service.roles, *service.hook_roles))]
+        if service.log_group:
+            named.append(("the log group", service.log_group))
     for bucket, key in res.s3_objects:
         named += [("the S3 bucket", bucket), ("the S3 key", key)]
     named += [*(("the build secret", arn) for arn in res.secrets),
@@ -111,24 +122,19 @@ def permissions_policy(res: Resources) -> dict[str, Any]:
         out.append(_statement("EcrLogin", ["ecr:GetAuthorizationToken"], ["*"]))
         out.append(_statement("EcrPushServiceImages", ECR_PUSH, list(res.ecr_repositories)))
     if res.ecs:
-        out.append(_statement("EcsTaskDefinitionsNoResourceScope",
-                              ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
-                               "ecs:RegisterTaskDefinition"], ["*"]))
-        out.append(_statement("EcsTagTaskDefinitions", ["ecs:TagResource"],
-                              [_arn(res, "ecs", f"task-definition/{s.family}:*")
-                               for s in res.ecs]))
-        out.append(_statement("EcsUpdateServices", ["ecs:DescribeServices", "ecs:UpdateService"],
-                              [_arn(res, "ecs", f"service/{s.cluster}/{s.service}")
-                               for s in res.ecs]))
-        roles = sorted({role for s in res.ecs for role in s.roles})
-        if roles:
-            out.append(_statement("PassTaskRolesToEcs", ["iam:PassRole"], roles,
-                                  {"StringEquals": {"iam:PassedToService":
-                                                    "ecs-tasks.amazonaws.com"}}))
+        out += _ecs_statements(res)
     if res.functions:
         arns = [_arn(res, "lambda", f"function:{name}") for name in res.functions]
         out.append(_statement("LambdaDeployImages", LAMBDA_DEPLOY,
                               arns + [f"{arn}:*" for arn in arns]))
+    if res.invoked_functions:
+        # A smoke invoke calls the new version (FUNCTION:VERSION), never the unqualified name.
+        out.append(_statement("LambdaSmokeInvokeVersions", ["lambda:InvokeFunction"],
+                              [_arn(res, "lambda", f"function:{name}:*")
+                               for name in res.invoked_functions]))
+    if res.alarms:
+        out.append(_statement("CloudWatchReadGateAlarms", ["cloudwatch:DescribeAlarms"],
+                              [_arn(res, "cloudwatch", f"alarm:{name}") for name in res.alarms]))
     if res.state_machines:
         out.append(_statement("StepFunctionsUpdateDefinitions",
                               ["states:DescribeStateMachine", "states:UpdateStateMachine"],
@@ -149,3 +155,68 @@ def permissions_policy(res: Resources) -> dict[str, Any]:
         out.append(_statement("ReadBuildSecretParameters", ["ssm:GetParameter"],
                               [parameter_resource(res, name) for name in res.parameters]))
     return {"Version": "2012-10-17", "Statement": out}
+
+
+def _ecs_statements(res: Resources) -> list[dict[str, Any]]:
+    """Task definitions, the services' rollouts (service deployments), their tasks and the
+    lookups of a service's URL (load balancer rules, task network interfaces)."""
+    clusters = sorted({_arn(res, "ecs", f"cluster/{s.cluster}") for s in res.ecs})
+    out = [_statement("EcsTaskDefinitionsNoResourceScope",
+                      ["ecs:DescribeTaskDefinition", "ecs:ListTaskDefinitions",
+                       "ecs:RegisterTaskDefinition"], ["*"]),
+           _statement("EcsTagTaskDefinitions", ["ecs:TagResource"],
+                      [_arn(res, "ecs", f"task-definition/{s.family}:*") for s in res.ecs]),
+           _statement("EcsUpdateServices", ["ecs:DescribeServices", "ecs:UpdateService",
+                                            "ecs:ListServiceDeployments"],
+                      [_arn(res, "ecs", f"service/{s.cluster}/{s.service}") for s in res.ecs]),
+           _statement("EcsFollowServiceDeployments",
+                      ["ecs:ContinueServiceDeployment", "ecs:DescribeServiceDeployments",
+                       "ecs:StopServiceDeployment"],
+                      [_arn(res, "ecs", f"service-deployment/{s.cluster}/{s.service}/*")
+                       for s in res.ecs]),
+           _statement("EcsReadTasks", ["ecs:DescribeTasks", "ecs:StopTask"],
+                      [_arn(res, "ecs", f"task/{s.cluster}/*") for s in res.ecs]),
+           # `status` reads the other services of the clusters, to report the orphans.
+           _statement("EcsReadClusterServices", ["ecs:DescribeServices"],
+                      [_arn(res, "ecs", f"service/{s.cluster}/*") for s in res.ecs]),
+           # ListServices has no resource type, ListTasks only the container instance (which a
+           # service's task listing does not name): the cluster condition narrows both.
+           _statement("EcsListInClustersNoResourceScope", ["ecs:ListServices", "ecs:ListTasks"],
+                      ["*"],
+                      {"ArnEquals": {"ecs:cluster": clusters if len(clusters) > 1
+                                     else clusters[0]}}),
+           # The service's URL: Describe* of ELBv2 and EC2 have no resource-level permissions.
+           _statement("ServiceAddressNoResourceScope",
+                      ["ec2:DescribeNetworkInterfaces",
+                       "elasticloadbalancing:DescribeListeners",
+                       "elasticloadbalancing:DescribeLoadBalancers",
+                       "elasticloadbalancing:DescribeRules",
+                       "elasticloadbalancing:DescribeTargetGroups"], ["*"])]
+    gated = [s for s in res.ecs if s.run_task]
+    if gated:
+        out.append(_statement("EcsRunGateTasks", ["ecs:RunTask"],
+                              [_arn(res, "ecs", f"task-definition/{s.family}:*") for s in gated],
+                              {"ArnEquals": {"ecs:cluster": sorted(
+                                  {_arn(res, "ecs", f"cluster/{s.cluster}") for s in gated})}}))
+    groups = sorted({s.log_group for s in res.ecs if s.log_group})
+    if groups:
+        out.append(_statement("ReadFailedTaskLogs", ["logs:GetLogEvents"],
+                              [_arn(res, "logs", f"log-group:{g}:log-stream:*")
+                               for g in groups]))
+    return out + _pass_roles(res)
+
+
+def _pass_roles(res: Resources) -> list[dict[str, Any]]:
+    """iam:PassRole for the roles the services hand on, each only to the service it is for."""
+    out = []
+    roles = sorted({role for s in res.ecs for role in s.roles})
+    if roles:
+        out.append(_statement("PassTaskRolesToEcs", ["iam:PassRole"], roles,
+                              {"StringEquals": {"iam:PassedToService":
+                                                "ecs-tasks.amazonaws.com"}}))
+    hooks = sorted({role for s in res.ecs for role in s.hook_roles})
+    if hooks:
+        # UpdateService hands ECS (not its tasks) the role that invokes the hook functions.
+        out.append(_statement("PassHookRolesToEcs", ["iam:PassRole"], hooks,
+                              {"StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}))
+    return out

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from iam_calls import every_call_allowed
 from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
@@ -43,6 +44,13 @@ def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
     return examples_repo(tmp_path, cloud_state)
 
 
+@pytest.fixture
+def iam_coverage(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every AWS call the test's releases make is one `release iam trust-policy` allows."""
+    with every_call_allowed(monkeypatch, repo):
+        yield
+
+
 def deploy(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any, str]:
     """Run `release deploy --env local` in-process; return (exit code, JSON data, stderr)."""
     code = main(["deploy", "--env", "local", "--root", str(root), "--output", "json", *args],
@@ -61,6 +69,7 @@ def by_target(data: Any) -> dict[tuple[str, str], dict[str, Any]]:
     return {(r["service"], r["target"]): r for r in data["results"]}
 
 
+@pytest.mark.usefixtures("iam_coverage")
 def test_first_release_builds_pushes_and_deploys_every_target(
         repo: Path, cloud_state: LocalState, capsys: pytest.CaptureFixture[str]) -> None:
     code, data, _ = deploy(repo, capsys)

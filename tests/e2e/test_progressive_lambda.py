@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+from iam_calls import every_call_allowed
 from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
@@ -42,6 +43,13 @@ def client(state: LocalState, name: str) -> Any:
 @pytest.fixture
 def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
     return examples_repo(tmp_path, cloud_state)
+
+
+@pytest.fixture(autouse=True)
+def iam_coverage(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every AWS call the test's releases make is one `release iam trust-policy` allows."""
+    with every_call_allowed(monkeypatch, repo):
+        yield
 
 
 def configure(root: Path, deployment: dict[str, Any], *, handler_fails: bool = False) -> None:

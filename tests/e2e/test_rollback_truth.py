@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 import pytest
+from iam_calls import every_call_allowed
 from private_cloud import examples_repo, local_environ, private_cloud
 
 from release.cli import main
@@ -31,6 +32,14 @@ def cloud_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalState
 @pytest.fixture
 def repo(tmp_path: Path, cloud_state: LocalState) -> Path:
     return examples_repo(tmp_path, cloud_state)
+
+
+@pytest.fixture(autouse=True)
+def iam_coverage(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every AWS call of the releases, rollbacks, status and plan runs is one
+    `release iam trust-policy` allows."""
+    with every_call_allowed(monkeypatch, repo):
+        yield
 
 
 def release(root: Path, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:

@@ -19,8 +19,16 @@ from release.errors import ConfigError, UsageError
 from release.identity import github_settings, permissions, trust
 
 REPO = Path(__file__).resolve().parents[2]
+# The Service Authorization Reference lists no resource type for these (ecs:ListTasks only
+# the container instance, which a service's task listing does not name: a cluster condition
+# narrows them instead).
 NO_RESOURCE_SCOPE = {"ecr:GetAuthorizationToken", "ecs:DescribeTaskDefinition",
-                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition"}
+                     "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition", "ecs:ListServices",
+                     "ecs:ListTasks",
+                     "ec2:DescribeNetworkInterfaces", "elasticloadbalancing:DescribeListeners",
+                     "elasticloadbalancing:DescribeLoadBalancers",
+                     "elasticloadbalancing:DescribeRules",
+                     "elasticloadbalancing:DescribeTargetGroups"}
 
 
 def test_trust_policy_admits_exactly_one_repository_and_environment() -> None:
@@ -73,6 +81,7 @@ def test_permissions_cover_the_calls_of_a_dev_release() -> None:
     assert "arn:aws:ecs:eu-west-1:111111111111:service/dev/autovision" in \
         sids["EcsUpdateServices"]["Resource"]
     assert set(sids["EcsUpdateServices"]["Action"]) == {"ecs:DescribeServices",
+                                                        "ecs:ListServiceDeployments",
                                                         "ecs:UpdateService"}
     assert "arn:aws:iam::111111111111:role/dev-ecs-execution" in \
         sids["PassTaskRolesToEcs"]["Resource"]
@@ -317,6 +326,11 @@ ECS = permissions.EcsService("prod", "web", "prod-web", ("arn:aws:iam::123456789
     (dataclasses.replace(BASE, s3_objects=(("bucket", "models/*/x"),)),
      "the S3 key 'models/*/x'"),
     (dataclasses.replace(BASE, account_id="*"), "the account id '*'"),
+    (dataclasses.replace(BASE, alarms=("prod-*",)), "the CloudWatch alarm 'prod-*'"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(
+        ECS, hook_roles=("arn:aws:iam::123456789012:role/*",)),)), "the role passed to ECS"),
+    (dataclasses.replace(BASE, ecs=(dataclasses.replace(ECS, log_group="/ecs/*"),)),
+     "the log group '/ecs/*'"),
     (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/*",)), "the build secret"),
     (dataclasses.replace(BASE, secrets=(f"{SECRET}:secret:ci/hub-??????",)),
      "the build secret"),
@@ -335,7 +349,9 @@ def test_the_literal_names_pass() -> None:
     doc = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,)))
     assert [s["Sid"] for s in doc["Statement"]] == [
         "EcsTaskDefinitionsNoResourceScope", "EcsTagTaskDefinitions", "EcsUpdateServices",
-        "PassTaskRolesToEcs"]
+        "EcsFollowServiceDeployments", "EcsReadTasks", "EcsReadClusterServices",
+        "EcsListInClustersNoResourceScope",
+        "ServiceAddressNoResourceScope", "PassTaskRolesToEcs"]
 
 
 # --- build secrets read from AWS, and the Lambda image check -------------------------------
@@ -582,3 +598,30 @@ def test_command_refuses_bad_binding_options(
     err = capsys.readouterr().err
     assert code == 2
     assert says in err
+
+
+def test_gate_statements_appear_only_for_the_gates_configured() -> None:
+    plain = permissions.permissions_policy(dataclasses.replace(BASE, ecs=(ECS,),
+                                                               functions=("api",)))
+    sids = {s["Sid"] for s in plain["Statement"]}
+    assert not sids & {"EcsRunGateTasks", "ReadFailedTaskLogs", "LambdaSmokeInvokeVersions",
+                       "CloudWatchReadGateAlarms"}
+    gated = permissions.permissions_policy(dataclasses.replace(
+        BASE, ecs=(dataclasses.replace(ECS, run_task=True, log_group="/ecs/prod-web",
+                                       hook_roles=("arn:aws:iam::123456789012:role/h",)),),
+        functions=("api",), invoked_functions=("api",), alarms=("web-5xx",)))
+    by_sid = {s["Sid"]: s for s in gated["Statement"]}
+    assert by_sid["EcsRunGateTasks"]["Resource"] == (
+        "arn:aws:ecs:eu-west-1:123456789012:task-definition/prod-web:*")
+    assert by_sid["EcsRunGateTasks"]["Condition"] == {
+        "ArnEquals": {"ecs:cluster": ["arn:aws:ecs:eu-west-1:123456789012:cluster/prod"]}}
+    assert by_sid["ReadFailedTaskLogs"]["Resource"] == (
+        "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/prod-web:log-stream:*")
+    assert by_sid["LambdaSmokeInvokeVersions"]["Resource"] == (
+        "arn:aws:lambda:eu-west-1:123456789012:function:api:*")
+    assert by_sid["CloudWatchReadGateAlarms"]["Resource"] == (
+        "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:web-5xx")
+    assert by_sid["PassHookRolesToEcs"]["Resource"] == "arn:aws:iam::123456789012:role/h"
+    assert by_sid["PassHookRolesToEcs"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "ecs.amazonaws.com"}}
+    assert "PassHookRolesToEcs" not in sids
